@@ -1,0 +1,710 @@
+//! The embedded engine: the `Queue` trait on one SQLite file.
+//!
+//! Callers validate and prepare their requests on their own tasks, then hand them to the single
+//! writer thread (see `writer`), which commits them in groups. Counts and listings read through a
+//! second connection, which WAL lets run beside the writer. Long polls wait on a per-queue
+//! `Notify` that the writer wakes after committing anything that may be receivable.
+
+mod catalog;
+mod fifo;
+mod receipt;
+mod schema;
+mod writer;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use sha2::{Digest, Sha256};
+
+pub use schema::{Durability, OpenError, SCHEMA_VERSION};
+
+use crate::arn::Location;
+use crate::clock::Clock;
+use crate::error::{QueueError, QueueResult};
+use crate::model::*;
+use crate::validate;
+use catalog::{Catalog, QueueMeta};
+use receipt::Receipt;
+use writer::{Command, PreparedSend, Reply, Writer};
+
+/// How to open an engine.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// The database file; its directory is created if missing.
+    pub path: PathBuf,
+    pub durability: Durability,
+    pub location: Location,
+    /// How often the background pass removes expired messages and dedup entries and advances
+    /// message move tasks. `None` runs no background pass (tests call `run_maintenance`).
+    pub maintenance_interval: Option<Duration>,
+}
+
+impl EngineOptions {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        EngineOptions {
+            path: path.into(),
+            durability: Durability::Full,
+            location: Location::default(),
+            maintenance_interval: Some(Duration::from_secs(1)),
+        }
+    }
+}
+
+/// A long poll re-checks at least this often, for messages that become visible by time alone.
+const LONG_POLL_RECHECK: Duration = Duration::from_millis(250);
+
+struct Inner {
+    commands: mpsc::Sender<Command>,
+    catalog: Arc<RwLock<Arc<Catalog>>>,
+    reader: Mutex<Connection>,
+    clock: Arc<dyn Clock>,
+    location: Location,
+    stop_maintenance: Option<mpsc::Sender<()>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing both channels lets the threads finish their current work and exit; joining
+        // them means the file is closed when the engine is gone, so it can be reopened at once.
+        self.stop_maintenance.take();
+        let (closed, _) = mpsc::channel();
+        drop(std::mem::replace(&mut self.commands, closed));
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The embedded queue engine. Cheap to clone; the last clone dropped closes the database.
+#[derive(Clone)]
+pub struct EmbeddedEngine {
+    inner: Arc<Inner>,
+}
+
+impl EmbeddedEngine {
+    /// Open (or create) the database at `options.path`.
+    pub fn open(options: EngineOptions, clock: Arc<dyn Clock>) -> Result<Self, OpenError> {
+        let conn = schema::open_writer(&options.path, options.durability)?;
+        let reader = schema::open_reader(&options.path)?;
+        let catalog = Arc::new(RwLock::new(Arc::new(Catalog::default())));
+        let writer = Writer::new(
+            conn,
+            catalog.clone(),
+            clock.clone(),
+            options.location.clone(),
+        )
+        .map_err(|e| OpenError::Corrupt {
+            path: options.path.clone(),
+            detail: format!("its contents cannot be read: {e}"),
+        })?;
+        let (commands, rx) = mpsc::channel();
+        let mut threads = Vec::new();
+        threads.push(
+            std::thread::Builder::new()
+                .name("conveyor-queue-writer".into())
+                .spawn(move || writer.run(rx))
+                .map_err(|e| OpenError::Sqlite {
+                    path: options.path.clone(),
+                    detail: format!("cannot start the writer thread: {e}"),
+                })?,
+        );
+        let mut stop_maintenance = None;
+        if let Some(interval) = options.maintenance_interval {
+            let (stop_tx, stop_rx) = mpsc::channel::<()>();
+            let commands = commands.clone();
+            stop_maintenance = Some(stop_tx);
+            threads.push(
+                std::thread::Builder::new()
+                    .name("conveyor-queue-maintenance".into())
+                    .spawn(move || {
+                        while let Err(mpsc::RecvTimeoutError::Timeout) =
+                            stop_rx.recv_timeout(interval)
+                        {
+                            if commands.send(Command::Maintain { reply: None }).is_err() {
+                                break;
+                            }
+                        }
+                    })
+                    .map_err(|e| OpenError::Sqlite {
+                        path: options.path.clone(),
+                        detail: format!("cannot start the maintenance thread: {e}"),
+                    })?,
+            );
+        }
+        Ok(EmbeddedEngine {
+            inner: Arc::new(Inner {
+                commands,
+                catalog,
+                reader: Mutex::new(reader),
+                clock,
+                location: options.location,
+                stop_maintenance,
+                threads,
+            }),
+        })
+    }
+
+    /// Run one maintenance pass now (retention, dedup expiry, move tasks) and wait for it.
+    pub async fn run_maintenance(&self) -> QueueResult<()> {
+        self.call(|reply| Command::Maintain { reply: Some(reply) })
+            .await
+    }
+
+    pub fn location(&self) -> &Location {
+        &self.inner.location
+    }
+
+    fn catalog(&self) -> Arc<Catalog> {
+        match self.inner.catalog.read() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn meta(&self, name: &str) -> QueueResult<Arc<QueueMeta>> {
+        self.catalog().get(name)
+    }
+
+    async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> QueueResult<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let stopped = || {
+            QueueError::Internal(
+                "the queue engine's writer stopped or its commit failed; the request was not applied, retry it".into(),
+            )
+        };
+        self.inner.commands.send(make(tx)).map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())?
+    }
+
+    /// Run a read-only query on the reader connection, off the async threads.
+    async fn read<T: Send + 'static>(
+        &self,
+        query: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> QueueResult<T> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = match inner.reader.lock() {
+                Ok(c) => c,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            query(&conn).map_err(|e| {
+                QueueError::Internal(format!("reading the queue database failed: {e}"))
+            })
+        })
+        .await
+        .map_err(|e| QueueError::Internal(format!("a read task failed: {e}")))?
+    }
+
+    fn prepare(&self, meta: &QueueMeta, message: SendMessage) -> QueueResult<PreparedSend> {
+        validate::send_message(&meta.config, &message)?;
+        let dedup_id = match (meta.config.fifo, message.deduplication_id) {
+            (true, None) => Some(hex(&Sha256::digest(message.body.as_bytes()))),
+            (_, explicit) => explicit,
+        };
+        let attributes = if message.attributes.is_empty() {
+            None
+        } else {
+            Some(
+                serde_json::to_string(&message.attributes)
+                    .map_err(|e| QueueError::Internal(e.to_string()))?,
+            )
+        };
+        Ok(PreparedSend {
+            message_id: uuid::Uuid::new_v4().to_string(),
+            body: message.body,
+            attributes,
+            group_id: message.group_id,
+            dedup_id,
+            delay_seconds: message.delay_seconds,
+            trace_header: message.trace_header,
+        })
+    }
+
+    fn page(
+        items: Vec<QueueInfo>,
+        max_results: Option<u32>,
+        next_token: Option<&str>,
+    ) -> QueueResult<Page<QueueInfo>> {
+        if let Some(m) = max_results {
+            if !(1..=1000).contains(&m) {
+                return Err(QueueError::invalid(format!(
+                    "MaxResults {m} is out of range: use 1 to 1000"
+                )));
+            }
+        }
+        let start = match next_token {
+            None => 0,
+            Some(token) => items
+                .iter()
+                .position(|q| q.name.as_str() > token)
+                .unwrap_or(items.len()),
+        };
+        let limit = max_results.unwrap_or(1000) as usize;
+        let rest = &items[start..];
+        let page: Vec<QueueInfo> = rest.iter().take(limit).cloned().collect();
+        let next_token = (max_results.is_some() && rest.len() > limit)
+            .then(|| page.last().map(|q| q.name.clone()))
+            .flatten();
+        Ok(Page {
+            items: page,
+            next_token,
+        })
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[async_trait::async_trait]
+impl crate::Queue for EmbeddedEngine {
+    async fn create_queue(
+        &self,
+        name: &str,
+        attributes: &BTreeMap<String, String>,
+        tags: &BTreeMap<String, String>,
+    ) -> QueueResult<QueueInfo> {
+        let (name, attributes, tags) = (name.to_string(), attributes.clone(), tags.clone());
+        self.call(|reply| Command::CreateQueue {
+            name,
+            attributes,
+            tags,
+            reply,
+        })
+        .await
+    }
+
+    async fn get_queue(&self, name: &str) -> QueueResult<QueueInfo> {
+        let meta = self.meta(name)?;
+        Ok(QueueInfo {
+            name: meta.name.clone(),
+            arn: meta.arn.clone(),
+        })
+    }
+
+    async fn list_queues(
+        &self,
+        prefix: Option<&str>,
+        max_results: Option<u32>,
+        next_token: Option<&str>,
+    ) -> QueueResult<Page<QueueInfo>> {
+        let items = self
+            .catalog()
+            .by_name
+            .values()
+            .filter(|m| prefix.is_none_or(|p| m.name.starts_with(p)))
+            .map(|m| QueueInfo {
+                name: m.name.clone(),
+                arn: m.arn.clone(),
+            })
+            .collect();
+        Self::page(items, max_results, next_token)
+    }
+
+    async fn delete_queue(&self, name: &str) -> QueueResult<()> {
+        let queue = self.meta(name)?;
+        self.call(|reply| Command::DeleteQueue { queue, reply })
+            .await
+    }
+
+    async fn get_attributes(&self, name: &str) -> QueueResult<BTreeMap<String, String>> {
+        let meta = self.meta(name)?;
+        let counts = self.counts(name).await?;
+        let mut map = meta.config.to_attribute_map();
+        map.insert(
+            "ApproximateNumberOfMessages".into(),
+            counts.visible.to_string(),
+        );
+        map.insert(
+            "ApproximateNumberOfMessagesNotVisible".into(),
+            counts.in_flight.to_string(),
+        );
+        map.insert(
+            "ApproximateNumberOfMessagesDelayed".into(),
+            counts.delayed.to_string(),
+        );
+        map.insert(
+            "CreatedTimestamp".into(),
+            (meta.created_at / 1000).to_string(),
+        );
+        map.insert(
+            "LastModifiedTimestamp".into(),
+            (meta.modified_at / 1000).to_string(),
+        );
+        map.insert("QueueArn".into(), meta.arn.clone());
+        Ok(map)
+    }
+
+    async fn set_attributes(
+        &self,
+        name: &str,
+        attributes: &BTreeMap<String, String>,
+    ) -> QueueResult<()> {
+        let queue = self.meta(name)?;
+        let attributes = attributes.clone();
+        self.call(|reply| Command::SetAttributes {
+            queue,
+            attributes,
+            reply,
+        })
+        .await
+    }
+
+    async fn counts(&self, name: &str) -> QueueResult<QueueCounts> {
+        let meta = self.meta(name)?;
+        let now = self.inner.clock.now_millis();
+        let queue_id = meta.id;
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT \
+                   (SELECT count(*) FROM messages WHERE queue_id = ?1 AND visible_at <= ?2), \
+                   (SELECT count(*) FROM messages WHERE queue_id = ?1 AND visible_at > ?2 AND receive_count > 0), \
+                   (SELECT count(*) FROM messages WHERE queue_id = ?1 AND visible_at > ?2 AND receive_count = 0), \
+                   (SELECT min(retain_from) FROM messages WHERE queue_id = ?1)",
+            )?
+            .query_row(params![queue_id, now], |r| {
+                let oldest: Option<i64> = r.get(3)?;
+                Ok(QueueCounts {
+                    visible: r.get::<_, i64>(0)? as u64,
+                    in_flight: r.get::<_, i64>(1)? as u64,
+                    delayed: r.get::<_, i64>(2)? as u64,
+                    oldest_age_seconds: oldest.map_or(0, |t| ((now - t).max(0) / 1000) as u64),
+                })
+            })
+        })
+        .await
+    }
+
+    async fn send(&self, queue: &str, message: SendMessage) -> QueueResult<SendOutcome> {
+        let meta = self.meta(queue)?;
+        let prepared = self.prepare(&meta, message)?;
+        let mut outcomes = self
+            .call(|reply| Command::Send {
+                queue: meta,
+                messages: vec![prepared],
+                reply,
+            })
+            .await?;
+        outcomes
+            .pop()
+            .ok_or_else(|| QueueError::Internal("the writer returned no send outcome".into()))
+    }
+
+    async fn send_batch(
+        &self,
+        queue: &str,
+        entries: Vec<BatchEntry<SendMessage>>,
+    ) -> QueueResult<BatchOutcome<SendOutcome>> {
+        validate::batch_ids(&entries)?;
+        let meta = self.meta(queue)?;
+        let total: usize = entries
+            .iter()
+            .map(|e| validate::message_size(&e.entry))
+            .sum();
+        let limit = meta.config.maximum_message_size as usize;
+        if total > limit {
+            return Err(QueueError::BatchRequestTooLong { total, limit });
+        }
+        let mut outcome = BatchOutcome::default();
+        let mut ids = Vec::with_capacity(entries.len());
+        let mut prepared = Vec::with_capacity(entries.len());
+        for e in entries {
+            match self.prepare(&meta, e.entry) {
+                Ok(p) => {
+                    ids.push(e.id);
+                    prepared.push(p);
+                }
+                Err(err) => outcome.failed.push((e.id, err)),
+            }
+        }
+        if !prepared.is_empty() {
+            let sent = self
+                .call(|reply| Command::Send {
+                    queue: meta,
+                    messages: prepared,
+                    reply,
+                })
+                .await?;
+            outcome.successful = ids.into_iter().zip(sent).collect();
+        }
+        Ok(outcome)
+    }
+
+    async fn receive(
+        &self,
+        queue: &str,
+        request: ReceiveRequest,
+    ) -> QueueResult<Vec<ReceivedMessage>> {
+        validate::receive_request(&request)?;
+        let meta = self.meta(queue)?;
+        let wait = request
+            .wait_time_seconds
+            .unwrap_or(meta.config.receive_message_wait_time_seconds);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(wait as u64);
+        loop {
+            let meta = self.meta(queue)?;
+            // Register interest before looking, so a send committed in between still wakes us.
+            let notify = meta.notify.clone();
+            let notified = notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let (max, visibility) = (request.max_messages, request.visibility_timeout);
+            let messages = self
+                .call(|reply| Command::Receive {
+                    queue: meta,
+                    max,
+                    visibility,
+                    reply,
+                })
+                .await?;
+            let now = tokio::time::Instant::now();
+            if !messages.is_empty() || now >= deadline {
+                return Ok(messages);
+            }
+            let pause = (deadline - now).min(LONG_POLL_RECHECK);
+            let _ = tokio::time::timeout(pause, notified).await;
+        }
+    }
+
+    async fn delete(&self, queue: &str, receipt_handle: &str) -> QueueResult<()> {
+        let meta = self.meta(queue)?;
+        let receipt = Receipt::decode(receipt_handle, meta.id)?;
+        self.call(|reply| Command::Delete {
+            queue: meta,
+            receipts: vec![receipt],
+            reply,
+        })
+        .await
+    }
+
+    async fn delete_batch(
+        &self,
+        queue: &str,
+        entries: Vec<BatchEntry<String>>,
+    ) -> QueueResult<BatchOutcome<()>> {
+        validate::batch_ids(&entries)?;
+        let meta = self.meta(queue)?;
+        let mut outcome = BatchOutcome::default();
+        let mut ids = Vec::new();
+        let mut receipts = Vec::new();
+        for e in entries {
+            match Receipt::decode(&e.entry, meta.id) {
+                Ok(r) => {
+                    ids.push(e.id);
+                    receipts.push(r);
+                }
+                Err(err) => outcome.failed.push((e.id, err)),
+            }
+        }
+        if !receipts.is_empty() {
+            self.call(|reply| Command::Delete {
+                queue: meta,
+                receipts,
+                reply,
+            })
+            .await?;
+            outcome.successful = ids.into_iter().map(|id| (id, ())).collect();
+        }
+        Ok(outcome)
+    }
+
+    async fn change_visibility(
+        &self,
+        queue: &str,
+        receipt_handle: &str,
+        timeout_seconds: u32,
+    ) -> QueueResult<()> {
+        let mut outcome = self
+            .change_visibility_batch(
+                queue,
+                vec![BatchEntry {
+                    id: "single".into(),
+                    entry: (receipt_handle.to_string(), timeout_seconds),
+                }],
+            )
+            .await?;
+        match outcome.failed.pop() {
+            Some((_, e)) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    async fn change_visibility_batch(
+        &self,
+        queue: &str,
+        entries: Vec<BatchEntry<(String, u32)>>,
+    ) -> QueueResult<BatchOutcome<()>> {
+        validate::batch_ids(&entries)?;
+        let meta = self.meta(queue)?;
+        let mut outcome = BatchOutcome::default();
+        let mut ids = Vec::new();
+        let mut changes = Vec::new();
+        for e in entries {
+            let (handle, timeout) = e.entry;
+            match validate::visibility_timeout(timeout)
+                .and_then(|_| Receipt::decode(&handle, meta.id))
+            {
+                Ok(r) => {
+                    ids.push(e.id);
+                    changes.push((r, timeout));
+                }
+                Err(err) => outcome.failed.push((e.id, err)),
+            }
+        }
+        if !changes.is_empty() {
+            let results = self
+                .call(|reply| Command::ChangeVisibility {
+                    queue: meta,
+                    changes,
+                    reply,
+                })
+                .await?;
+            for (id, result) in ids.into_iter().zip(results) {
+                match result {
+                    Ok(()) => outcome.successful.push((id, ())),
+                    Err(e) => outcome.failed.push((id, e)),
+                }
+            }
+        }
+        Ok(outcome)
+    }
+
+    async fn purge(&self, queue: &str) -> QueueResult<()> {
+        let queue = self.meta(queue)?;
+        self.call(|reply| Command::Purge { queue, reply }).await
+    }
+
+    async fn tag(&self, queue: &str, tags: &BTreeMap<String, String>) -> QueueResult<()> {
+        let queue = self.meta(queue)?;
+        let add = tags.clone();
+        self.call(|reply| Command::Tag {
+            queue,
+            add,
+            remove: Vec::new(),
+            reply,
+        })
+        .await
+    }
+
+    async fn untag(&self, queue: &str, keys: &[String]) -> QueueResult<()> {
+        let queue = self.meta(queue)?;
+        let remove = keys.to_vec();
+        self.call(|reply| Command::Tag {
+            queue,
+            add: BTreeMap::new(),
+            remove,
+            reply,
+        })
+        .await
+    }
+
+    async fn list_tags(&self, queue: &str) -> QueueResult<BTreeMap<String, String>> {
+        Ok(self.meta(queue)?.tags.clone())
+    }
+
+    async fn list_dead_letter_source_queues(
+        &self,
+        queue: &str,
+        max_results: Option<u32>,
+        next_token: Option<&str>,
+    ) -> QueueResult<Page<QueueInfo>> {
+        let meta = self.meta(queue)?;
+        let items = self
+            .catalog()
+            .dead_letter_sources(&meta.arn)
+            .iter()
+            .map(|m| QueueInfo {
+                name: m.name.clone(),
+                arn: m.arn.clone(),
+            })
+            .collect();
+        Self::page(items, max_results, next_token)
+    }
+
+    async fn start_message_move_task(
+        &self,
+        source_arn: &str,
+        destination_arn: Option<&str>,
+        max_messages_per_second: Option<u32>,
+    ) -> QueueResult<String> {
+        let (source_arn, destination_arn) =
+            (source_arn.to_string(), destination_arn.map(str::to_string));
+        self.call(|reply| Command::StartMove {
+            source_arn,
+            destination_arn,
+            rate: max_messages_per_second,
+            reply,
+        })
+        .await
+    }
+
+    async fn list_message_move_tasks(
+        &self,
+        source_arn: &str,
+        max_results: Option<u32>,
+    ) -> QueueResult<Vec<MoveTask>> {
+        let max = max_results.unwrap_or(1);
+        if !(1..=10).contains(&max) {
+            return Err(QueueError::invalid(format!(
+                "MaxResults {max} is out of range: use 1 to 10"
+            )));
+        }
+        if self.catalog().by_arn(source_arn).is_none() {
+            return Err(QueueError::ResourceNotFound(format!(
+                "the source queue {source_arn} does not exist"
+            )));
+        }
+        let source_arn = source_arn.to_string();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT handle, status, source_arn, destination_arn, max_per_second, moved, to_move, failure_reason, started_at \
+                 FROM move_tasks WHERE source_arn = ?1 ORDER BY started_at DESC, rowid DESC LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![source_arn, max], |r| {
+                let status = MoveTaskStatus::parse(&r.get::<_, String>(1)?).unwrap_or(MoveTaskStatus::Failed);
+                Ok(MoveTask {
+                    task_handle: (status == MoveTaskStatus::Running).then(|| r.get(0)).transpose()?,
+                    status,
+                    source_arn: r.get(2)?,
+                    destination_arn: r.get(3)?,
+                    max_messages_per_second: r.get::<_, Option<i64>>(4)?.map(|v| v as u32),
+                    approximate_number_of_messages_moved: r.get::<_, i64>(5)? as u64,
+                    approximate_number_of_messages_to_move: r.get::<_, i64>(6)? as u64,
+                    failure_reason: r.get(7)?,
+                    started_timestamp: r.get(8)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn cancel_message_move_task(&self, task_handle: &str) -> QueueResult<u64> {
+        let handle = task_handle.to_string();
+        let exists = {
+            let h = handle.clone();
+            self.read(move |conn| {
+                conn.query_row(
+                    "SELECT 1 FROM move_tasks WHERE handle = ?1",
+                    [h],
+                    |_| Ok(()),
+                )
+                .optional()
+            })
+            .await?
+        };
+        if exists.is_none() {
+            return Err(QueueError::ResourceNotFound(format!(
+                "no message move task has the handle {task_handle:?}"
+            )));
+        }
+        self.call(|reply| Command::CancelMove { handle, reply })
+            .await
+    }
+}

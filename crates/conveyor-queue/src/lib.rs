@@ -1,0 +1,112 @@
+//! Conveyor's queue: the `Queue` trait with Amazon SQS semantics, and `EmbeddedEngine`, which
+//! implements it durably on SQLite.
+//!
+//! The trait speaks in queue names and SQS's own shapes, so the SQS wire protocol, the workers
+//! and the HTTP API all use it unchanged whichever implementation runs.
+
+use std::collections::BTreeMap;
+
+pub mod arn;
+pub mod attributes;
+pub mod clock;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+pub mod embedded;
+pub mod error;
+pub mod model;
+pub mod validate;
+
+pub use arn::Location;
+pub use attributes::QueueConfig;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use embedded::{Durability, EmbeddedEngine, EngineOptions, OpenError};
+pub use error::{QueueError, QueueResult};
+pub use model::*;
+
+/// Everything workers, the HTTP API and the SQS protocol need from a queue service.
+#[async_trait::async_trait]
+pub trait Queue: Send + Sync {
+    /// Create a queue, or return the existing one when every given attribute matches it.
+    async fn create_queue(
+        &self,
+        name: &str,
+        attributes: &BTreeMap<String, String>,
+        tags: &BTreeMap<String, String>,
+    ) -> QueueResult<QueueInfo>;
+    async fn get_queue(&self, name: &str) -> QueueResult<QueueInfo>;
+    /// Queues whose names start with `prefix`, in name order, `max_results` (1–1000) at a time.
+    async fn list_queues(
+        &self,
+        prefix: Option<&str>,
+        max_results: Option<u32>,
+        next_token: Option<&str>,
+    ) -> QueueResult<Page<QueueInfo>>;
+    async fn delete_queue(&self, name: &str) -> QueueResult<()>;
+    /// Every attribute, settable and computed, as SQS prints them.
+    async fn get_attributes(&self, name: &str) -> QueueResult<BTreeMap<String, String>>;
+    async fn set_attributes(
+        &self,
+        name: &str,
+        attributes: &BTreeMap<String, String>,
+    ) -> QueueResult<()>;
+    /// Visible, in-flight and delayed counts and the age of the oldest message.
+    async fn counts(&self, name: &str) -> QueueResult<QueueCounts>;
+
+    async fn send(&self, queue: &str, message: SendMessage) -> QueueResult<SendOutcome>;
+    async fn send_batch(
+        &self,
+        queue: &str,
+        entries: Vec<BatchEntry<SendMessage>>,
+    ) -> QueueResult<BatchOutcome<SendOutcome>>;
+    /// Up to `max_messages`; with a wait time, returns as soon as any message is available.
+    async fn receive(
+        &self,
+        queue: &str,
+        request: ReceiveRequest,
+    ) -> QueueResult<Vec<ReceivedMessage>>;
+    async fn delete(&self, queue: &str, receipt_handle: &str) -> QueueResult<()>;
+    async fn delete_batch(
+        &self,
+        queue: &str,
+        entries: Vec<BatchEntry<String>>,
+    ) -> QueueResult<BatchOutcome<()>>;
+    async fn change_visibility(
+        &self,
+        queue: &str,
+        receipt_handle: &str,
+        timeout_seconds: u32,
+    ) -> QueueResult<()>;
+    async fn change_visibility_batch(
+        &self,
+        queue: &str,
+        entries: Vec<BatchEntry<(String, u32)>>,
+    ) -> QueueResult<BatchOutcome<()>>;
+    async fn purge(&self, queue: &str) -> QueueResult<()>;
+
+    async fn tag(&self, queue: &str, tags: &BTreeMap<String, String>) -> QueueResult<()>;
+    async fn untag(&self, queue: &str, keys: &[String]) -> QueueResult<()>;
+    async fn list_tags(&self, queue: &str) -> QueueResult<BTreeMap<String, String>>;
+
+    /// Queues whose redrive policy names `queue` as their dead-letter queue.
+    async fn list_dead_letter_source_queues(
+        &self,
+        queue: &str,
+        max_results: Option<u32>,
+        next_token: Option<&str>,
+    ) -> QueueResult<Page<QueueInfo>>;
+    /// Move a dead-letter queue's messages back to their sources (or to `destination_arn`).
+    async fn start_message_move_task(
+        &self,
+        source_arn: &str,
+        destination_arn: Option<&str>,
+        max_messages_per_second: Option<u32>,
+    ) -> QueueResult<String>;
+    /// The most recent tasks of a source queue, newest first (1–10, default 1).
+    async fn list_message_move_tasks(
+        &self,
+        source_arn: &str,
+        max_results: Option<u32>,
+    ) -> QueueResult<Vec<MoveTask>>;
+    /// Cancel a running task; returns how many messages it had moved.
+    async fn cancel_message_move_task(&self, task_handle: &str) -> QueueResult<u64>;
+}

@@ -1,0 +1,424 @@
+//! SQS's input rules, each refusal phrased so the caller knows what to change.
+
+use std::collections::HashSet;
+
+use crate::attributes::{QueueConfig, MAX_DELAY_SECONDS, MAX_VISIBILITY_TIMEOUT, MAX_WAIT_SECONDS};
+use crate::error::{QueueError, QueueResult};
+use crate::model::{BatchEntry, MessageAttributes, ReceiveRequest, SendMessage};
+
+pub const MAX_BATCH_ENTRIES: usize = 10;
+pub const MAX_MESSAGE_ATTRIBUTES: usize = 10;
+
+/// 1–80 characters of `[A-Za-z0-9_-]`, plus the `.fifo` suffix counted in the 80.
+pub fn queue_name(name: &str) -> QueueResult<()> {
+    let stem = name.strip_suffix(".fifo").unwrap_or(name);
+    let ok = !stem.is_empty()
+        && name.len() <= 80
+        && stem
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(QueueError::invalid(format!(
+            "the queue name {name:?} is invalid: use 1 to 80 characters of A-Z, a-z, 0-9, '-' and '_' (FIFO names end in .fifo, counted in the 80)"
+        )))
+    }
+}
+
+/// Batch entries: 1–10, ids valid and distinct.
+pub fn batch_ids<T>(entries: &[BatchEntry<T>]) -> QueueResult<()> {
+    if entries.is_empty() {
+        return Err(QueueError::EmptyBatchRequest);
+    }
+    if entries.len() > MAX_BATCH_ENTRIES {
+        return Err(QueueError::TooManyEntriesInBatchRequest(entries.len()));
+    }
+    let mut seen = HashSet::new();
+    for e in entries {
+        let valid = !e.id.is_empty()
+            && e.id.len() <= 80
+            && e.id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !valid {
+            return Err(QueueError::InvalidBatchEntryId(e.id.clone()));
+        }
+        if !seen.insert(e.id.as_str()) {
+            return Err(QueueError::BatchEntryIdsNotDistinct(e.id.clone()));
+        }
+    }
+    Ok(())
+}
+
+/// The characters SQS allows in bodies and string attribute values (XML 1.0's set).
+fn allowed_char(c: char) -> bool {
+    matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
+}
+
+/// The size SQS counts against `MaximumMessageSize`: body plus every attribute's name, type and value.
+pub fn message_size(message: &SendMessage) -> usize {
+    message.body.len()
+        + message
+            .attributes
+            .iter()
+            .map(|(name, v)| {
+                name.len()
+                    + v.data_type.len()
+                    + v.string_value.as_ref().map_or(0, String::len)
+                    + v.binary_value.as_ref().map_or(0, Vec::len)
+            })
+            .sum::<usize>()
+}
+
+/// Everything about one message that can be checked without the queue's contents.
+pub fn send_message(config: &QueueConfig, message: &SendMessage) -> QueueResult<()> {
+    if message.body.is_empty() {
+        return Err(QueueError::MissingParameter(
+            "MessageBody (a message needs a body of at least one character)".into(),
+        ));
+    }
+    if let Some(bad) = message.body.chars().find(|c| !allowed_char(*c)) {
+        return Err(QueueError::InvalidMessageContents(format!(
+            "the message body contains the character U+{:04X}, which SQS does not allow; encode binary data (e.g. base64)",
+            bad as u32
+        )));
+    }
+    let size = message_size(message);
+    if size > config.maximum_message_size as usize {
+        return Err(QueueError::invalid(format!(
+            "the message is {size} bytes (body plus attributes), over the queue's MaximumMessageSize of {} bytes; shrink it or raise the limit (up to 1048576)",
+            config.maximum_message_size
+        )));
+    }
+    message_attributes(&message.attributes)?;
+    if let Some(delay) = message.delay_seconds {
+        if config.fifo {
+            return Err(QueueError::invalid(
+                "DelaySeconds cannot be set per message on a FIFO queue; set the queue's DelaySeconds instead",
+            ));
+        }
+        if delay > MAX_DELAY_SECONDS {
+            return Err(QueueError::invalid(format!(
+                "DelaySeconds {delay} is out of range: use 0 to {MAX_DELAY_SECONDS}"
+            )));
+        }
+    }
+    if config.fifo {
+        match &message.group_id {
+            None => {
+                return Err(QueueError::MissingParameter(
+                    "MessageGroupId (every message sent to a FIFO queue needs one)".into(),
+                ))
+            }
+            Some(g) => fifo_token("MessageGroupId", g)?,
+        }
+        match &message.deduplication_id {
+            Some(d) => fifo_token("MessageDeduplicationId", d)?,
+            None if !config.content_based_deduplication => {
+                return Err(QueueError::invalid(
+                    "the queue has no ContentBasedDeduplication, so every message needs a MessageDeduplicationId",
+                ))
+            }
+            None => {}
+        }
+    } else if message.deduplication_id.is_some() {
+        return Err(QueueError::invalid(
+            "MessageDeduplicationId is only valid on FIFO queues",
+        ));
+    } else if let Some(g) = &message.group_id {
+        // Standard queues accept a group id (fair queues) but it must still be well formed.
+        fifo_token("MessageGroupId", g)?;
+    }
+    Ok(())
+}
+
+/// Group and deduplication ids: 1–128 characters of alphanumerics and ASCII punctuation.
+fn fifo_token(what: &str, value: &str) -> QueueResult<()> {
+    let ok = !value.is_empty() && value.len() <= 128 && value.bytes().all(|b| b.is_ascii_graphic());
+    if ok {
+        Ok(())
+    } else {
+        Err(QueueError::invalid(format!(
+            "{what} {value:?} is invalid: use 1 to 128 characters of letters, digits and punctuation"
+        )))
+    }
+}
+
+/// At most 10 attributes; names, types and values as SQS requires.
+pub fn message_attributes(attributes: &MessageAttributes) -> QueueResult<()> {
+    if attributes.len() > MAX_MESSAGE_ATTRIBUTES {
+        return Err(QueueError::invalid(format!(
+            "the message has {} attributes; SQS allows at most {MAX_MESSAGE_ATTRIBUTES}",
+            attributes.len()
+        )));
+    }
+    for (name, value) in attributes {
+        attribute_name(name)?;
+        let base = value.data_type.split('.').next().unwrap_or("");
+        if value.data_type.len() > 256 || !matches!(base, "String" | "Number" | "Binary") {
+            return Err(QueueError::invalid(format!(
+                "the attribute {name:?} has the data type {:?}: use String, Number or Binary, optionally with a .suffix (256 characters at most)",
+                value.data_type
+            )));
+        }
+        match base {
+            "Binary" => {
+                if value.binary_value.as_ref().is_none_or(Vec::is_empty)
+                    || value.string_value.is_some()
+                {
+                    return Err(QueueError::invalid(format!(
+                        "the attribute {name:?} is Binary and needs a non-empty BinaryValue (and no StringValue)"
+                    )));
+                }
+            }
+            _ => {
+                let Some(s) = value.string_value.as_deref().filter(|s| !s.is_empty()) else {
+                    return Err(QueueError::invalid(format!(
+                        "the attribute {name:?} is {base} and needs a non-empty StringValue"
+                    )));
+                };
+                if value.binary_value.is_some() {
+                    return Err(QueueError::invalid(format!(
+                        "the attribute {name:?} is {base} and must not have a BinaryValue"
+                    )));
+                }
+                if let Some(bad) = s.chars().find(|c| !allowed_char(*c)) {
+                    return Err(QueueError::InvalidMessageContents(format!(
+                        "the attribute {name:?} contains the character U+{:04X}, which SQS does not allow",
+                        bad as u32
+                    )));
+                }
+                if base == "Number" && !is_sqs_number(s) {
+                    return Err(QueueError::invalid(format!(
+                        "the attribute {name:?} is a Number but {s:?} is not a number (up to 38 significant digits, between 1e-128 and 1e126)"
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn attribute_name(name: &str) -> QueueResult<()> {
+    let lower = name.to_ascii_lowercase();
+    let ok = !name.is_empty()
+        && name.len() <= 256
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        && !name.starts_with('.')
+        && !name.ends_with('.')
+        && !name.contains("..")
+        && !lower.starts_with("aws.")
+        && !lower.starts_with("amazon.");
+    if ok {
+        Ok(())
+    } else {
+        Err(QueueError::invalid(format!(
+            "the attribute name {name:?} is invalid: use up to 256 characters of A-Z, a-z, 0-9, '_', '-' and '.', not starting or ending with '.', no '..', and not starting with AWS. or Amazon."
+        )))
+    }
+}
+
+/// SQS Number: a decimal with up to 38 significant digits in 1e-128..1e126 (either sign).
+fn is_sqs_number(s: &str) -> bool {
+    let t = s.trim();
+    let t = t.strip_prefix(['-', '+']).unwrap_or(t);
+    let (mantissa, exponent) = match t.find(['e', 'E']) {
+        Some(i) => (&t[..i], Some(&t[i + 1..])),
+        None => (t, None),
+    };
+    let exp: i64 = match exponent {
+        Some(e) => match e.parse() {
+            Ok(v) => v,
+            Err(_) => return false,
+        },
+        None => 0,
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int.is_empty() && frac.is_empty() {
+        return false;
+    }
+    if !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let digits: String = format!("{int}{frac}");
+    let significant = digits.trim_start_matches('0');
+    if significant.is_empty() {
+        return true; // zero
+    }
+    let significant_trimmed = significant.trim_end_matches('0');
+    if significant_trimmed.len() > 38 {
+        return false;
+    }
+    // Magnitude: position of the first significant digit relative to the decimal point.
+    let leading_zeros = digits.len() - significant.len();
+    let magnitude = int.len() as i64 - leading_zeros as i64 - 1 + exp;
+    (-128..=126).contains(&magnitude)
+}
+
+/// Receive options within SQS's ranges.
+pub fn receive_request(request: &ReceiveRequest) -> QueueResult<()> {
+    if !(1..=10).contains(&request.max_messages) {
+        return Err(QueueError::invalid(format!(
+            "MaxNumberOfMessages {} is out of range: use 1 to 10",
+            request.max_messages
+        )));
+    }
+    if let Some(v) = request.visibility_timeout {
+        visibility_timeout(v)?;
+    }
+    if let Some(w) = request.wait_time_seconds {
+        if w > MAX_WAIT_SECONDS {
+            return Err(QueueError::invalid(format!(
+                "WaitTimeSeconds {w} is out of range: use 0 to {MAX_WAIT_SECONDS}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub fn visibility_timeout(seconds: u32) -> QueueResult<()> {
+    if seconds > MAX_VISIBILITY_TIMEOUT {
+        return Err(QueueError::invalid(format!(
+            "VisibilityTimeout {seconds} is out of range: use 0 to {MAX_VISIBILITY_TIMEOUT} seconds"
+        )));
+    }
+    Ok(())
+}
+
+/// Tags: at most 50 per queue, keys 1–128 and values 0–256 characters, keys not starting with `aws:`.
+pub fn tags(tags: &std::collections::BTreeMap<String, String>) -> QueueResult<()> {
+    for (k, v) in tags {
+        if k.is_empty()
+            || k.chars().count() > 128
+            || v.chars().count() > 256
+            || k.to_ascii_lowercase().starts_with("aws:")
+        {
+            return Err(QueueError::invalid(format!(
+                "the tag {k:?} is invalid: keys are 1 to 128 characters and may not start with aws:, values at most 256"
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::MessageAttributeValue;
+
+    #[test]
+    fn queue_names() {
+        assert!(queue_name("orders").is_ok());
+        assert!(queue_name("orders-2_x.fifo").is_ok());
+        assert!(queue_name(&"a".repeat(80)).is_ok());
+        assert!(queue_name(&"a".repeat(81)).is_err());
+        assert!(queue_name(&format!("{}.fifo", "a".repeat(76))).is_err());
+        for bad in ["", ".fifo", "a b", "a.b", "ä"] {
+            assert!(queue_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn batch_entry_rules() {
+        let e = |id: &str| BatchEntry {
+            id: id.to_string(),
+            entry: (),
+        };
+        assert_eq!(batch_ids::<()>(&[]), Err(QueueError::EmptyBatchRequest));
+        assert!(matches!(
+            batch_ids(&(0..11).map(|i| e(&i.to_string())).collect::<Vec<_>>()),
+            Err(QueueError::TooManyEntriesInBatchRequest(11))
+        ));
+        assert!(matches!(
+            batch_ids(&[e("a"), e("a")]),
+            Err(QueueError::BatchEntryIdsNotDistinct(_))
+        ));
+        assert!(matches!(
+            batch_ids(&[e("a b")]),
+            Err(QueueError::InvalidBatchEntryId(_))
+        ));
+        assert!(matches!(
+            batch_ids(&[e(&"x".repeat(81))]),
+            Err(QueueError::InvalidBatchEntryId(_))
+        ));
+        assert!(batch_ids(&[e(&"x".repeat(80)), e("a-b_c")]).is_ok());
+    }
+
+    #[test]
+    fn numbers() {
+        for ok in [
+            "0",
+            "-1",
+            "3.14",
+            "1e10",
+            "1E-128",
+            ".5",
+            "5.",
+            "12345678901234567890123456789012345678",
+        ] {
+            assert!(is_sqs_number(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "abc",
+            "1e127",
+            "1e-129",
+            "1.2.3",
+            "123456789012345678901234567890123456789",
+            "--1",
+        ] {
+            assert!(!is_sqs_number(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn attribute_rules() {
+        let mut a = MessageAttributes::new();
+        a.insert("AWS.thing".into(), MessageAttributeValue::string("x"));
+        assert!(message_attributes(&a).is_err());
+        let mut a = MessageAttributes::new();
+        a.insert("ok.name".into(), MessageAttributeValue::string(""));
+        assert!(message_attributes(&a).is_err());
+        let mut a = MessageAttributes::new();
+        a.insert(
+            "n".into(),
+            MessageAttributeValue {
+                data_type: "Number.int".into(),
+                string_value: Some("7".into()),
+                binary_value: None,
+            },
+        );
+        a.insert("b".into(), MessageAttributeValue::binary(vec![1, 2]));
+        assert!(message_attributes(&a).is_ok());
+        let many: MessageAttributes = (0..11)
+            .map(|i| (format!("a{i}"), MessageAttributeValue::string("v")))
+            .collect();
+        assert!(message_attributes(&many).is_err());
+    }
+
+    #[test]
+    fn bodies() {
+        let cfg = QueueConfig::default();
+        assert!(send_message(&cfg, &SendMessage::new("")).is_err());
+        assert!(send_message(&cfg, &SendMessage::new("a\u{1}b")).is_err());
+        assert!(send_message(&cfg, &SendMessage::new("x".repeat(262_144))).is_ok());
+        let err = send_message(&cfg, &SendMessage::new("x".repeat(262_145))).unwrap_err();
+        assert!(err.to_string().contains("MaximumMessageSize"));
+        let fifo = QueueConfig {
+            fifo: true,
+            ..QueueConfig::default()
+        };
+        assert!(matches!(
+            send_message(&fifo, &SendMessage::new("a")),
+            Err(QueueError::MissingParameter(_))
+        ));
+        assert!(send_message(&fifo, &SendMessage::new("a").group("g").dedup("d")).is_ok());
+        assert!(
+            send_message(&fifo, &SendMessage::new("a").group("g").dedup("d").delay(1)).is_err()
+        );
+        assert!(send_message(&fifo, &SendMessage::new("a").group("g")).is_err());
+    }
+}

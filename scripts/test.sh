@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every test of the repository: the one command the README and CI both use.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+profile=default
+[ "${CI:-}" = "true" ] && profile=ci
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== cargo nextest (all crates)"
+cargo nextest run --workspace --locked --profile "$profile"

@@ -40,6 +40,8 @@ const SWEEP_LIMIT: i64 = 10_000;
 const MOVE_STEP_LIMIT: i64 = 1_000;
 /// Rate of a move task that named none (SQS's ceiling for the parameter).
 const DEFAULT_MOVE_RATE: i64 = 500;
+/// Most rows one receive will expire or dead-letter before answering with what it has.
+const MAX_DISPOSALS_PER_RECEIVE: usize = 1_000;
 
 pub type Reply<T> = oneshot::Sender<QueueResult<T>>;
 
@@ -839,10 +841,12 @@ impl Writer {
             .transpose()
         {
             Ok(a) => a.unwrap_or_default(),
-            Err(e) => return Ok(Err(QueueError::Internal(format!(
+            Err(e) => {
+                return Ok(Err(QueueError::Internal(format!(
                 "stored attributes of message {} are unreadable ({e}); the database may be damaged",
                 row.message_id
-            )))),
+            ))))
+            }
         };
         Ok(Ok(ReceivedMessage {
             receipt_handle: Receipt {
@@ -892,33 +896,41 @@ impl Writer {
         visibility: u32,
         now: i64,
     ) -> rusqlite::Result<QueueResult<Vec<ReceivedMessage>>> {
-        let mut out = Vec::with_capacity(max);
-        // Rows that expire or go to the dead-letter queue leave room; look again a few times.
-        for _ in 0..4 {
+        let mut out: Vec<ReceivedMessage> = Vec::with_capacity(max);
+        let mut delivered: Vec<i64> = Vec::with_capacity(max);
+        // Rows that expire or go to the dead-letter queue leave room: look again while that
+        // happens. A row delivered with visibility 0 stays visible, so `delivered` keeps it out.
+        let mut disposals = 0;
+        while disposals < MAX_DISPOSALS_PER_RECEIVE {
+            let limit = (max - out.len() + delivered.len()) as i64;
             let rows: Vec<StoredRow> = self
                 .conn
                 .prepare_cached(&format!(
                     "SELECT {ROW_COLUMNS} FROM messages WHERE queue_id = ?1 AND visible_at <= ?2 \
                      ORDER BY visible_at LIMIT ?3"
                 ))?
-                .query_map(
-                    params![meta.id, now, (max - out.len()) as i64],
-                    StoredRow::read,
-                )?
+                .query_map(params![meta.id, now, limit], StoredRow::read)?
+                .filter(|r| !matches!(r, Ok(row) if delivered.contains(&row.id)))
                 .collect::<rusqlite::Result<_>>()?;
             if rows.is_empty() {
                 break;
             }
             let mut disposed = false;
             for row in rows {
+                if out.len() >= max {
+                    break;
+                }
+                let row_id = row.id;
                 if self.dispose(meta, &row, now)? {
                     disposed = true;
+                    disposals += 1;
                     continue;
                 }
                 match self.deliver(meta, row, visibility, now)? {
                     Ok(m) => out.push(m),
                     Err(e) => return Ok(Err(e)),
                 }
+                delivered.push(row_id);
             }
             if !disposed || out.len() >= max {
                 break;
@@ -983,13 +995,16 @@ impl Writer {
             }
             // Fill the batch from this group first, in order, stopping at the first message that
             // is not yet visible; rows that expire or dead-letter let later ones through.
-            for _ in 0..4 {
+            let mut after_id = 0;
+            let mut disposals = 0;
+            while disposals < MAX_DISPOSALS_PER_RECEIVE {
                 let rows: Vec<StoredRow> = self
                     .conn
                     .prepare_cached(&format!(
-                        "SELECT {ROW_COLUMNS} FROM messages WHERE queue_id = ?1 AND group_id = ?2 ORDER BY id LIMIT ?3"
+                        "SELECT {ROW_COLUMNS} FROM messages WHERE queue_id = ?1 AND group_id = ?2 AND id > ?3 \
+                         ORDER BY id LIMIT ?4"
                     ))?
-                    .query_map(params![meta.id, &*group, (max - out.len()) as i64], StoredRow::read)?
+                    .query_map(params![meta.id, &*group, after_id, (max - out.len()) as i64], StoredRow::read)?
                     .collect::<rusqlite::Result<_>>()?;
                 let fetched = rows.len();
                 let mut disposed = false;
@@ -999,8 +1014,10 @@ impl Writer {
                         blocked = true;
                         break;
                     }
+                    after_id = row.id;
                     if self.dispose(meta, &row, now)? {
                         disposed = true;
+                        disposals += 1;
                         continue;
                     }
                     match self.deliver(meta, row, visibility, now)? {

@@ -56,6 +56,24 @@ fn allowed_char(c: char) -> bool {
     matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
 }
 
+/// The first character SQS refuses, scanning bytes (bodies are mostly ASCII and up to 1 MiB):
+/// ASCII controls other than tab, LF and CR, and U+FFFE / U+FFFF (UTF-8 `EF BF BE` / `EF BF BF`).
+/// Surrogates cannot occur in a Rust string, so every other character is allowed.
+fn first_disallowed(text: &str) -> Option<char> {
+    let bytes = text.as_bytes();
+    let suspicious = |b: u8| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0xEF;
+    let mut from = 0;
+    while let Some(offset) = bytes[from..].iter().position(|b| suspicious(*b)) {
+        let at = from + offset;
+        let c = text[at..].chars().next()?;
+        if !allowed_char(c) {
+            return Some(c);
+        }
+        from = at + c.len_utf8();
+    }
+    None
+}
+
 /// The size SQS counts against `MaximumMessageSize`: body plus every attribute's name, type and value.
 pub fn message_size(message: &SendMessage) -> usize {
     message.body.len()
@@ -78,7 +96,7 @@ pub fn send_message(config: &QueueConfig, message: &SendMessage) -> QueueResult<
             "MessageBody (a message needs a body of at least one character)".into(),
         ));
     }
-    if let Some(bad) = message.body.chars().find(|c| !allowed_char(*c)) {
+    if let Some(bad) = first_disallowed(&message.body) {
         return Err(QueueError::InvalidMessageContents(format!(
             "the message body contains the character U+{:04X}, which SQS does not allow; encode binary data (e.g. base64)",
             bad as u32
@@ -397,6 +415,26 @@ mod tests {
             .map(|i| (format!("a{i}"), MessageAttributeValue::string("v")))
             .collect();
         assert!(message_attributes(&many).is_err());
+    }
+
+    #[test]
+    fn disallowed_characters_are_found_by_the_byte_scan() {
+        assert_eq!(first_disallowed("plain text\twith\ttabs\r\n"), None);
+        assert_eq!(
+            first_disallowed("snowman \u{2603} and \u{EFFF} \u{FFFD}"),
+            None
+        );
+        assert_eq!(first_disallowed("nul \u{0} here"), Some('\u{0}'));
+        assert_eq!(first_disallowed("x\u{FFFE}"), Some('\u{FFFE}'));
+        assert_eq!(first_disallowed("\u{FFFF}"), Some('\u{FFFF}'));
+        for c in (0u32..0x11_0000).filter_map(char::from_u32) {
+            assert_eq!(
+                first_disallowed(&c.to_string()).is_none(),
+                allowed_char(c),
+                "U+{:04X}",
+                c as u32
+            );
+        }
     }
 
     #[test]

@@ -106,7 +106,7 @@ fn acknowledged_sends_survive_sigkill() {
     assert_eq!(integrity, "ok");
     let mut stored: HashMap<String, i64> = HashMap::new();
     let mut stmt = conn
-        .prepare("SELECT body, count(*) FROM messages GROUP BY body")
+        .prepare("SELECT p.body, count(*) FROM messages m JOIN payloads p ON p.id = m.payload_id GROUP BY p.body")
         .expect("query");
     for row in stmt
         .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))

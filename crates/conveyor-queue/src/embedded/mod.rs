@@ -64,7 +64,8 @@ struct Inner {
     reader: Mutex<Connection>,
     clock: Arc<dyn Clock>,
     location: Location,
-    stop_maintenance: Option<mpsc::Sender<()>>,
+    /// Dropping these tells the background maintenance thread to stop.
+    stop_signals: Vec<mpsc::Sender<()>>,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -72,7 +73,7 @@ impl Drop for Inner {
     fn drop(&mut self) {
         // Closing both channels lets the threads finish their current work and exit; joining
         // them means the file is closed when the engine is gone, so it can be reopened at once.
-        self.stop_maintenance.take();
+        self.stop_signals.clear();
         let (closed, _) = mpsc::channel();
         drop(std::mem::replace(&mut self.commands, closed));
         for t in self.threads.drain(..) {
@@ -114,11 +115,11 @@ impl EmbeddedEngine {
                     detail: format!("cannot start the writer thread: {e}"),
                 })?,
         );
-        let mut stop_maintenance = None;
+        let mut stop_signals = Vec::new();
         if let Some(interval) = options.maintenance_interval {
             let (stop_tx, stop_rx) = mpsc::channel::<()>();
             let commands = commands.clone();
-            stop_maintenance = Some(stop_tx);
+            stop_signals.push(stop_tx);
             threads.push(
                 std::thread::Builder::new()
                     .name("conveyor-queue-maintenance".into())
@@ -144,7 +145,7 @@ impl EmbeddedEngine {
                 reader: Mutex::new(reader),
                 clock,
                 location: options.location,
-                stop_maintenance,
+                stop_signals,
                 threads,
             }),
         })

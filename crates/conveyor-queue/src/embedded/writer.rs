@@ -132,9 +132,10 @@ fn complete<T: Send + 'static>(reply: Reply<T>, result: QueueResult<T>) -> Compl
 }
 
 /// The columns `StoredRow::read` expects, in order.
-const ROW_COLUMNS: &str =
-    "id, message_id, body, attributes, group_id, dedup_id, sent_at, retain_from, \
-     receive_count, first_received_at, dlq_source_arn, trace_header, visible_at";
+const ROW_COLUMNS: &str = "m.id, p.message_id, p.body, p.attributes, m.group_id, p.dedup_id, p.sent_at, \
+     m.retain_from, m.receive_count, m.first_received_at, p.dlq_source_arn, p.trace_header, m.visible_at, m.payload_id";
+/// The join `ROW_COLUMNS` reads from.
+const ROW_SOURCE: &str = "messages m JOIN payloads p ON p.id = m.payload_id";
 
 struct StoredRow {
     id: i64,
@@ -150,6 +151,7 @@ struct StoredRow {
     dlq_source_arn: Option<String>,
     trace_header: Option<String>,
     visible_at: i64,
+    payload_id: i64,
 }
 
 impl StoredRow {
@@ -168,8 +170,21 @@ impl StoredRow {
             dlq_source_arn: r.get(10)?,
             trace_header: r.get(11)?,
             visible_at: r.get(12)?,
+            payload_id: r.get(13)?,
         })
     }
+}
+
+/// A message leaving its queue for another: what the new row keeps and what it resets.
+struct Relocation<'a> {
+    row_id: i64,
+    payload_id: i64,
+    group_id: Option<&'a str>,
+    retain_from: i64,
+    receive_count: i64,
+    first_received_at: Option<i64>,
+    /// Set when dead-lettering (the source queue's ARN); cleared when redriving back.
+    dlq_source_arn: Option<&'a str>,
 }
 
 /// What a receive does with a candidate row.
@@ -266,7 +281,7 @@ impl Writer {
         )?;
         let max_id: i64 =
             self.conn
-                .query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |r| {
+                .query_row("SELECT MAX(COALESCE((SELECT MAX(id) FROM messages), 0), COALESCE((SELECT MAX(id) FROM payloads), 0))", [], |r| {
                     r.get(0)
                 })?;
         self.next_id = stored_next.max(max_id + 1);
@@ -541,8 +556,7 @@ impl Writer {
             Ok(m) => m,
             Err(e) => return Ok(Err(e)),
         };
-        self.conn
-            .execute("DELETE FROM messages WHERE queue_id = ?1", [meta.id])?;
+        self.delete_all_messages(meta.id)?;
         self.conn
             .execute("DELETE FROM dedup WHERE queue_id = ?1", [meta.id])?;
         self.conn.execute(
@@ -634,8 +648,7 @@ impl Writer {
                 name: meta.name.clone(),
             }));
         }
-        self.conn
-            .execute("DELETE FROM messages WHERE queue_id = ?1", [meta.id])?;
+        self.delete_all_messages(meta.id)?;
         self.conn.execute(
             "UPDATE queues SET last_purge_at = ?1 WHERE id = ?2",
             params![now, meta.id],
@@ -692,22 +705,16 @@ impl Writer {
             let visible_at = now + delay * 1000;
             self.conn
                 .prepare_cached(
-                    "INSERT INTO messages (id, queue_id, message_id, body, attributes, group_id, dedup_id, \
-                     sent_at, retain_from, visible_at, trace_header) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10)",
+                    "INSERT INTO payloads (id, message_id, body, attributes, dedup_id, sent_at, trace_header) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )?
-                .execute(params![
-                    id,
-                    meta.id,
-                    m.message_id,
-                    m.body,
-                    m.attributes,
-                    m.group_id,
-                    m.dedup_id,
-                    now,
-                    visible_at,
-                    m.trace_header
-                ])?;
+                .execute(params![id, m.message_id, m.body, m.attributes, m.dedup_id, now, m.trace_header])?;
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO messages (id, queue_id, payload_id, group_id, retain_from, visible_at) \
+                     VALUES (?1, ?2, ?1, ?3, ?4, ?5)",
+                )?
+                .execute(params![id, meta.id, m.group_id, now, visible_at])?;
             if fifo {
                 self.conn
                     .prepare_cached(
@@ -758,9 +765,7 @@ impl Writer {
         match self.fate(meta, row, now) {
             Fate::Deliver => Ok(false),
             Fate::Expired => {
-                self.conn
-                    .prepare_cached("DELETE FROM messages WHERE id = ?1")?
-                    .execute([row.id])?;
+                self.delete_row(row.id, row.payload_id)?;
                 Ok(true)
             }
             Fate::DeadLetter(dlq) => {
@@ -771,50 +776,76 @@ impl Writer {
                     row.retain_from
                 };
                 let source_arn = meta.arn.clone();
-                self.move_row(
-                    row.id,
-                    row.group_id.as_deref(),
-                    &dlq,
+                let moving = Relocation {
+                    row_id: row.id,
+                    payload_id: row.payload_id,
+                    group_id: row.group_id.as_deref(),
                     retain_from,
-                    now,
-                    row.receive_count,
-                    row.first_received_at,
-                    Some(&source_arn),
-                )?;
+                    receive_count: row.receive_count,
+                    first_received_at: row.first_received_at,
+                    dlq_source_arn: Some(&source_arn),
+                };
+                self.move_row(&dlq, moving, now)?;
                 Ok(true)
             }
         }
     }
 
-    /// Move a stored message to another queue as a new row (new sequence number), in place of the old.
-    #[allow(clippy::too_many_arguments)]
+    /// Move a stored message to another queue as a new row (a new sequence number) in place of
+    /// the old one; the payload stays where it is.
     fn move_row(
         &mut self,
-        row_id: i64,
-        group_id: Option<&str>,
         destination: &QueueMeta,
-        retain_from: i64,
+        moving: Relocation<'_>,
         now: i64,
-        receive_count: i64,
-        first_received_at: Option<i64>,
-        dlq_source_arn: Option<&str>,
     ) -> rusqlite::Result<()> {
         let new_id = self.alloc_id();
         self.conn
             .prepare_cached(
-                "INSERT INTO messages (id, queue_id, message_id, body, attributes, group_id, dedup_id, sent_at, \
-                 retain_from, visible_at, receive_count, first_received_at, dlq_source_arn, trace_header) \
-                 SELECT ?1, ?2, message_id, body, attributes, group_id, dedup_id, sent_at, ?3, ?4, ?5, ?6, ?7, trace_header \
-                 FROM messages WHERE id = ?8",
+                "INSERT INTO messages (id, queue_id, payload_id, group_id, retain_from, visible_at, receive_count, \
+                 first_received_at) SELECT ?1, ?2, payload_id, group_id, ?3, ?4, ?5, ?6 FROM messages WHERE id = ?7",
             )?
-            .execute(params![new_id, destination.id, retain_from, now, receive_count, first_received_at, dlq_source_arn, row_id])?;
+            .execute(params![
+                new_id,
+                destination.id,
+                moving.retain_from,
+                now,
+                moving.receive_count,
+                moving.first_received_at,
+                moving.row_id
+            ])?;
         self.conn
             .prepare_cached("DELETE FROM messages WHERE id = ?1")?
-            .execute([row_id])?;
-        if let (Some(groups), Some(g)) = (self.fifo.get_mut(&destination.id), group_id) {
+            .execute([moving.row_id])?;
+        self.conn
+            .prepare_cached("UPDATE payloads SET dlq_source_arn = ?1 WHERE id = ?2")?
+            .execute(params![moving.dlq_source_arn, moving.payload_id])?;
+        if let (Some(groups), Some(g)) = (self.fifo.get_mut(&destination.id), moving.group_id) {
             groups.on_insert(g, new_id, now);
         }
         self.wake.push(destination.notify.clone());
+        Ok(())
+    }
+
+    /// Remove one message and its payload.
+    fn delete_row(&mut self, row_id: i64, payload_id: i64) -> rusqlite::Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM messages WHERE id = ?1")?
+            .execute([row_id])?;
+        self.conn
+            .prepare_cached("DELETE FROM payloads WHERE id = ?1")?
+            .execute([payload_id])?;
+        Ok(())
+    }
+
+    /// Remove every message of a queue with its payload (purge, queue deletion).
+    fn delete_all_messages(&mut self, queue_id: i64) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "DELETE FROM payloads WHERE id IN (SELECT payload_id FROM messages WHERE queue_id = ?1)",
+            [queue_id],
+        )?;
+        self.conn
+            .execute("DELETE FROM messages WHERE queue_id = ?1", [queue_id])?;
         Ok(())
     }
 
@@ -906,8 +937,8 @@ impl Writer {
             let rows: Vec<StoredRow> = self
                 .conn
                 .prepare_cached(&format!(
-                    "SELECT {ROW_COLUMNS} FROM messages WHERE queue_id = ?1 AND visible_at <= ?2 \
-                     ORDER BY visible_at LIMIT ?3"
+                    "SELECT {ROW_COLUMNS} FROM {ROW_SOURCE} WHERE m.queue_id = ?1 AND m.visible_at <= ?2 \
+                     ORDER BY m.visible_at LIMIT ?3"
                 ))?
                 .query_map(params![meta.id, now, limit], StoredRow::read)?
                 .filter(|r| !matches!(r, Ok(row) if delivered.contains(&row.id)))
@@ -1001,8 +1032,8 @@ impl Writer {
                 let rows: Vec<StoredRow> = self
                     .conn
                     .prepare_cached(&format!(
-                        "SELECT {ROW_COLUMNS} FROM messages WHERE queue_id = ?1 AND group_id = ?2 AND id > ?3 \
-                         ORDER BY id LIMIT ?4"
+                        "SELECT {ROW_COLUMNS} FROM {ROW_SOURCE} WHERE m.queue_id = ?1 AND m.group_id = ?2 \
+                         AND m.id > ?3 ORDER BY m.id LIMIT ?4"
                     ))?
                     .query_map(params![meta.id, &*group, after_id, (max - out.len()) as i64], StoredRow::read)?
                     .collect::<rusqlite::Result<_>>()?;
@@ -1043,22 +1074,38 @@ impl Writer {
             Ok(m) => m,
             Err(e) => return Ok(Err(e)),
         };
+        let mut touched_groups: Vec<String> = Vec::new();
         for r in receipts {
             // A stale handle (the message was received again since) matches no row: as in SQS
             // the call succeeds, and the newer receive keeps its message.
-            let group: Option<Option<String>> = self
+            let deleted: Option<(Option<String>, i64)> = self
                 .conn
                 .prepare_cached(
-                    "DELETE FROM messages WHERE id = ?1 AND queue_id = ?2 AND receipt_token = ?3 RETURNING group_id",
+                    "DELETE FROM messages WHERE id = ?1 AND queue_id = ?2 AND receipt_token = ?3 \
+                     RETURNING group_id, payload_id",
                 )?
-                .query_row(params![r.row_id, meta.id, r.token], |row| row.get(0))
+                .query_row(params![r.row_id, meta.id, r.token], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
                 .optional()?;
-            if let Some(Some(g)) = group {
-                if meta.config.fifo {
-                    self.refresh_group(meta.id, &g)?;
-                    self.wake.push(meta.notify.clone());
+            let Some((group, payload_id)) = deleted else {
+                continue;
+            };
+            self.conn
+                .prepare_cached("DELETE FROM payloads WHERE id = ?1")?
+                .execute([payload_id])?;
+            if let (true, Some(g)) = (meta.config.fifo, group) {
+                if !touched_groups.contains(&g) {
+                    touched_groups.push(g);
                 }
             }
+        }
+        // A batch usually deletes several messages of one group: refresh each group once.
+        for g in &touched_groups {
+            self.refresh_group(meta.id, g)?;
+        }
+        if !touched_groups.is_empty() {
+            self.wake.push(meta.notify.clone());
         }
         Ok(Ok(()))
     }
@@ -1120,13 +1167,21 @@ impl Writer {
         let queues: Vec<Arc<QueueMeta>> = self.catalog.by_id.values().cloned().collect();
         for meta in queues {
             let cutoff = now - meta.config.message_retention_period as i64 * 1000;
-            let removed = self
+            let payloads: Vec<i64> = self
                 .conn
                 .prepare_cached(
                     "DELETE FROM messages WHERE id IN \
-                     (SELECT id FROM messages WHERE queue_id = ?1 AND retain_from <= ?2 LIMIT ?3)",
+                     (SELECT id FROM messages WHERE queue_id = ?1 AND retain_from <= ?2 LIMIT ?3) \
+                     RETURNING payload_id",
                 )?
-                .execute(params![meta.id, cutoff, SWEEP_LIMIT])?;
+                .query_map(params![meta.id, cutoff, SWEEP_LIMIT], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for payload_id in &payloads {
+                self.conn
+                    .prepare_cached("DELETE FROM payloads WHERE id = ?1")?
+                    .execute([payload_id])?;
+            }
+            let removed = payloads.len();
             if removed > 0 && meta.config.fifo {
                 self.fifo.remove(&meta.id);
             }
@@ -1290,18 +1345,21 @@ impl Writer {
                 None => DEFAULT_MOVE_RATE * (now - started_at).max(1000) / 1000 - moved,
             }
             .clamp(0, MOVE_STEP_LIMIT);
-            let rows: Vec<(i64, Option<String>, Option<String>, i64)> = self
+            // (row id, group, dead-letter source, retention start, payload id)
+            type MoveRow = (i64, Option<String>, Option<String>, i64, i64);
+            let rows: Vec<MoveRow> = self
                 .conn
                 .prepare_cached(
-                    "SELECT id, group_id, dlq_source_arn, retain_from FROM messages \
-                     WHERE queue_id = ?1 AND id <= ?2 AND visible_at <= ?3 ORDER BY id LIMIT ?4",
+                    "SELECT m.id, m.group_id, p.dlq_source_arn, m.retain_from, m.payload_id \
+                     FROM messages m JOIN payloads p ON p.id = m.payload_id \
+                     WHERE m.queue_id = ?1 AND m.id <= ?2 AND m.visible_at <= ?3 ORDER BY m.id LIMIT ?4",
                 )?
                 .query_map(params![source.id, boundary, now, allowed], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
                 })?
                 .collect::<rusqlite::Result<_>>()?;
             let mut failed = None;
-            for (row_id, group, origin, retain_from) in rows {
+            for (row_id, group, origin, retain_from, payload_id) in rows {
                 let target = destination_arn.as_deref().or(origin.as_deref());
                 let Some(dest) = target.and_then(|arn| self.catalog.by_arn(arn)) else {
                     failed = Some(match target {
@@ -1312,16 +1370,16 @@ impl Writer {
                     break;
                 };
                 let retain_from = if dest.config.fifo { now } else { retain_from };
-                self.move_row(
+                let moving = Relocation {
                     row_id,
-                    group.as_deref(),
-                    &dest,
+                    payload_id,
+                    group_id: group.as_deref(),
                     retain_from,
-                    now,
-                    0,
-                    None,
-                    None,
-                )?;
+                    receive_count: 0,
+                    first_received_at: None,
+                    dlq_source_arn: None,
+                };
+                self.move_row(&dest, moving, now)?;
                 if let Some(g) = &group {
                     self.refresh_group(source.id, g)?;
                 }

@@ -1,0 +1,337 @@
+//! Engine throughput, memory and restart benchmark (issue 2's targets).
+//!
+//! `cargo bench -p conveyor-queue --bench engine` runs everything; pass scenario names after
+//! `--` to run some (`standard fifo single naive million`). Each throughput figure is the median
+//! of three runs. The peer, measured in the same run, is the naive durable design: SQLite with
+//! one fsynced transaction per message, which is what group commit replaces.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use conveyor_queue::{
+    BatchEntry, EmbeddedEngine, EngineOptions, Queue, ReceiveRequest, SendMessage, SystemClock,
+};
+
+const BODY_BYTES: usize = 1024;
+const RUNS: usize = 3;
+/// Concurrent clients in the full-cycle scenarios (the design notes' prototype used 32).
+const PRODUCERS: usize = 16;
+const CONSUMERS: usize = 16;
+const CHILD_ENV: &str = "CONVEYOR_BENCH_RESTART_DB";
+
+fn body(i: usize) -> String {
+    let prefix = format!("{i:012}-");
+    format!("{prefix}{}", "x".repeat(BODY_BYTES - prefix.len()))
+}
+
+fn open(dir: &std::path::Path) -> EmbeddedEngine {
+    EmbeddedEngine::open(
+        EngineOptions::new(dir.join("bench.db")),
+        Arc::new(SystemClock),
+    )
+    .expect("open engine")
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).expect("finite"));
+    v[v.len() / 2]
+}
+
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// Producers send `total` messages in batches of 10 while consumers receive 10 and delete them
+/// in batches; returns fully processed messages per second.
+async fn full_cycle(
+    fifo_groups: Option<usize>,
+    total: usize,
+    producers: usize,
+    consumers: usize,
+) -> f64 {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let engine = open(dir.path());
+    let (name, attrs) = match fifo_groups {
+        Some(_) => (
+            "bench.fifo",
+            BTreeMap::from([("FifoQueue".to_string(), "true".to_string())]),
+        ),
+        None => ("bench", BTreeMap::new()),
+    };
+    engine
+        .create_queue(name, &attrs, &BTreeMap::new())
+        .await
+        .expect("create");
+    let processed = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    let per_producer = total / producers;
+    for p in 0..producers {
+        let engine = engine.clone();
+        tasks.push(tokio::spawn(async move {
+            for chunk in 0..per_producer / 10 {
+                let entries = (0..10)
+                    .map(|k| {
+                        let i = p * per_producer + chunk * 10 + k;
+                        let mut m = SendMessage::new(body(i));
+                        if let Some(groups) = fifo_groups {
+                            m = m.group(format!("g{}", i % groups)).dedup(i.to_string());
+                        }
+                        BatchEntry {
+                            id: k.to_string(),
+                            entry: m,
+                        }
+                    })
+                    .collect();
+                let out = engine.send_batch(name, entries).await.expect("send batch");
+                assert_eq!(out.successful.len(), 10);
+            }
+        }));
+    }
+    for _ in 0..consumers {
+        let engine = engine.clone();
+        let processed = processed.clone();
+        let goal = per_producer * producers;
+        tasks.push(tokio::spawn(async move {
+            while processed.load(Ordering::Relaxed) < goal {
+                let got = engine
+                    .receive(name, ReceiveRequest::up_to(10).wait(1))
+                    .await
+                    .expect("receive");
+                if got.is_empty() {
+                    continue;
+                }
+                let n = got.len();
+                let entries = got
+                    .into_iter()
+                    .enumerate()
+                    .map(|(k, m)| BatchEntry {
+                        id: k.to_string(),
+                        entry: m.receipt_handle,
+                    })
+                    .collect();
+                engine
+                    .delete_batch(name, entries)
+                    .await
+                    .expect("delete batch");
+                processed.fetch_add(n, Ordering::Relaxed);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    let done = processed.load(Ordering::Relaxed);
+    done as f64 / started.elapsed().as_secs_f64()
+}
+
+/// `producers` tasks each sending single messages; returns acknowledged sends per second.
+async fn single_sends(total: usize, producers: usize) -> f64 {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let engine = open(dir.path());
+    engine
+        .create_queue("single", &BTreeMap::new(), &BTreeMap::new())
+        .await
+        .expect("create");
+    let started = Instant::now();
+    let per = total / producers;
+    let tasks: Vec<_> = (0..producers)
+        .map(|p| {
+            let engine = engine.clone();
+            tokio::spawn(async move {
+                for i in 0..per {
+                    engine
+                        .send("single", SendMessage::new(body(p * per + i)))
+                        .await
+                        .expect("send");
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("task");
+    }
+    (per * producers) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// The peer: one durable SQLite transaction per message (WAL, synchronous=FULL), for `seconds`.
+fn naive_sqlite(seconds: f64) -> f64 {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let conn = rusqlite::Connection::open(dir.path().join("naive.db")).expect("open");
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
+         CREATE TABLE m (id INTEGER PRIMARY KEY, body TEXT NOT NULL);",
+    )
+    .expect("schema");
+    let started = Instant::now();
+    let mut n = 0;
+    while started.elapsed().as_secs_f64() < seconds {
+        conn.execute("INSERT INTO m (body) VALUES (?1)", [body(n)])
+            .expect("insert");
+        n += 1;
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Fill a queue with one million messages, then measure, in a fresh process, the time from
+/// open to the first successful receive and the resident memory with them queued.
+async fn million() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let total = 1_000_000;
+    {
+        let engine = open(dir.path());
+        engine
+            .create_queue("million", &BTreeMap::new(), &BTreeMap::new())
+            .await
+            .expect("create");
+        let started = Instant::now();
+        let producers = 16;
+        let per = total / producers;
+        let tasks: Vec<_> = (0..producers)
+            .map(|p| {
+                let engine = engine.clone();
+                tokio::spawn(async move {
+                    for chunk in 0..per / 10 {
+                        let entries = (0..10)
+                            .map(|k| BatchEntry {
+                                id: k.to_string(),
+                                entry: SendMessage::new(body(p * per + chunk * 10 + k)),
+                            })
+                            .collect();
+                        engine.send_batch("million", entries).await.expect("send");
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.expect("task");
+        }
+        println!(
+            "fill: 1,000,000 x 1 KiB sent in batches of 10 at {:.0} msg/s",
+            total as f64 / started.elapsed().as_secs_f64()
+        );
+    }
+    let db = dir.path().join("bench.db");
+    let size = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0) as f64 / (1024.0 * 1024.0);
+    println!("database file: {size:.0} MiB");
+    let mut restarts = Vec::new();
+    for _ in 0..RUNS {
+        let out = std::process::Command::new(std::env::current_exe().expect("bench binary"))
+            .env(CHILD_ENV, &db)
+            .output()
+            .expect("run restart child");
+        let text = String::from_utf8_lossy(&out.stdout);
+        print!("{text}");
+        if let Some(ms) = text.lines().find_map(|l| l.strip_prefix("restart_ms ")) {
+            restarts.push(ms.trim().parse::<f64>().unwrap_or(f64::NAN));
+        }
+    }
+    if !restarts.is_empty() {
+        println!(
+            "open -> first receive with 1,000,000 queued: median {:.0} ms (target < 2000 ms)",
+            median(restarts)
+        );
+    }
+}
+
+/// Child of `million`: open the filled database, receive once, report time and memory.
+fn restart_child(db: &str) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let started = Instant::now();
+        let engine =
+            EmbeddedEngine::open(EngineOptions::new(db), Arc::new(SystemClock)).expect("open");
+        let got = engine
+            .receive("million", ReceiveRequest::up_to(10).visibility(0))
+            .await
+            .expect("receive");
+        let elapsed = started.elapsed();
+        assert_eq!(got.len(), 10);
+        let counts = engine.counts("million").await.expect("counts");
+        println!("restart_ms {}", elapsed.as_millis());
+        println!(
+            "  rss with {} queued: {:.0} MiB (target < 150 MB)",
+            counts.visible,
+            rss_mib()
+        );
+    });
+}
+
+fn main() {
+    if let Ok(db) = std::env::var(CHILD_ENV) {
+        restart_child(&db);
+        return;
+    }
+    let wanted: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let run = |name: &str| wanted.is_empty() || wanted.iter().any(|w| w == name);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    println!(
+        "conveyor-queue engine benchmark: 1 KiB bodies, durable (synchronous=FULL), {RUNS} runs, medians; \
+         full cycles use {PRODUCERS} producers + {CONSUMERS} consumers"
+    );
+    let mut naive = f64::NAN;
+    if run("naive") {
+        let runs: Vec<f64> = (0..RUNS).map(|_| naive_sqlite(2.0)).collect();
+        naive = median(runs.clone());
+        println!(
+            "peer  naive SQLite, 1 fsynced txn per message: {naive:>8.0} msg/s  runs {runs:.0?}"
+        );
+    }
+    let report = |label: &str, target: f64, runs: Vec<f64>| {
+        let m = median(runs.clone());
+        let ratio = if naive.is_nan() {
+            String::new()
+        } else {
+            format!("  {:.1}x peer", m / naive)
+        };
+        println!("{label}: {m:>8.0} msg/s (target {target:.0}){ratio}  runs {runs:.0?}");
+    };
+    if run("standard") {
+        let runs = (0..RUNS)
+            .map(|_| rt.block_on(full_cycle(None, 200_000, PRODUCERS, CONSUMERS)))
+            .collect();
+        report(
+            "standard send+receive+delete, batches of 10",
+            50_000.0,
+            runs,
+        );
+    }
+    if run("fifo") {
+        let runs = (0..RUNS)
+            .map(|_| rt.block_on(full_cycle(Some(100), 200_000, PRODUCERS, CONSUMERS)))
+            .collect();
+        report(
+            "FIFO 100 groups send+receive+delete, batches of 10",
+            30_000.0,
+            runs,
+        );
+    }
+    if run("single") {
+        let runs = (0..RUNS)
+            .map(|_| rt.block_on(single_sends(100_000, 64)))
+            .collect();
+        report("single sends from 64 concurrent producers", 20_000.0, runs);
+    }
+    if run("million") {
+        rt.block_on(million());
+    }
+    let _ = Duration::ZERO;
+}

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 use sha2::{Digest, Sha256};
 
 pub use schema::{Durability, OpenError, SCHEMA_VERSION};
@@ -688,23 +688,6 @@ impl crate::Queue for EmbeddedEngine {
 
     async fn cancel_message_move_task(&self, task_handle: &str) -> QueueResult<u64> {
         let handle = task_handle.to_string();
-        let exists = {
-            let h = handle.clone();
-            self.read(move |conn| {
-                conn.query_row(
-                    "SELECT 1 FROM move_tasks WHERE handle = ?1",
-                    [h],
-                    |_| Ok(()),
-                )
-                .optional()
-            })
-            .await?
-        };
-        if exists.is_none() {
-            return Err(QueueError::ResourceNotFound(format!(
-                "no message move task has the handle {task_handle:?}"
-            )));
-        }
         self.call(|reply| Command::CancelMove { handle, reply })
             .await
     }

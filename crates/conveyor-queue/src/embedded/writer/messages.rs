@@ -1,0 +1,511 @@
+//! Message commands: send, receive (standard and FIFO), delete, visibility, dead-lettering.
+
+use rusqlite::{params, OptionalExtension};
+
+use super::*;
+
+impl Writer {
+    pub(super) fn send(
+        &mut self,
+        queue: &QueueMeta,
+        messages: Vec<PreparedSend>,
+        now: i64,
+    ) -> rusqlite::Result<QueueResult<Vec<SendOutcome>>> {
+        let meta = match self.current(queue) {
+            Ok(m) => m,
+            Err(e) => return Ok(Err(e)),
+        };
+        let fifo = meta.config.fifo;
+        let mut outcomes = Vec::with_capacity(messages.len());
+        let mut wake = false;
+        for m in messages {
+            let dedup_scope = match (&meta.config.deduplication_scope, &m.group_id) {
+                (DeduplicationScope::MessageGroup, Some(g)) => g.as_str(),
+                _ => "",
+            };
+            if fifo {
+                let dedup_id = m.dedup_id.as_deref().unwrap_or_default();
+                let earlier: Option<(String, i64)> = self
+                    .conn
+                    .prepare_cached(
+                        "SELECT message_id, sequence FROM dedup \
+                         WHERE queue_id = ?1 AND scope = ?2 AND dedup_id = ?3 AND expires_at > ?4",
+                    )?
+                    .query_row(params![meta.id, dedup_scope, dedup_id, now], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
+                    .optional()?;
+                if let Some((message_id, sequence)) = earlier {
+                    outcomes.push(SendOutcome {
+                        message_id,
+                        sequence_number: Some(sequence_number(sequence)),
+                    });
+                    continue;
+                }
+            }
+            let id = self.alloc_id();
+            let delay = m.delay_seconds.unwrap_or(meta.config.delay_seconds) as i64;
+            let visible_at = now + delay * 1000;
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO payloads (id, message_id, body, attributes, dedup_id, sent_at, trace_header) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?
+                .execute(params![id, m.message_id, m.body, m.attributes, m.dedup_id, now, m.trace_header])?;
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO messages (id, queue_id, payload_id, group_id, retain_from, visible_at) \
+                     VALUES (?1, ?2, ?1, ?3, ?4, ?5)",
+                )?
+                .execute(params![id, meta.id, m.group_id, now, visible_at])?;
+            if fifo {
+                self.conn
+                    .prepare_cached(
+                        "INSERT OR REPLACE INTO dedup (queue_id, scope, dedup_id, message_id, sequence, expires_at) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    )?
+                    .execute(params![
+                        meta.id,
+                        dedup_scope,
+                        m.dedup_id.as_deref().unwrap_or_default(),
+                        m.message_id,
+                        id,
+                        now + DEDUP_WINDOW_MS
+                    ])?;
+                if let (Some(groups), Some(g)) = (self.fifo.get_mut(&meta.id), &m.group_id) {
+                    groups.on_insert(g, id, visible_at);
+                }
+            }
+            wake |= delay == 0;
+            outcomes.push(SendOutcome {
+                message_id: m.message_id,
+                sequence_number: fifo.then(|| sequence_number(id)),
+            });
+        }
+        if wake {
+            self.wake.push(meta.notify.clone());
+        }
+        Ok(Ok(outcomes))
+    }
+
+    pub(super) fn fate(&self, meta: &QueueMeta, row: &StoredRow, now: i64) -> Fate {
+        if row.retain_from + meta.config.message_retention_period as i64 * 1000 <= now {
+            return Fate::Expired;
+        }
+        if let Some(policy) = &meta.config.redrive_policy {
+            if row.receive_count >= policy.max_receive_count as i64 {
+                // A missing dead-letter queue leaves the message deliverable rather than lost.
+                if let Some(dlq) = self.catalog.by_arn(&policy.dead_letter_target_arn) {
+                    return Fate::DeadLetter(dlq);
+                }
+            }
+        }
+        Fate::Deliver
+    }
+
+    /// Apply a non-delivering fate; returns false when the row is to be delivered.
+    pub(super) fn dispose(
+        &mut self,
+        meta: &QueueMeta,
+        row: &StoredRow,
+        now: i64,
+    ) -> rusqlite::Result<bool> {
+        match self.fate(meta, row, now) {
+            Fate::Deliver => Ok(false),
+            Fate::Expired => {
+                self.delete_row(row.id, row.payload_id)?;
+                Ok(true)
+            }
+            Fate::DeadLetter(dlq) => {
+                // FIFO dead-letter queues restart the retention clock; standard ones keep the original.
+                let retain_from = if dlq.config.fifo {
+                    now
+                } else {
+                    row.retain_from
+                };
+                let source_arn = meta.arn.clone();
+                let moving = Relocation {
+                    row_id: row.id,
+                    payload_id: row.payload_id,
+                    group_id: row.group_id.as_deref(),
+                    retain_from,
+                    receive_count: row.receive_count,
+                    first_received_at: row.first_received_at,
+                    dlq_source_arn: Some(&source_arn),
+                };
+                self.move_row(&dlq, moving, now)?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// Move a stored message to another queue as a new row (a new sequence number) in place of
+    /// the old one; the payload stays where it is.
+    pub(super) fn move_row(
+        &mut self,
+        destination: &QueueMeta,
+        moving: Relocation<'_>,
+        now: i64,
+    ) -> rusqlite::Result<()> {
+        let new_id = self.alloc_id();
+        self.conn
+            .prepare_cached(
+                "INSERT INTO messages (id, queue_id, payload_id, group_id, retain_from, visible_at, receive_count, \
+                 first_received_at) SELECT ?1, ?2, payload_id, group_id, ?3, ?4, ?5, ?6 FROM messages WHERE id = ?7",
+            )?
+            .execute(params![
+                new_id,
+                destination.id,
+                moving.retain_from,
+                now,
+                moving.receive_count,
+                moving.first_received_at,
+                moving.row_id
+            ])?;
+        self.conn
+            .prepare_cached("DELETE FROM messages WHERE id = ?1")?
+            .execute([moving.row_id])?;
+        self.conn
+            .prepare_cached("UPDATE payloads SET dlq_source_arn = ?1 WHERE id = ?2")?
+            .execute(params![moving.dlq_source_arn, moving.payload_id])?;
+        if let (Some(groups), Some(g)) = (self.fifo.get_mut(&destination.id), moving.group_id) {
+            groups.on_insert(g, new_id, now);
+        }
+        self.wake.push(destination.notify.clone());
+        Ok(())
+    }
+
+    /// Remove one message and its payload.
+    pub(super) fn delete_row(&mut self, row_id: i64, payload_id: i64) -> rusqlite::Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM messages WHERE id = ?1")?
+            .execute([row_id])?;
+        self.conn
+            .prepare_cached("DELETE FROM payloads WHERE id = ?1")?
+            .execute([payload_id])?;
+        Ok(())
+    }
+
+    /// Remove every message of a queue with its payload (purge, queue deletion).
+    pub(super) fn delete_all_messages(&mut self, queue_id: i64) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "DELETE FROM payloads WHERE id IN (SELECT payload_id FROM messages WHERE queue_id = ?1)",
+            [queue_id],
+        )?;
+        self.conn
+            .execute("DELETE FROM messages WHERE queue_id = ?1", [queue_id])?;
+        Ok(())
+    }
+
+    pub(super) fn deliver(
+        &mut self,
+        meta: &QueueMeta,
+        row: StoredRow,
+        visibility: u32,
+        now: i64,
+    ) -> rusqlite::Result<QueueResult<ReceivedMessage>> {
+        let token: i64 = rand::random();
+        let visible_at = now + visibility as i64 * 1000;
+        self.conn
+            .prepare_cached(
+                "UPDATE messages SET visible_at = ?2, receive_count = receive_count + 1, \
+                 first_received_at = COALESCE(first_received_at, ?3), last_received_at = ?3, receipt_token = ?4 \
+                 WHERE id = ?1",
+            )?
+            .execute(params![row.id, visible_at, now, token])?;
+        let attributes = match row
+            .attributes
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+        {
+            Ok(a) => a.unwrap_or_default(),
+            Err(e) => {
+                return Ok(Err(QueueError::Internal(format!(
+                "stored attributes of message {} are unreadable ({e}); the database may be damaged",
+                row.message_id
+            ))))
+            }
+        };
+        Ok(Ok(ReceivedMessage {
+            receipt_handle: Receipt {
+                queue_id: meta.id,
+                row_id: row.id,
+                token,
+            }
+            .encode(),
+            message_id: row.message_id,
+            body: row.body,
+            attributes,
+            sent_timestamp: row.sent_at,
+            approximate_receive_count: (row.receive_count + 1) as u32,
+            approximate_first_receive_timestamp: row.first_received_at.unwrap_or(now),
+            sequence_number: meta.config.fifo.then(|| sequence_number(row.id)),
+            group_id: row.group_id,
+            deduplication_id: row.dedup_id,
+            dead_letter_queue_source_arn: row.dlq_source_arn,
+            trace_header: row.trace_header,
+            sender_id: self.location.account_id.clone(),
+        }))
+    }
+
+    pub(super) fn receive(
+        &mut self,
+        queue: &QueueMeta,
+        max: u32,
+        visibility: Option<u32>,
+        now: i64,
+    ) -> rusqlite::Result<QueueResult<Vec<ReceivedMessage>>> {
+        let meta = match self.current(queue) {
+            Ok(m) => m,
+            Err(e) => return Ok(Err(e)),
+        };
+        let visibility = visibility.unwrap_or(meta.config.visibility_timeout);
+        if meta.config.fifo {
+            self.receive_fifo(&meta, max as usize, visibility, now)
+        } else {
+            self.receive_standard(&meta, max as usize, visibility, now)
+        }
+    }
+
+    pub(super) fn receive_standard(
+        &mut self,
+        meta: &QueueMeta,
+        max: usize,
+        visibility: u32,
+        now: i64,
+    ) -> rusqlite::Result<QueueResult<Vec<ReceivedMessage>>> {
+        let mut out: Vec<ReceivedMessage> = Vec::with_capacity(max);
+        let mut delivered: Vec<i64> = Vec::with_capacity(max);
+        // Rows that expire or go to the dead-letter queue leave room: look again while that
+        // happens. A row delivered with visibility 0 stays visible, so `delivered` keeps it out.
+        let mut disposals = 0;
+        while disposals < MAX_DISPOSALS_PER_RECEIVE {
+            let limit = (max - out.len() + delivered.len()) as i64;
+            let rows: Vec<StoredRow> = self
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT {ROW_COLUMNS} FROM {ROW_SOURCE} WHERE m.queue_id = ?1 AND m.visible_at <= ?2 \
+                     ORDER BY m.visible_at LIMIT ?3"
+                ))?
+                .query_map(params![meta.id, now, limit], StoredRow::read)?
+                .filter(|r| !matches!(r, Ok(row) if delivered.contains(&row.id)))
+                .collect::<rusqlite::Result<_>>()?;
+            if rows.is_empty() {
+                break;
+            }
+            let mut disposed = false;
+            for row in rows {
+                if out.len() >= max {
+                    break;
+                }
+                let row_id = row.id;
+                if self.dispose(meta, &row, now)? {
+                    disposed = true;
+                    disposals += 1;
+                    continue;
+                }
+                match self.deliver(meta, row, visibility, now)? {
+                    Ok(m) => out.push(m),
+                    Err(e) => return Ok(Err(e)),
+                }
+                delivered.push(row_id);
+            }
+            if !disposed || out.len() >= max {
+                break;
+            }
+        }
+        Ok(Ok(out))
+    }
+
+    /// Load a FIFO queue's group index if this writer has not got it yet.
+    pub(super) fn ensure_groups(&mut self, queue_id: i64) -> rusqlite::Result<()> {
+        if self.fifo.contains_key(&queue_id) {
+            return Ok(());
+        }
+        let groups: Vec<String> = self
+            .conn
+            .prepare_cached("SELECT DISTINCT group_id FROM messages WHERE queue_id = ?1 AND group_id IS NOT NULL")?
+            .query_map([queue_id], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        self.fifo.insert(queue_id, QueueGroups::default());
+        for g in groups {
+            self.refresh_group(queue_id, &g)?;
+        }
+        Ok(())
+    }
+
+    /// Recompute one group's entry from its first rows.
+    pub(super) fn refresh_group(&mut self, queue_id: i64, group: &str) -> rusqlite::Result<()> {
+        if !self.fifo.contains_key(&queue_id) {
+            return Ok(());
+        }
+        let window: Vec<(i64, i64, i64)> = self
+            .conn
+            .prepare_cached(
+                "SELECT id, visible_at, receive_count FROM messages WHERE queue_id = ?1 AND group_id = ?2 \
+                 ORDER BY id LIMIT ?3",
+            )?
+            .query_map(params![queue_id, group, GROUP_WINDOW], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        if let Some(groups) = self.fifo.get_mut(&queue_id) {
+            groups.set(group, state_from_window(&window));
+        }
+        Ok(())
+    }
+
+    pub(super) fn receive_fifo(
+        &mut self,
+        meta: &QueueMeta,
+        max: usize,
+        visibility: u32,
+        now: i64,
+    ) -> rusqlite::Result<QueueResult<Vec<ReceivedMessage>>> {
+        self.ensure_groups(meta.id)?;
+        let candidates = self
+            .fifo
+            .get(&meta.id)
+            .map(|g| g.available(now))
+            .unwrap_or_default();
+        let mut out = Vec::with_capacity(max);
+        for group in candidates {
+            if out.len() >= max {
+                break;
+            }
+            // Fill the batch from this group first, in order, stopping at the first message that
+            // is not yet visible; rows that expire or dead-letter let later ones through.
+            let mut after_id = 0;
+            let mut disposals = 0;
+            while disposals < MAX_DISPOSALS_PER_RECEIVE {
+                let rows: Vec<StoredRow> = self
+                    .conn
+                    .prepare_cached(&format!(
+                        "SELECT {ROW_COLUMNS} FROM {ROW_SOURCE} WHERE m.queue_id = ?1 AND m.group_id = ?2 \
+                         AND m.id > ?3 ORDER BY m.id LIMIT ?4"
+                    ))?
+                    .query_map(params![meta.id, &*group, after_id, (max - out.len()) as i64], StoredRow::read)?
+                    .collect::<rusqlite::Result<_>>()?;
+                let fetched = rows.len();
+                let mut disposed = false;
+                let mut blocked = false;
+                for row in rows {
+                    if row.visible_at > now {
+                        blocked = true;
+                        break;
+                    }
+                    after_id = row.id;
+                    if self.dispose(meta, &row, now)? {
+                        disposed = true;
+                        disposals += 1;
+                        continue;
+                    }
+                    match self.deliver(meta, row, visibility, now)? {
+                        Ok(m) => out.push(m),
+                        Err(e) => return Ok(Err(e)),
+                    }
+                }
+                if blocked || !disposed || fetched == 0 || out.len() >= max {
+                    break;
+                }
+            }
+            self.refresh_group(meta.id, &group)?;
+        }
+        Ok(Ok(out))
+    }
+
+    pub(super) fn delete(
+        &mut self,
+        queue: &QueueMeta,
+        receipts: &[Receipt],
+    ) -> rusqlite::Result<QueueResult<()>> {
+        let meta = match self.current(queue) {
+            Ok(m) => m,
+            Err(e) => return Ok(Err(e)),
+        };
+        let mut touched_groups: Vec<String> = Vec::new();
+        for r in receipts {
+            // A stale handle (the message was received again since) matches no row: as in SQS
+            // the call succeeds, and the newer receive keeps its message.
+            let deleted: Option<(Option<String>, i64)> = self
+                .conn
+                .prepare_cached(
+                    "DELETE FROM messages WHERE id = ?1 AND queue_id = ?2 AND receipt_token = ?3 \
+                     RETURNING group_id, payload_id",
+                )?
+                .query_row(params![r.row_id, meta.id, r.token], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+                .optional()?;
+            let Some((group, payload_id)) = deleted else {
+                continue;
+            };
+            self.conn
+                .prepare_cached("DELETE FROM payloads WHERE id = ?1")?
+                .execute([payload_id])?;
+            if let (true, Some(g)) = (meta.config.fifo, group) {
+                if !touched_groups.contains(&g) {
+                    touched_groups.push(g);
+                }
+            }
+        }
+        // A batch usually deletes several messages of one group: refresh each group once.
+        for g in &touched_groups {
+            self.refresh_group(meta.id, g)?;
+        }
+        if !touched_groups.is_empty() {
+            self.wake.push(meta.notify.clone());
+        }
+        Ok(Ok(()))
+    }
+
+    pub(super) fn change_visibility(
+        &mut self,
+        queue: &QueueMeta,
+        changes: &[(Receipt, u32)],
+        now: i64,
+    ) -> rusqlite::Result<QueueResult<Vec<QueueResult<()>>>> {
+        let meta = match self.current(queue) {
+            Ok(m) => m,
+            Err(e) => return Ok(Err(e)),
+        };
+        let mut results = Vec::with_capacity(changes.len());
+        for (r, timeout) in changes {
+            let row: Option<(i64, Option<i64>, Option<String>)> = self
+                .conn
+                .prepare_cached(
+                    "SELECT visible_at, last_received_at, group_id FROM messages \
+                     WHERE id = ?1 AND queue_id = ?2 AND receipt_token = ?3",
+                )?
+                .query_row(params![r.row_id, meta.id, r.token], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })
+                .optional()?;
+            let Some((visible_at, last_received_at, group)) = row else {
+                results.push(Err(QueueError::ReceiptHandleIsInvalid(r.encode())));
+                continue;
+            };
+            if visible_at <= now {
+                results.push(Err(QueueError::MessageNotInflight));
+                continue;
+            }
+            let new_visible_at = now + *timeout as i64 * 1000;
+            if new_visible_at > last_received_at.unwrap_or(now) + MAX_INFLIGHT_MS {
+                results.push(Err(QueueError::invalid(format!(
+                    "a visibility timeout of {timeout} s would keep the message in flight more than 12 hours after it was received; use a smaller value"
+                ))));
+                continue;
+            }
+            self.conn
+                .prepare_cached("UPDATE messages SET visible_at = ?1 WHERE id = ?2")?
+                .execute(params![new_visible_at, r.row_id])?;
+            if let (true, Some(g)) = (meta.config.fifo, group) {
+                self.refresh_group(meta.id, &g)?;
+            }
+            if *timeout == 0 {
+                self.wake.push(meta.notify.clone());
+            }
+            results.push(Ok(()));
+        }
+        Ok(Ok(results))
+    }
+}

@@ -1,0 +1,87 @@
+//! Durations as configuration writes them: a whole number and a unit (`30s`, `5m`, `2h`, `14d`).
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A duration read from `"<n><unit>"` with unit `s`, `m`, `h` or `d`; a bare integer is seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Span(pub Duration);
+
+impl Span {
+    pub fn seconds(self) -> u64 {
+        self.0.as_secs()
+    }
+
+    pub fn parse(text: &str) -> Result<Span, String> {
+        let t = text.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (number, unit) = t.split_at(split);
+        let n: u64 = number
+            .parse()
+            .map_err(|_| format!("{text:?} is not a duration: write a whole number and a unit, like 30s, 5m, 2h or 14d"))?;
+        let factor = match unit.trim() {
+            "" | "s" => 1,
+            "m" => 60,
+            "h" => 3_600,
+            "d" => 86_400,
+            other => {
+                return Err(format!(
+                    "{text:?} has the unknown unit {other:?}: use s, m, h or d"
+                ))
+            }
+        };
+        Ok(Span(Duration::from_secs(n * factor)))
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0.as_secs();
+        match s {
+            0 => write!(f, "0s"),
+            _ if s % 86_400 == 0 => write!(f, "{}d", s / 86_400),
+            _ if s % 3_600 == 0 => write!(f, "{}h", s / 3_600),
+            _ if s % 60 == 0 => write!(f, "{}m", s / 60),
+            _ => write!(f, "{s}s"),
+        }
+    }
+}
+
+impl Serialize for Span {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Seconds(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Seconds(n) => Ok(Span(Duration::from_secs(n))),
+            Raw::Text(t) => Span::parse(&t).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_units_and_prints_the_largest_exact_one() {
+        assert_eq!(Span::parse("14d").unwrap().seconds(), 1_209_600);
+        assert_eq!(Span::parse("5m").unwrap().seconds(), 300);
+        assert_eq!(Span::parse("90").unwrap().seconds(), 90);
+        assert_eq!(Span::parse("90s").unwrap().to_string(), "90s");
+        assert_eq!(Span::parse("120m").unwrap().to_string(), "2h");
+        assert!(Span::parse("5 weeks").unwrap_err().contains("unit"));
+        assert!(Span::parse("m").is_err());
+    }
+}

@@ -1,0 +1,570 @@
+//! Conveyor's settings: typed, layered, per environment.
+//!
+//! Layers, later ones win: the built-in configuration (`config/conveyor.toml`, the seeds' MHT
+//! queues) or the file given instead of it, then `CONVEYOR_` environment variables. One file
+//! describes every environment (`local`, `staging`, `production`, …); `environment` picks the one
+//! this process runs as. Loading checks every environment, not only the chosen one, and refuses a
+//! file in which two environments would share a queue, a bucket, a data directory or a credential.
+//!
+//! This crate reads configuration and does no other I/O.
+
+mod duration;
+mod secret;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Component, Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use duration::Span;
+pub use secret::Secret;
+
+/// The built-in configuration: what `conveyor serve` runs with no flags.
+pub const BUILT_IN: &str = include_str!("../../../config/conveyor.toml");
+
+/// Why a configuration was refused; each names the setting and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{origin} is not valid configuration: {detail}")]
+    Parse { origin: String, detail: String },
+    #[error("the environment variable {name} cannot be applied: {detail}")]
+    Variable { name: String, detail: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error(
+        "environments {first} and {second} share {what} {value}; give each environment its own"
+    )]
+    Shared {
+        first: String,
+        second: String,
+        what: &'static str,
+        value: String,
+    },
+}
+
+// ---- the file, as written ---------------------------------------------------------------
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    instance: String,
+    use_case: String,
+    environment: String,
+    #[serde(default)]
+    queues: BTreeMap<String, QueueSpec>,
+    #[serde(default)]
+    environments: BTreeMap<String, EnvironmentSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QueueSpec {
+    #[serde(default)]
+    fifo: bool,
+    #[serde(default = "default_retention")]
+    retention: Span,
+    #[serde(default = "default_visibility")]
+    visibility: Span,
+    #[serde(default = "zero")]
+    delay: Span,
+    #[serde(default = "default_max_receive_count")]
+    max_receive_count: u32,
+    #[serde(default = "default_dlq_retention")]
+    dlq_retention: Span,
+    #[serde(default)]
+    handler: HandlerSpec,
+}
+
+/// Per-environment changes to a queue; absent fields keep the queue's own value.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QueueOverride {
+    retention: Option<Span>,
+    visibility: Option<Span>,
+    delay: Option<Span>,
+    max_receive_count: Option<u32>,
+    dlq_retention: Option<Span>,
+    handler: Option<HandlerSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnvironmentSpec {
+    #[serde(default = "default_listen")]
+    listen: String,
+    data_dir: PathBuf,
+    bucket_suffix: String,
+    #[serde(default)]
+    omit_environment_in_names: bool,
+    #[serde(default)]
+    api_keys: Vec<Secret>,
+    #[serde(default)]
+    queues: BTreeMap<String, QueueOverride>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum HandlerSpec {
+    Kind(String),
+    Table {
+        kind: String,
+        url: Option<String>,
+        timeout: Option<Span>,
+    },
+}
+
+impl Default for HandlerSpec {
+    fn default() -> Self {
+        HandlerSpec::Kind("log".into())
+    }
+}
+
+fn default_retention() -> Span {
+    Span(std::time::Duration::from_secs(4 * 86_400))
+}
+fn default_visibility() -> Span {
+    Span(std::time::Duration::from_secs(30))
+}
+fn zero() -> Span {
+    Span(std::time::Duration::ZERO)
+}
+fn default_max_receive_count() -> u32 {
+    3
+}
+fn default_dlq_retention() -> Span {
+    Span(std::time::Duration::from_secs(14 * 86_400))
+}
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+
+// ---- the effective settings -------------------------------------------------------------
+
+/// What a worker does with each message of a queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Handler {
+    /// Record the message (its result object holds it).
+    Log,
+    /// POST the message to `url`; any non-2xx answer is a failure.
+    Http { url: String, timeout: Span },
+    /// Always fail, to exercise retries and the dead-letter queue.
+    Fail,
+}
+
+/// One queue as an environment runs it, with its white-label names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueueSettings {
+    /// The short name used in configuration and URLs (`feedback`).
+    pub key: String,
+    /// `{instance}-{env}-{use_case}-{key}[.fifo]` (production may omit `-{env}`).
+    pub name: String,
+    /// The dead-letter queue: the name with `-dlq` before any `.fifo`.
+    pub dlq_name: String,
+    pub fifo: bool,
+    pub retention: Span,
+    pub visibility: Span,
+    pub delay: Span,
+    pub max_receive_count: u32,
+    pub dlq_retention: Span,
+    pub handler: Handler,
+}
+
+/// The effective settings of one environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Settings {
+    pub environment: String,
+    pub instance: String,
+    pub use_case: String,
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// `{instance}-{env}-{bucket_suffix}`.
+    pub bucket: String,
+    pub api_keys: Vec<Secret>,
+    pub queues: Vec<QueueSettings>,
+}
+
+impl Settings {
+    pub fn queue(&self, key: &str) -> Option<&QueueSettings> {
+        self.queues.iter().find(|q| q.key == key)
+    }
+
+    /// The settings as TOML with every secret shown as `****` (for `conveyor config check`).
+    pub fn to_masked_toml(&self) -> String {
+        toml::to_string_pretty(self)
+            .unwrap_or_else(|e| format!("# cannot render the settings: {e}\n"))
+    }
+}
+
+/// A loaded, checked configuration: every environment it describes, and the chosen one.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub selected: Settings,
+    pub environments: BTreeMap<String, Settings>,
+}
+
+/// Load: `file` replaces the built-in configuration when given; `variables` are the process's
+/// environment (passed in so tests control it). Only variables starting `CONVEYOR_` are read.
+pub fn load(
+    file: Option<&Path>,
+    variables: impl IntoIterator<Item = (String, String)>,
+) -> Result<Config, ConfigError> {
+    let (origin, text) = match file {
+        Some(path) => (
+            path.display().to_string(),
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?,
+        ),
+        None => (
+            "the built-in configuration".to_string(),
+            BUILT_IN.to_string(),
+        ),
+    };
+    let mut table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| ConfigError::Parse {
+            origin: origin.clone(),
+            detail: e.to_string(),
+        })?;
+    apply_variables(&mut table, variables)?;
+    let file: FileConfig = toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| ConfigError::Parse {
+            origin,
+            detail: e.to_string(),
+        })?;
+    resolve(&file)
+}
+
+/// The shorthand variables, each applied to the chosen environment.
+const SHORTHANDS: &[(&str, &str)] = &[
+    ("CONVEYOR_LISTEN", "listen"),
+    ("CONVEYOR_DATA_DIR", "data_dir"),
+    ("CONVEYOR_API_KEYS", "api_keys"),
+];
+
+fn apply_variables(
+    table: &mut toml::Table,
+    variables: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    let mut vars: Vec<(String, String)> = variables
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("CONVEYOR_"))
+        .collect();
+    vars.sort();
+    if let Some((_, env)) = vars.iter().find(|(k, _)| k == "CONVEYOR_ENVIRONMENT") {
+        table.insert("environment".into(), toml::Value::String(env.clone()));
+    }
+    let chosen = table
+        .get("environment")
+        .and_then(|v| v.as_str())
+        .unwrap_or("local")
+        .to_string();
+    for (name, value) in &vars {
+        let path: Vec<String> = if let Some((_, key)) = SHORTHANDS.iter().find(|(n, _)| n == name) {
+            vec!["environments".into(), chosen.clone(), key.to_string()]
+        } else if let Some(rest) = name.strip_prefix("CONVEYOR_").filter(|r| r.contains("__")) {
+            rest.split("__").map(|p| p.to_ascii_lowercase()).collect()
+        } else {
+            continue;
+        };
+        let parsed = if path.last().is_some_and(|k| k == "api_keys") {
+            toml::Value::Array(
+                value
+                    .split(',')
+                    .map(|k| toml::Value::String(k.trim().to_string()))
+                    .filter(|v| v.as_str() != Some(""))
+                    .collect(),
+            )
+        } else {
+            scalar(value)
+        };
+        set_path(table, &path, parsed).map_err(|detail| ConfigError::Variable {
+            name: name.clone(),
+            detail,
+        })?;
+    }
+    Ok(())
+}
+
+/// A variable's text as the TOML value it most plausibly means.
+fn scalar(text: &str) -> toml::Value {
+    if let Ok(i) = text.parse::<i64>() {
+        return toml::Value::Integer(i);
+    }
+    match text {
+        "true" => toml::Value::Boolean(true),
+        "false" => toml::Value::Boolean(false),
+        _ => toml::Value::String(text.to_string()),
+    }
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
+    let (last, parents) = path.split_last().ok_or("it names no setting")?;
+    let mut current = table;
+    for key in parents {
+        current = current
+            .entry(key.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .ok_or_else(|| format!("{key} is a value, not a section"))?;
+    }
+    current.insert(last.clone(), value);
+    Ok(())
+}
+
+fn resolve(file: &FileConfig) -> Result<Config, ConfigError> {
+    check_token("instance", &file.instance)?;
+    check_token("use_case", &file.use_case)?;
+    if file.queues.is_empty() {
+        return Err(ConfigError::Invalid(
+            "the configuration declares no queues; add at least one [queues.NAME] section".into(),
+        ));
+    }
+    let mut environments = BTreeMap::new();
+    for (env, spec) in &file.environments {
+        check_token("environment name", env)?;
+        environments.insert(env.clone(), environment_settings(file, env, spec)?);
+    }
+    let selected = environments
+        .get(&file.environment)
+        .cloned()
+        .ok_or_else(|| {
+            ConfigError::Invalid(format!(
+                "environment = {:?} is not described: the file has [environments.{{{}}}]",
+                file.environment,
+                file.environments
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ))
+        })?;
+    check_isolation(&environments)?;
+    Ok(Config {
+        selected,
+        environments,
+    })
+}
+
+fn check_token(what: &str, value: &str) -> Result<(), ConfigError> {
+    let ok = !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !value.starts_with('-')
+        && !value.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid(format!(
+            "{what} {value:?} is invalid: use lowercase letters, digits and inner hyphens (it becomes part of queue and bucket names)"
+        )))
+    }
+}
+
+fn environment_settings(
+    file: &FileConfig,
+    env: &str,
+    spec: &EnvironmentSpec,
+) -> Result<Settings, ConfigError> {
+    let listen: SocketAddr = spec.listen.parse().map_err(|_| {
+        ConfigError::Invalid(format!(
+            "environments.{env}.listen = {:?} is not an address like 127.0.0.1:8080",
+            spec.listen
+        ))
+    })?;
+    check_token(
+        &format!("environments.{env}.bucket_suffix"),
+        &spec.bucket_suffix,
+    )?;
+    let bucket = format!("{}-{env}-{}", file.instance, spec.bucket_suffix);
+    if bucket.len() > 63 {
+        return Err(ConfigError::Invalid(format!("the bucket name {bucket} is longer than S3's 63 characters; shorten instance or bucket_suffix")));
+    }
+    for key in spec.queues.keys() {
+        if !file.queues.contains_key(key) {
+            return Err(ConfigError::Invalid(format!(
+                "environments.{env}.queues.{key} overrides a queue that is not declared; declare [queues.{key}] or remove the override"
+            )));
+        }
+    }
+    let prefix = if spec.omit_environment_in_names {
+        format!("{}-{}", file.instance, file.use_case)
+    } else {
+        format!("{}-{env}-{}", file.instance, file.use_case)
+    };
+    let mut queues = Vec::new();
+    for (key, base) in &file.queues {
+        check_token("queue name", key)?;
+        let o = spec.queues.get(key).cloned().unwrap_or_default();
+        let suffix = if base.fifo { ".fifo" } else { "" };
+        let q = QueueSettings {
+            key: key.clone(),
+            name: format!("{prefix}-{key}{suffix}"),
+            dlq_name: format!("{prefix}-{key}-dlq{suffix}"),
+            fifo: base.fifo,
+            retention: o.retention.unwrap_or(base.retention),
+            visibility: o.visibility.unwrap_or(base.visibility),
+            delay: o.delay.unwrap_or(base.delay),
+            max_receive_count: o.max_receive_count.unwrap_or(base.max_receive_count),
+            dlq_retention: o.dlq_retention.unwrap_or(base.dlq_retention),
+            handler: handler(env, key, o.handler.as_ref().unwrap_or(&base.handler))?,
+        };
+        check_queue(env, &q)?;
+        queues.push(q);
+    }
+    Ok(Settings {
+        environment: env.to_string(),
+        instance: file.instance.clone(),
+        use_case: file.use_case.clone(),
+        listen,
+        data_dir: spec.data_dir.clone(),
+        bucket,
+        api_keys: spec.api_keys.clone(),
+        queues,
+    })
+}
+
+fn handler(env: &str, key: &str, spec: &HandlerSpec) -> Result<Handler, ConfigError> {
+    let (kind, url, timeout) = match spec {
+        HandlerSpec::Kind(k) => (k.as_str(), None, None),
+        HandlerSpec::Table { kind, url, timeout } => (kind.as_str(), url.clone(), *timeout),
+    };
+    match (kind, url) {
+        ("log", _) => Ok(Handler::Log),
+        ("fail", _) => Ok(Handler::Fail),
+        ("http", Some(url)) if url.starts_with("http://") || url.starts_with("https://") => {
+            Ok(Handler::Http {
+                url,
+                timeout: timeout.unwrap_or(Span(std::time::Duration::from_secs(10))),
+            })
+        }
+        ("http", _) => Err(ConfigError::Invalid(format!(
+            "the http handler of queue {key} ({env}) needs url = \"http://…\" or \"https://…\""
+        ))),
+        (other, _) => Err(ConfigError::Invalid(format!(
+            "queue {key} ({env}) has the unknown handler {other:?}: use log, http or fail"
+        ))),
+    }
+}
+
+/// The queue's names and settings, checked with the queue engine's own SQS rules.
+fn check_queue(env: &str, q: &QueueSettings) -> Result<(), ConfigError> {
+    let invalid = |e: conveyor_queue::QueueError| {
+        ConfigError::Invalid(format!("queue {} ({env}): {e}", q.key))
+    };
+    conveyor_queue::validate::queue_name(&q.name).map_err(invalid)?;
+    conveyor_queue::validate::queue_name(&q.dlq_name).map_err(invalid)?;
+    conveyor_queue::QueueConfig::for_new_queue(&q.name, &q.attributes(None)).map_err(invalid)?;
+    conveyor_queue::QueueConfig::for_new_queue(&q.dlq_name, &q.dlq_attributes())
+        .map_err(invalid)?;
+    if !(1..=1000).contains(&q.max_receive_count) {
+        return Err(ConfigError::Invalid(format!(
+            "queue {} ({env}): max_receive_count {} is out of range: use 1 to 1000",
+            q.key, q.max_receive_count
+        )));
+    }
+    Ok(())
+}
+
+impl QueueSettings {
+    /// The SQS attributes of the queue; with the DLQ's ARN, its redrive policy too.
+    pub fn attributes(&self, dlq_arn: Option<&str>) -> BTreeMap<String, String> {
+        let mut a = BTreeMap::new();
+        if self.fifo {
+            a.insert("FifoQueue".into(), "true".into());
+        }
+        a.insert(
+            "MessageRetentionPeriod".into(),
+            self.retention.seconds().to_string(),
+        );
+        a.insert(
+            "VisibilityTimeout".into(),
+            self.visibility.seconds().to_string(),
+        );
+        a.insert("DelaySeconds".into(), self.delay.seconds().to_string());
+        if let Some(arn) = dlq_arn {
+            a.insert(
+                "RedrivePolicy".into(),
+                format!(
+                    r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":{}}}"#,
+                    self.max_receive_count
+                ),
+            );
+        }
+        a
+    }
+
+    /// The SQS attributes of the queue's dead-letter queue.
+    pub fn dlq_attributes(&self) -> BTreeMap<String, String> {
+        let mut a = BTreeMap::new();
+        if self.fifo {
+            a.insert("FifoQueue".into(), "true".into());
+        }
+        a.insert(
+            "MessageRetentionPeriod".into(),
+            self.dlq_retention.seconds().to_string(),
+        );
+        a
+    }
+}
+
+/// A path as written, with `.` segments and trailing separators removed, for comparison.
+fn normalized(path: &Path) -> PathBuf {
+    path.components()
+        .filter(|c| !matches!(c, Component::CurDir))
+        .collect()
+}
+
+/// Refuse two environments that share a queue, bucket, data directory (or one inside the
+/// other's) or API key.
+fn check_isolation(environments: &BTreeMap<String, Settings>) -> Result<(), ConfigError> {
+    let all: Vec<&Settings> = environments.values().collect();
+    for (i, a) in all.iter().enumerate() {
+        for b in &all[i + 1..] {
+            let shared = |what: &'static str, value: String| ConfigError::Shared {
+                first: a.environment.clone(),
+                second: b.environment.clone(),
+                what,
+                value,
+            };
+            let names = |s: &Settings| -> Vec<String> {
+                s.queues
+                    .iter()
+                    .flat_map(|q| [q.name.clone(), q.dlq_name.clone()])
+                    .collect()
+            };
+            let b_names = names(b);
+            if let Some(n) = names(a).into_iter().find(|n| b_names.contains(n)) {
+                return Err(shared("the queue", n));
+            }
+            if a.bucket == b.bucket {
+                return Err(shared("the bucket", a.bucket.clone()));
+            }
+            let (da, db) = (normalized(&a.data_dir), normalized(&b.data_dir));
+            if da.starts_with(&db) || db.starts_with(&da) {
+                return Err(shared(
+                    "the data directory",
+                    format!("{} / {}", a.data_dir.display(), b.data_dir.display()),
+                ));
+            }
+            if a.api_keys.iter().any(|k| b.api_keys.contains(k)) {
+                // The value is a secret: name the setting, never the key.
+                return Err(shared("an API key in", "api_keys".to_string()));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,264 @@
+use super::*;
+
+fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn built_in(pairs: &[(&str, &str)]) -> Config {
+    load(None, vars(pairs)).expect("the built-in configuration loads")
+}
+
+fn from_text(text: &str) -> Result<Config, ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, text).unwrap();
+    load(Some(&path), Vec::new())
+}
+
+#[test]
+fn built_in_runs_locally_under_data() {
+    let c = built_in(&[]);
+    assert_eq!(c.selected.environment, "local");
+    assert!(c.selected.data_dir.starts_with("data"));
+    assert_eq!(c.selected.listen.to_string(), "127.0.0.1:8080");
+    let keys: Vec<&str> = c.selected.queues.iter().map(|q| q.key.as_str()).collect();
+    assert_eq!(keys, ["analytics", "emails", "feedback", "testflight"]);
+}
+
+#[test]
+fn production_reproduces_the_seed_queues() {
+    let p = &built_in(&[]).environments["production"];
+    let expect = [
+        ("feedback", 14, 5),
+        ("emails", 14, 10),
+        ("analytics", 7, 2),
+        ("testflight", 14, 5),
+    ];
+    for (key, days, minutes) in expect {
+        let q = p.queue(key).unwrap();
+        assert!(q.fifo);
+        assert_eq!(q.retention.seconds(), days * 86_400, "{key} retention");
+        assert_eq!(q.visibility.seconds(), minutes * 60, "{key} visibility");
+        assert_eq!(q.max_receive_count, 3);
+        assert_eq!(q.dlq_retention.seconds(), 14 * 86_400);
+    }
+    let feedback = p.queue("feedback").unwrap();
+    assert_eq!(
+        feedback.name, "mht-api-api-processing-feedback.fifo",
+        "production drops -{{env}} as the seed does"
+    );
+    assert_eq!(
+        feedback.dlq_name,
+        "mht-api-api-processing-feedback-dlq.fifo"
+    );
+    assert_eq!(p.bucket, "mht-api-production-data-collection");
+}
+
+#[test]
+fn staging_is_the_same_shape_with_shorter_settings() {
+    let c = built_in(&[]);
+    let (s, p) = (&c.environments["staging"], &c.environments["production"]);
+    assert_eq!(
+        s.queue("feedback").unwrap().name,
+        "mht-api-staging-api-processing-feedback.fifo"
+    );
+    assert_eq!(s.bucket, "mht-api-staging-data-collection");
+    for q in &s.queues {
+        let prod = p.queue(&q.key).unwrap();
+        assert_eq!(q.fifo, prod.fifo);
+        assert!(
+            q.retention <= prod.retention,
+            "{}: staging keeps messages no longer",
+            q.key
+        );
+        assert!(
+            q.visibility < prod.visibility,
+            "{}: staging retries faster",
+            q.key
+        );
+        assert!(
+            q.max_receive_count < prod.max_receive_count,
+            "{}: staging dead-letters sooner",
+            q.key
+        );
+    }
+}
+
+#[test]
+fn variables_override_the_file() {
+    let c = built_in(&[
+        ("CONVEYOR_ENVIRONMENT", "staging"),
+        ("CONVEYOR_LISTEN", "127.0.0.1:9999"),
+        ("CONVEYOR_DATA_DIR", "/var/lib/conveyor-staging"),
+        ("CONVEYOR_API_KEYS", "k1, k2"),
+        (
+            "CONVEYOR_ENVIRONMENTS__PRODUCTION__LISTEN",
+            "127.0.0.1:7777",
+        ),
+        ("CONVEYOR_QUEUES__ANALYTICS__MAX_RECEIVE_COUNT", "5"),
+        ("CONVEYOR_UNRELATED", "ignored"),
+        ("HOME", "/root"),
+    ]);
+    assert_eq!(c.selected.environment, "staging");
+    assert_eq!(c.selected.listen.to_string(), "127.0.0.1:9999");
+    assert_eq!(
+        c.selected.data_dir,
+        PathBuf::from("/var/lib/conveyor-staging")
+    );
+    assert_eq!(
+        c.selected.api_keys,
+        vec![Secret::new("k1"), Secret::new("k2")]
+    );
+    assert_eq!(
+        c.environments["production"].listen.to_string(),
+        "127.0.0.1:7777"
+    );
+    assert_eq!(
+        c.environments["production"]
+            .queue("analytics")
+            .unwrap()
+            .max_receive_count,
+        5
+    );
+}
+
+#[test]
+fn environments_sharing_a_data_directory_are_refused_naming_both() {
+    // Written differently ("./", trailing slash), still the same directory.
+    let err = load(
+        None,
+        vars(&[(
+            "CONVEYOR_ENVIRONMENTS__PRODUCTION__DATA_DIR",
+            "./data/staging/",
+        )]),
+    )
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("production") && msg.contains("staging") && msg.contains("data directory"),
+        "{msg}"
+    );
+    // One inside the other counts as shared too.
+    let nested = load(
+        None,
+        vars(&[("CONVEYOR_ENVIRONMENTS__LOCAL__DATA_DIR", "data")]),
+    )
+    .unwrap_err();
+    assert!(nested.to_string().contains("data directory"), "{nested}");
+}
+
+#[test]
+fn environments_sharing_a_bucket_queue_or_key_are_refused() {
+    let bucket = load(
+        None,
+        vars(&[
+            ("CONVEYOR_ENVIRONMENTS__STAGING__BUCKET_SUFFIX", "x"),
+            ("CONVEYOR_ENVIRONMENTS__LOCAL__BUCKET_SUFFIX", "x"),
+        ]),
+    );
+    // Different environments give different bucket names even with one suffix: no clash.
+    assert!(bucket.is_ok());
+    let queues = load(
+        None,
+        vars(&[(
+            "CONVEYOR_ENVIRONMENTS__STAGING__OMIT_ENVIRONMENT_IN_NAMES",
+            "true",
+        )]),
+    )
+    .unwrap_err();
+    let msg = queues.to_string();
+    assert!(
+        msg.contains("staging") && msg.contains("production") && msg.contains("queue"),
+        "{msg}"
+    );
+    let keys = load(
+        None,
+        vars(&[
+            ("CONVEYOR_ENVIRONMENTS__STAGING__API_KEYS", "same-key"),
+            (
+                "CONVEYOR_ENVIRONMENTS__PRODUCTION__API_KEYS",
+                "other, same-key",
+            ),
+        ]),
+    )
+    .unwrap_err();
+    let msg = keys.to_string();
+    assert!(
+        msg.contains("staging") && msg.contains("production") && msg.contains("API key"),
+        "{msg}"
+    );
+    assert!(
+        !msg.contains("same-key"),
+        "the error must not print the secret: {msg}"
+    );
+}
+
+#[test]
+fn bad_files_say_what_is_wrong() {
+    let base = "instance = \"a\"\nuse_case = \"b\"\nenvironment = \"dev\"\n[queues.jobs]\n[environments.dev]\ndata_dir = \"d\"\nbucket_suffix = \"s\"\n";
+    assert!(from_text(base).is_ok());
+    let unknown =
+        from_text(&base.replace("[queues.jobs]", "[queues.jobs]\nretension = \"1d\"")).unwrap_err();
+    assert!(unknown.to_string().contains("retension"), "{unknown}");
+    let duration =
+        from_text(&base.replace("[queues.jobs]", "[queues.jobs]\nretention = \"5 weeks\""))
+            .unwrap_err();
+    assert!(duration.to_string().contains("unit"), "{duration}");
+    let range = from_text(&base.replace("[queues.jobs]", "[queues.jobs]\nretention = \"30s\""))
+        .unwrap_err();
+    assert!(
+        range.to_string().contains("MessageRetentionPeriod"),
+        "{range}"
+    );
+    let handler =
+        from_text(&base.replace("[queues.jobs]", "[queues.jobs]\nhandler = \"smtp\"")).unwrap_err();
+    assert!(
+        handler.to_string().contains("log, http or fail"),
+        "{handler}"
+    );
+    let http = from_text(&base.replace(
+        "[queues.jobs]",
+        "[queues.jobs]\nhandler = { kind = \"http\" }",
+    ))
+    .unwrap_err();
+    assert!(http.to_string().contains("url"), "{http}");
+    let env =
+        from_text(&base.replace("environment = \"dev\"", "environment = \"prod\"")).unwrap_err();
+    assert!(env.to_string().contains("prod"), "{env}");
+    let listen =
+        from_text(&base.replace("data_dir", "listen = \"nowhere\"\ndata_dir")).unwrap_err();
+    assert!(listen.to_string().contains("listen"), "{listen}");
+    let name = from_text(&base.replace("instance = \"a\"", "instance = \"Big Co\"")).unwrap_err();
+    assert!(name.to_string().contains("instance"), "{name}");
+    let missing = load(Some(Path::new("/nonexistent/conveyor.toml")), Vec::new()).unwrap_err();
+    assert!(
+        missing.to_string().contains("/nonexistent/conveyor.toml"),
+        "{missing}"
+    );
+}
+
+#[test]
+fn masked_output_hides_keys() {
+    let c = built_in(&[("CONVEYOR_API_KEYS", "top-secret-key")]);
+    let text = c.selected.to_masked_toml();
+    assert!(!text.contains("top-secret-key"), "{text}");
+    assert!(text.contains("****"), "{text}");
+    assert!(
+        text.contains("mht-api-local-api-processing-feedback.fifo"),
+        "{text}"
+    );
+}
+
+#[test]
+fn queue_attributes_are_what_the_engine_accepts() {
+    let c = built_in(&[]);
+    let q = c.environments["production"].queue("emails").unwrap();
+    let a = q.attributes(Some("arn:aws:sqs:us-east-1:000000000000:dlq.fifo"));
+    assert_eq!(a["VisibilityTimeout"], "600");
+    assert_eq!(a["MessageRetentionPeriod"], "1209600");
+    assert!(a["RedrivePolicy"].contains("\"maxReceiveCount\":3"));
+    assert!(conveyor_queue::QueueConfig::for_new_queue(&q.name, &a).is_ok());
+}

@@ -118,6 +118,24 @@ fn newer_schema_and_foreign_databases_are_refused() {
 }
 
 #[test]
+fn a_second_engine_on_the_same_file_is_refused_until_the_first_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("q.db");
+    let first = open(&path).unwrap();
+    let err = open(&path).err().expect("a second opener must be refused");
+    assert!(matches!(err, OpenError::InUse { .. }), "{err}");
+    assert!(
+        err.to_string().contains("another Conveyor process"),
+        "{err}"
+    );
+    drop(first);
+    assert!(
+        open(&path).is_ok(),
+        "the lock is released when the engine closes"
+    );
+}
+
+#[test]
 fn a_missing_directory_is_created() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nested/deeper/q.db");

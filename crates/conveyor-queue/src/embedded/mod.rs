@@ -67,6 +67,9 @@ struct Inner {
     /// Dropping these tells the background maintenance thread to stop.
     stop_signals: Vec<mpsc::Sender<()>>,
     threads: Vec<JoinHandle<()>>,
+    /// Held while the engine is open (see `schema::lock_exclusively`); released after the
+    /// threads have stopped, since fields drop after `Drop::drop` has joined them.
+    _lock: std::fs::File,
 }
 
 impl Drop for Inner {
@@ -91,6 +94,7 @@ pub struct EmbeddedEngine {
 impl EmbeddedEngine {
     /// Open (or create) the database at `options.path`.
     pub fn open(options: EngineOptions, clock: Arc<dyn Clock>) -> Result<Self, OpenError> {
+        let lock = schema::lock_exclusively(&options.path)?;
         let conn = schema::open_writer(&options.path, options.durability)?;
         let reader = schema::open_reader(&options.path)?;
         let catalog = Arc::new(RwLock::new(Arc::new(Catalog::default())));
@@ -147,6 +151,7 @@ impl EmbeddedEngine {
                 location: options.location,
                 stop_signals,
                 threads,
+                _lock: lock,
             }),
         })
     }

@@ -96,6 +96,8 @@ pub enum OpenError {
     },
     #[error("cannot open {path}: {detail}")]
     Sqlite { path: PathBuf, detail: String },
+    #[error("{path} is in use by another Conveyor process (its lock file {lock} is held); stop that process or use another data directory")]
+    InUse { path: PathBuf, lock: PathBuf },
 }
 
 /// How hard a commit works to survive failures.
@@ -159,6 +161,39 @@ pub fn open_writer(path: &Path, durability: Durability) -> Result<Connection, Op
     .map_err(|e| sqlite_error(path, e))?;
     migrate(path, &conn)?;
     Ok(conn)
+}
+
+/// Hold `<db>.lock` exclusively for as long as the returned file lives: the writer thread must be
+/// the only writer, and a second process on the same file would also keep its own stale caches.
+/// The OS releases the lock when the process dies, so a crash never leaves it stuck.
+pub fn lock_exclusively(path: &Path) -> Result<std::fs::File, OpenError> {
+    let lock = path.with_extension("lock");
+    if let Some(dir) = lock.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| OpenError::CreateDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock)
+        .map_err(|e| OpenError::Sqlite {
+            path: path.to_path_buf(),
+            detail: format!("cannot open its lock file {}: {e}", lock.display()),
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(OpenError::InUse {
+            path: path.to_path_buf(),
+            lock,
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(OpenError::Sqlite {
+            path: path.to_path_buf(),
+            detail: format!("cannot lock {}: {e}", lock.display()),
+        }),
+    }
 }
 
 /// A read-only connection for counts and listings, which WAL lets run beside the writer.

@@ -1,0 +1,170 @@
+//! Conveyor's object storage: where every processed message's result and every raw event goes.
+//!
+//! `Store` wraps any `object_store` backend (the local filesystem by default; S3 comes with the
+//! AWS backends issue) behind the few operations Conveyor needs. Keys follow the seeds' Athena
+//! partition layout (`partition`). This crate knows nothing about queues.
+
+pub mod partition;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+pub use partition::{event_key, result_key, Hour};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot use {path} as the object store: {detail}")]
+    Setup { path: PathBuf, detail: String },
+    #[error("{0}")]
+    InvalidKey(String),
+    #[error("no object at {0}")]
+    NotFound(String),
+    #[error("the object store ({store}) failed on {key}: {detail}")]
+    Backend {
+        store: String,
+        key: String,
+        detail: String,
+    },
+}
+
+/// An object store with Conveyor's operations.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<dyn ObjectStore>,
+    description: String,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.description)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Objects as files under `root`, created if missing.
+    pub fn local(root: impl AsRef<Path>) -> Result<Store, StoreError> {
+        let root = root.as_ref();
+        std::fs::create_dir_all(root).map_err(|e| StoreError::Setup {
+            path: root.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+        let fs = LocalFileSystem::new_with_prefix(root).map_err(|e| StoreError::Setup {
+            path: root.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+        Ok(Store {
+            inner: Arc::new(fs),
+            description: format!("local directory {}", root.display()),
+        })
+    }
+
+    /// Any other backend (used by the S3 backend and by tests).
+    pub fn from_backend(inner: Arc<dyn ObjectStore>, description: impl Into<String>) -> Store {
+        Store {
+            inner,
+            description: description.into(),
+        }
+    }
+
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    fn path(key: &str) -> Result<ObjectPath, StoreError> {
+        ObjectPath::parse(key)
+            .map_err(|e| StoreError::InvalidKey(format!("{key:?} is not a valid object key: {e}")))
+    }
+
+    fn backend_error(&self, key: &str, e: object_store::Error) -> StoreError {
+        match e {
+            object_store::Error::NotFound { .. } => StoreError::NotFound(key.to_string()),
+            other => StoreError::Backend {
+                store: self.description.clone(),
+                key: key.to_string(),
+                detail: other.to_string(),
+            },
+        }
+    }
+
+    pub async fn put(&self, key: &str, bytes: impl Into<Bytes>) -> Result<(), StoreError> {
+        let path = Self::path(key)?;
+        self.inner
+            .put(&path, PutPayload::from_bytes(bytes.into()))
+            .await
+            .map(|_| ())
+            .map_err(|e| self.backend_error(key, e))
+    }
+
+    pub async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
+        let path = Self::path(key)?;
+        let result = self
+            .inner
+            .get(&path)
+            .await
+            .map_err(|e| self.backend_error(key, e))?;
+        result.bytes().await.map_err(|e| self.backend_error(key, e))
+    }
+
+    /// Every key under `prefix`, in no particular order.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        use futures_util::TryStreamExt;
+        let path = Self::path(prefix)?;
+        let objects: Vec<object_store::ObjectMeta> = self
+            .inner
+            .list(Some(&path))
+            .try_collect()
+            .await
+            .map_err(|e| self.backend_error(prefix, e))?;
+        Ok(objects
+            .into_iter()
+            .map(|o| o.location.to_string())
+            .collect())
+    }
+
+    /// Whether the store answers: for `/ready`. Writes and reads back a probe object.
+    pub async fn check(&self) -> Result<(), StoreError> {
+        let key = "_conveyor/ready-probe";
+        self.put(key, Bytes::from_static(b"ok")).await?;
+        self.get(key).await.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn local_store_round_trips_under_partition_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::local(dir.path().join("objects")).unwrap();
+        let key = result_key("feedback", "m1", 1_737_553_500_000).unwrap();
+        store
+            .put(&key, Bytes::from_static(b"{\"ok\":true}"))
+            .await
+            .unwrap();
+        assert_eq!(&store.get(&key).await.unwrap()[..], b"{\"ok\":true}");
+        let on_disk = dir
+            .path()
+            .join("objects/results/feedback/year=2025/month=01/day=22/hour=13/m1.json");
+        assert!(
+            on_disk.is_file(),
+            "the file sits at the Athena partition path"
+        );
+        assert_eq!(
+            store.list("results/feedback").await.unwrap(),
+            vec![key.clone()]
+        );
+        assert!(matches!(
+            store.get("results/none.json").await,
+            Err(StoreError::NotFound(_))
+        ));
+        store.check().await.unwrap();
+    }
+}

@@ -1,0 +1,251 @@
+//! The worker runtime: for one queue, `concurrency` loops that long-poll for a message, run the
+//! queue's handler on it, store a result record under the Athena partition path, and only then
+//! delete the message.
+//!
+//! Failure is handled by the queue, not here: a failed message is left in flight, so it comes
+//! back after its visibility timeout and, after the redrive policy's count, goes to the
+//! dead-letter queue. While a handler runs, its message's visibility is extended, so a slow
+//! handler is not mistaken for a dead one. On shutdown, no new message is taken; a running
+//! handler may finish within a grace period, after which its message is released (made
+//! visible again) rather than held until its timeout.
+//!
+//! The runtime sees only the `Queue` trait and a `Store`: it does not know which queue
+//! implementation runs.
+
+mod handlers;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use conveyor_queue::{Queue, ReceiveRequest, ReceivedMessage};
+use conveyor_store::Store;
+use tokio::sync::watch;
+
+pub use handlers::{FailHandler, LogHandler};
+
+/// A handler's refusal of a message; the message will be retried.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct HandlerError(pub String);
+
+/// What a worker does with a message. `Ok` carries the output stored in the result record.
+#[async_trait::async_trait]
+pub trait Handler: Send + Sync {
+    /// A short name for logs, metrics and result records (`log`, `http`, …).
+    fn kind(&self) -> &'static str;
+    async fn handle(&self, message: &ReceivedMessage) -> Result<serde_json::Value, HandlerError>;
+}
+
+/// How to run the workers of one queue.
+#[derive(Clone)]
+pub struct QueueWorker {
+    /// The queue's name as the queue service knows it.
+    pub queue: String,
+    pub handler: Arc<dyn Handler>,
+    /// Messages processed at once.
+    pub concurrency: usize,
+    /// The queue's visibility timeout: handlers running longer are kept in flight by extending it.
+    pub visibility: Duration,
+    /// Long-poll wait per receive; also the longest a stop request waits for an idle loop.
+    pub poll_wait: Duration,
+    /// After a stop request, how long a running handler may take before its message is released.
+    pub shutdown_grace: Duration,
+}
+
+/// Outcome counters, shared with whoever reports metrics.
+#[derive(Debug, Default)]
+pub struct WorkerStats {
+    pub processed: AtomicU64,
+    pub failed: AtomicU64,
+    pub released: AtomicU64,
+}
+
+impl WorkerStats {
+    pub fn processed(&self) -> u64 {
+        self.processed.load(Ordering::Relaxed)
+    }
+    pub fn failed(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
+    }
+    pub fn released(&self) -> u64 {
+        self.released.load(Ordering::Relaxed)
+    }
+}
+
+fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Run `worker` until `stop` turns true; returns when every loop has stopped.
+pub async fn run(
+    queue: Arc<dyn Queue>,
+    store: Store,
+    worker: QueueWorker,
+    stats: Arc<WorkerStats>,
+    stop: watch::Receiver<bool>,
+) {
+    let loops: Vec<_> = (0..worker.concurrency.max(1))
+        .map(|_| {
+            let (queue, store, worker, stats, stop) = (
+                queue.clone(),
+                store.clone(),
+                worker.clone(),
+                stats.clone(),
+                stop.clone(),
+            );
+            tokio::spawn(async move { poll_loop(queue, store, worker, stats, stop).await })
+        })
+        .collect();
+    for l in loops {
+        if let Err(e) = l.await {
+            tracing::error!(error = %e, "a worker loop panicked");
+        }
+    }
+}
+
+async fn poll_loop(
+    queue: Arc<dyn Queue>,
+    store: Store,
+    worker: QueueWorker,
+    stats: Arc<WorkerStats>,
+    stop: watch::Receiver<bool>,
+) {
+    let wait = worker.poll_wait.as_secs().clamp(0, 20) as u32;
+    while !*stop.borrow() {
+        // The receive is never abandoned half-way: a dropped receive could leave a message in
+        // flight with nobody working on it until its timeout. Stopping waits for the poll instead.
+        let received = match queue
+            .receive(&worker.queue, ReceiveRequest::up_to(1).wait(wait))
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(queue = %worker.queue, error = %e, "receive failed; retrying in a second");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if *stop.borrow() {
+            // A stop request arrived during the poll: hand these back rather than start on them.
+            for message in received {
+                let _ = queue
+                    .change_visibility(&worker.queue, &message.receipt_handle, 0)
+                    .await;
+                stats.released.fetch_add(1, Ordering::Relaxed);
+            }
+            return;
+        }
+        for message in received {
+            if !process(&*queue, &store, &worker, &stats, &stop, message).await {
+                return;
+            }
+        }
+    }
+}
+
+/// Handle one message; false when it was released because of a stop request.
+async fn process(
+    queue: &dyn Queue,
+    store: &Store,
+    worker: &QueueWorker,
+    stats: &WorkerStats,
+    stop: &watch::Receiver<bool>,
+    message: ReceivedMessage,
+) -> bool {
+    let outcome = {
+        let extend = keep_in_flight(queue, worker, &message.receipt_handle);
+        let released = released_after_grace(stop.clone(), worker.shutdown_grace);
+        tokio::select! {
+            out = worker.handler.handle(&message) => Some(out),
+            () = extend => None,
+            () = released => None,
+        }
+    };
+    let Some(outcome) = outcome else {
+        // Out of grace (or the message could not be kept in flight): let another worker have it now.
+        let _ = queue
+            .change_visibility(&worker.queue, &message.receipt_handle, 0)
+            .await;
+        stats.released.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(queue = %worker.queue, message_id = %message.message_id, "released unfinished message");
+        return false;
+    };
+    match outcome {
+        Ok(output) => match store_result(store, worker, &message, output).await {
+            Ok(()) => {
+                if let Err(e) = queue.delete(&worker.queue, &message.receipt_handle).await {
+                    tracing::warn!(queue = %worker.queue, message_id = %message.message_id, error = %e, "processed but not deleted; it will be delivered again");
+                }
+                stats.processed.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => {
+                stats.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(queue = %worker.queue, message_id = %message.message_id, error = %e, "result not stored; the message will be retried");
+            }
+        },
+        Err(e) => {
+            stats.failed.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                queue = %worker.queue, message_id = %message.message_id, receive_count = message.approximate_receive_count,
+                error = %e, "handler failed; the message returns after its visibility timeout"
+            );
+        }
+    }
+    true
+}
+
+/// Extend the message's visibility every half timeout; returns only if an extension fails.
+async fn keep_in_flight(queue: &dyn Queue, worker: &QueueWorker, receipt: &str) {
+    let timeout = worker.visibility.as_secs().max(1);
+    let every = Duration::from_millis(timeout * 500);
+    loop {
+        tokio::time::sleep(every).await;
+        if let Err(e) = queue
+            .change_visibility(&worker.queue, receipt, timeout as u32)
+            .await
+        {
+            tracing::warn!(queue = %worker.queue, error = %e, "cannot extend a running message's visibility");
+            return;
+        }
+    }
+}
+
+/// Completes `grace` after a stop request; never without one.
+async fn released_after_grace(mut stop: watch::Receiver<bool>, grace: Duration) {
+    while !*stop.borrow() {
+        if stop.changed().await.is_err() {
+            // The stop sender is gone: nobody can ask us to stop any more.
+            std::future::pending::<()>().await;
+        }
+    }
+    tokio::time::sleep(grace).await;
+}
+
+async fn store_result(
+    store: &Store,
+    worker: &QueueWorker,
+    message: &ReceivedMessage,
+    output: serde_json::Value,
+) -> Result<(), conveyor_store::StoreError> {
+    let processed_at = now_millis();
+    let key = conveyor_store::result_key(&worker.queue, &message.message_id, processed_at)?;
+    let body = serde_json::from_str::<serde_json::Value>(&message.body)
+        .unwrap_or_else(|_| serde_json::Value::String(message.body.clone()));
+    let record = serde_json::json!({
+        "message_id": message.message_id,
+        "queue": worker.queue,
+        "status": "processed",
+        "handler": worker.handler.kind(),
+        "sent_timestamp": message.sent_timestamp,
+        "processed_timestamp": processed_at,
+        "receive_count": message.approximate_receive_count,
+        "group_id": message.group_id,
+        "body": body,
+        "output": output,
+    });
+    store.put(&key, record.to_string()).await
+}

@@ -1,0 +1,308 @@
+//! The worker runtime against the real embedded engine and a local store.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use conveyor_queue::{
+    EmbeddedEngine, EngineOptions, Location, Queue, ReceiveRequest, ReceivedMessage, SendMessage,
+    SystemClock,
+};
+use conveyor_store::Store;
+use conveyor_worker::{FailHandler, Handler, HandlerError, LogHandler, QueueWorker, WorkerStats};
+use tokio::sync::watch;
+
+struct Fixture {
+    engine: EmbeddedEngine,
+    store: Store,
+    _dir: tempfile::TempDir,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = EmbeddedEngine::open(
+        EngineOptions::new(dir.path().join("q.db")),
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    let store = Store::local(dir.path().join("objects")).unwrap();
+    Fixture {
+        engine,
+        store,
+        _dir: dir,
+    }
+}
+
+fn attrs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn worker(queue: &str, handler: Arc<dyn Handler>, visibility: u64) -> QueueWorker {
+    QueueWorker {
+        queue: queue.into(),
+        handler,
+        concurrency: 2,
+        visibility: Duration::from_secs(visibility),
+        poll_wait: Duration::from_secs(1),
+        shutdown_grace: Duration::from_secs(5),
+    }
+}
+
+/// Run `w` in the background; the returned sender stops it.
+fn start(
+    f: &Fixture,
+    w: QueueWorker,
+    stats: Arc<WorkerStats>,
+) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+    let (stop, stopped) = watch::channel(false);
+    let queue: Arc<dyn Queue> = Arc::new(f.engine.clone());
+    let task = tokio::spawn(conveyor_worker::run(
+        queue,
+        f.store.clone(),
+        w,
+        stats,
+        stopped,
+    ));
+    (stop, task)
+}
+
+async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    for _ in 0..200 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+/// Sleeps `delay` per message and counts its calls.
+struct Slow {
+    delay: Duration,
+    calls: AtomicU64,
+}
+
+#[async_trait::async_trait]
+impl Handler for Slow {
+    fn kind(&self) -> &'static str {
+        "slow"
+    }
+    async fn handle(&self, _m: &ReceivedMessage) -> Result<serde_json::Value, HandlerError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(self.delay).await;
+        Ok(serde_json::json!({"slept_ms": self.delay.as_millis() as u64}))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_message_gets_a_result_at_its_partition_path_then_is_deleted() {
+    let f = fixture();
+    f.engine
+        .create_queue("jobs", &BTreeMap::new(), &BTreeMap::new())
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(
+            f.engine
+                .send("jobs", SendMessage::new(format!("{{\"n\":{i}}}")))
+                .await
+                .unwrap()
+                .message_id,
+        );
+    }
+    let stats = Arc::new(WorkerStats::default());
+    let (stop, task) = start(&f, worker("jobs", Arc::new(LogHandler), 30), stats.clone());
+    eventually("five messages are processed", async || {
+        stats.processed() == 5
+    })
+    .await;
+    stop.send(true).unwrap();
+    task.await.unwrap();
+
+    let keys = f.store.list("results/jobs").await.unwrap();
+    assert_eq!(keys.len(), 5);
+    for id in &ids {
+        let key = keys
+            .iter()
+            .find(|k| k.ends_with(&format!("/{id}.json")))
+            .expect("a result per message");
+        assert!(
+            key.contains("/year=")
+                && key.contains("/month=")
+                && key.contains("/day=")
+                && key.contains("/hour="),
+            "{key}"
+        );
+        let record: serde_json::Value =
+            serde_json::from_slice(&f.store.get(key).await.unwrap()).unwrap();
+        assert_eq!(record["message_id"], id.as_str());
+        assert_eq!(record["status"], "processed");
+        assert_eq!(record["handler"], "log");
+        assert!(
+            record["body"]["n"].is_number(),
+            "JSON bodies are stored as JSON: {record}"
+        );
+    }
+    let c = f.engine.counts("jobs").await.unwrap();
+    assert_eq!((c.visible, c.in_flight), (0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_messages_reach_the_dead_letter_queue_with_their_receive_count() {
+    let f = fixture();
+    f.engine
+        .create_queue("jobs-dlq", &BTreeMap::new(), &BTreeMap::new())
+        .await
+        .unwrap();
+    let policy = format!(
+        r#"{{"deadLetterTargetArn":"{}","maxReceiveCount":2}}"#,
+        Location::default().arn("jobs-dlq")
+    );
+    f.engine
+        .create_queue(
+            "jobs",
+            &attrs(&[("VisibilityTimeout", "1"), ("RedrivePolicy", &policy)]),
+            &BTreeMap::new(),
+        )
+        .await
+        .unwrap();
+    f.engine
+        .send("jobs", SendMessage::new("poison"))
+        .await
+        .unwrap();
+    let stats = Arc::new(WorkerStats::default());
+    let (stop, task) = start(&f, worker("jobs", Arc::new(FailHandler), 1), stats.clone());
+    eventually("the message is dead-lettered", async || {
+        f.engine.counts("jobs-dlq").await.unwrap().visible == 1
+    })
+    .await;
+    stop.send(true).unwrap();
+    task.await.unwrap();
+    assert_eq!(stats.failed(), 2);
+    assert_eq!(stats.processed(), 0);
+    let dead = f
+        .engine
+        .receive("jobs-dlq", ReceiveRequest::up_to(1))
+        .await
+        .unwrap();
+    assert_eq!(dead[0].body, "poison");
+    assert_eq!(
+        dead[0].approximate_receive_count, 3,
+        "two failed receives in the source, then this one"
+    );
+    assert!(
+        f.store.list("results/jobs").await.unwrap().is_empty(),
+        "a failed message has no result"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_slower_than_the_visibility_timeout_keeps_its_message() {
+    let f = fixture();
+    f.engine
+        .create_queue(
+            "slow",
+            &attrs(&[("VisibilityTimeout", "1")]),
+            &BTreeMap::new(),
+        )
+        .await
+        .unwrap();
+    f.engine
+        .send("slow", SendMessage::new("long job"))
+        .await
+        .unwrap();
+    let handler = Arc::new(Slow {
+        delay: Duration::from_millis(2_500),
+        calls: AtomicU64::new(0),
+    });
+    let stats = Arc::new(WorkerStats::default());
+    let (stop, task) = start(&f, worker("slow", handler.clone(), 1), stats.clone());
+    eventually("the slow message is processed", async || {
+        stats.processed() == 1
+    })
+    .await;
+    stop.send(true).unwrap();
+    task.await.unwrap();
+    assert_eq!(
+        handler.calls.load(Ordering::SeqCst),
+        1,
+        "the second loop must not get the message meanwhile"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_lets_a_running_handler_finish() {
+    let f = fixture();
+    f.engine
+        .create_queue("finish", &BTreeMap::new(), &BTreeMap::new())
+        .await
+        .unwrap();
+    f.engine
+        .send("finish", SendMessage::new("in progress"))
+        .await
+        .unwrap();
+    let handler = Arc::new(Slow {
+        delay: Duration::from_millis(800),
+        calls: AtomicU64::new(0),
+    });
+    let stats = Arc::new(WorkerStats::default());
+    let (stop, task) = start(&f, worker("finish", handler.clone(), 30), stats.clone());
+    eventually("the handler starts", async || {
+        handler.calls.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("the worker stops")
+        .unwrap();
+    assert_eq!(stats.processed(), 1);
+    assert_eq!(f.store.list("results/finish").await.unwrap().len(), 1);
+    let c = f.engine.counts("finish").await.unwrap();
+    assert_eq!((c.visible, c.in_flight), (0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_releases_a_message_whose_handler_overruns_the_grace() {
+    let f = fixture();
+    f.engine
+        .create_queue("stuck", &BTreeMap::new(), &BTreeMap::new())
+        .await
+        .unwrap();
+    f.engine
+        .send("stuck", SendMessage::new("never finishes"))
+        .await
+        .unwrap();
+    let handler = Arc::new(Slow {
+        delay: Duration::from_secs(3_600),
+        calls: AtomicU64::new(0),
+    });
+    let stats = Arc::new(WorkerStats::default());
+    let mut w = worker("stuck", handler.clone(), 30);
+    w.shutdown_grace = Duration::from_millis(200);
+    let (stop, task) = start(&f, w, stats.clone());
+    eventually("the handler starts", async || {
+        handler.calls.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("the worker stops")
+        .unwrap();
+    assert!(stats.released() >= 1);
+    assert_eq!(stats.processed(), 0);
+    // Released, not held for its 30 s visibility timeout: it can be received at once.
+    let again = f
+        .engine
+        .receive("stuck", ReceiveRequest::up_to(1))
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].body, "never finishes");
+}

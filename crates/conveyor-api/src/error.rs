@@ -1,0 +1,70 @@
+//! One error type for every HTTP answer that is not a success, rendered as
+//! `{"error": {"code": "...", "message": "..."}}`. Internal failures are logged with their detail
+//! and answered without it.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use conveyor_queue::QueueError;
+
+#[derive(Debug)]
+pub enum ApiError {
+    BadRequest(String),
+    Unauthorized,
+    NotFound(String),
+    PayloadTooLarge(String),
+    /// A request the framework refused before a handler ran (wrong content type, bad JSON).
+    Rejected(StatusCode, String),
+    Unavailable(String),
+    Queue(QueueError),
+}
+
+impl From<QueueError> for ApiError {
+    fn from(e: QueueError) -> Self {
+        ApiError::Queue(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = match self {
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m),
+            ApiError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "send a valid API key as `Authorization: Bearer <key>`".to_string(),
+            ),
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m),
+            ApiError::PayloadTooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", m),
+            ApiError::Rejected(status, m) => (status, "bad_request", m),
+            ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", m),
+            ApiError::Queue(e) if e.is_sender_fault() => {
+                let status = match e {
+                    QueueError::QueueDoesNotExist { .. } => StatusCode::NOT_FOUND,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                (status, e.aws_code(), e.to_string())
+            }
+            ApiError::Queue(e) => {
+                tracing::error!(error = %e, "queue failure");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "the request could not be stored; retry it".to_string(),
+                )
+            }
+        };
+        let mut response = (
+            status,
+            Json(serde_json::json!({ "error": { "code": code, "message": message } })),
+        )
+            .into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                "www-authenticate",
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
+    }
+}

@@ -1,0 +1,302 @@
+//! The ingest routes. Each validates its JSON, turns it into queue messages and answers `202`
+//! once they are durably enqueued; the work itself happens later, in a worker.
+//!
+//! FIFO queues need a group and a deduplication id per message: the group orders one subject's
+//! messages (a user's feedback, one recipient's emails); the deduplication id is the request's
+//! `Idempotency-Key` header when given (so a retried request is accepted once), else fresh.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use conveyor_queue::{BatchEntry, SendMessage};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::{ApiError, ApiJson, ApiState};
+
+type Accepted = (StatusCode, Json<Value>);
+
+fn accepted(ids: Vec<String>) -> Accepted {
+    let body = match ids.as_slice() {
+        [one] => serde_json::json!({ "message_id": one }),
+        _ => serde_json::json!({ "message_ids": ids }),
+    };
+    (StatusCode::ACCEPTED, Json(body))
+}
+
+/// A field that becomes a FIFO group id: what SQS allows there, said in the field's own terms.
+fn group_field(field: &str, value: &str) -> Result<(), ApiError> {
+    if value.is_empty() || value.len() > 128 || !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::BadRequest(format!(
+            "{field} must be 1 to 128 printable ASCII characters without spaces (it orders this subject's messages)"
+        )));
+    }
+    Ok(())
+}
+
+fn text_field(field: &str, value: &str, max_chars: usize) -> Result<(), ApiError> {
+    let n = value.chars().count();
+    if n == 0 || n > max_chars {
+        return Err(ApiError::BadRequest(format!(
+            "{field} must be 1 to {max_chars} characters"
+        )));
+    }
+    Ok(())
+}
+
+fn email_field(field: &str, value: &str) -> Result<(), ApiError> {
+    let ok = value.len() <= 254
+        && value.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
+        })
+        && !value.chars().any(char::is_whitespace);
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::BadRequest(format!(
+            "{field} {value:?} is not an email address"
+        )))
+    }
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    match headers.get("idempotency-key") {
+        None => Ok(None),
+        Some(v) => {
+            let key = v.to_str().ok().filter(|k| {
+                !k.is_empty() && k.len() <= 100 && k.bytes().all(|b| b.is_ascii_graphic())
+            });
+            key.map(|k| Some(k.to_string())).ok_or_else(|| {
+                ApiError::BadRequest(
+                    "Idempotency-Key must be 1 to 100 printable ASCII characters".into(),
+                )
+            })
+        }
+    }
+}
+
+/// Send `bodies` (with their group ids) to the configured queue `key`, in batches of ten.
+async fn enqueue(
+    state: &ApiState,
+    key: &str,
+    messages: Vec<(String, Option<String>)>,
+    idempotency: Option<String>,
+) -> Result<Vec<String>, ApiError> {
+    let queue = state.settings.queue(key).ok_or_else(|| {
+        ApiError::NotFound(format!("this deployment has no {key} queue configured"))
+    })?;
+    let single = messages.len() == 1;
+    let mut ids = Vec::with_capacity(messages.len());
+    let mut entries = Vec::new();
+    for (i, (body, group)) in messages.into_iter().enumerate() {
+        let mut m = SendMessage::new(body);
+        if queue.fifo {
+            m.group_id = Some(group.unwrap_or_else(|| "default".into()));
+            m.deduplication_id = Some(match (&idempotency, single) {
+                (Some(k), true) => k.clone(),
+                (Some(k), false) => format!("{k}-{i}"),
+                (None, _) => uuid::Uuid::new_v4().to_string(),
+            });
+        }
+        entries.push(BatchEntry {
+            id: i.to_string(),
+            entry: m,
+        });
+    }
+    for chunk in entries.chunks(10) {
+        let outcome = state.queue.send_batch(&queue.name, chunk.to_vec()).await?;
+        if let Some((_, error)) = outcome.failed.into_iter().next() {
+            // Each message was validated already, so a refusal here is the queue's own rule.
+            return Err(error.into());
+        }
+        ids.extend(outcome.successful.into_iter().map(|(_, s)| s.message_id));
+    }
+    Ok(ids)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Feedback {
+    user_id: String,
+    message: String,
+    #[serde(default)]
+    rating: Option<u8>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    metadata: Option<Value>,
+}
+
+pub async fn feedback(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    ApiJson(f): ApiJson<Feedback>,
+) -> Result<Accepted, ApiError> {
+    group_field("user_id", &f.user_id)?;
+    text_field("message", &f.message, 10_000)?;
+    if let Some(r) = f.rating {
+        if !(1..=5).contains(&r) {
+            return Err(ApiError::BadRequest("rating must be from 1 to 5".into()));
+        }
+    }
+    if let Some(e) = &f.email {
+        email_field("email", e)?;
+    }
+    let body = serde_json::json!({
+        "user_id": f.user_id, "message": f.message, "rating": f.rating, "email": f.email, "metadata": f.metadata,
+    });
+    let ids = enqueue(
+        &state,
+        "feedback",
+        vec![(body.to_string(), Some(f.user_id))],
+        idempotency_key(&headers)?,
+    )
+    .await?;
+    Ok(accepted(ids))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Email {
+    to: String,
+    subject: String,
+    #[serde(default)]
+    template: Option<String>,
+    #[serde(default)]
+    variables: Option<serde_json::Map<String, Value>>,
+}
+
+pub async fn email(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    ApiJson(e): ApiJson<Email>,
+) -> Result<Accepted, ApiError> {
+    email_field("to", &e.to)?;
+    text_field("subject", &e.subject, 998)?;
+    if let Some(t) = &e.template {
+        text_field("template", t, 128)?;
+    }
+    let body = serde_json::json!({ "to": e.to, "subject": e.subject, "template": e.template, "variables": e.variables });
+    let ids = enqueue(
+        &state,
+        "emails",
+        vec![(body.to_string(), Some(e.to.to_ascii_lowercase()))],
+        idempotency_key(&headers)?,
+    )
+    .await?;
+    Ok(accepted(ids))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AnalyticsBatch {
+    events: Vec<AnalyticsEvent>,
+}
+
+#[derive(Debug, Deserialize, serde::Serialize)]
+pub struct AnalyticsEvent {
+    name: String,
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    timestamp: Option<Value>,
+    #[serde(default)]
+    properties: Option<Value>,
+}
+
+/// Most events one request may carry.
+const MAX_EVENTS: usize = 500;
+
+pub async fn analytics_events(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    ApiJson(batch): ApiJson<AnalyticsBatch>,
+) -> Result<Accepted, ApiError> {
+    if batch.events.is_empty() || batch.events.len() > MAX_EVENTS {
+        return Err(ApiError::BadRequest(format!(
+            "events must hold 1 to {MAX_EVENTS} events"
+        )));
+    }
+    let mut messages = Vec::with_capacity(batch.events.len());
+    for (i, event) in batch.events.into_iter().enumerate() {
+        text_field(&format!("events[{i}].name"), &event.name, 128)?;
+        if let Some(u) = &event.user_id {
+            group_field(&format!("events[{i}].user_id"), u)?;
+        }
+        let group = event.user_id.clone().unwrap_or_else(|| "anonymous".into());
+        let body =
+            serde_json::to_string(&event).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        messages.push((body, Some(group)));
+    }
+    let ids = enqueue(&state, "analytics", messages, idempotency_key(&headers)?).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({ "message_ids": ids })),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Invitation {
+    email: String,
+    #[serde(default)]
+    first_name: Option<String>,
+    #[serde(default)]
+    last_name: Option<String>,
+    #[serde(default)]
+    groups: Vec<String>,
+}
+
+pub async fn testflight_invitation(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    ApiJson(inv): ApiJson<Invitation>,
+) -> Result<Accepted, ApiError> {
+    email_field("email", &inv.email)?;
+    for (field, v) in [
+        ("first_name", &inv.first_name),
+        ("last_name", &inv.last_name),
+    ] {
+        if let Some(v) = v {
+            text_field(field, v, 100)?;
+        }
+    }
+    let body = serde_json::json!({
+        "email": inv.email, "first_name": inv.first_name, "last_name": inv.last_name, "groups": inv.groups,
+    });
+    let ids = enqueue(
+        &state,
+        "testflight",
+        vec![(body.to_string(), Some(inv.email.to_ascii_lowercase()))],
+        idempotency_key(&headers)?,
+    )
+    .await?;
+    Ok(accepted(ids))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct GenericMessage {
+    /// Any JSON; a string is sent as it is, anything else as its JSON text.
+    body: Value,
+    #[serde(default)]
+    group_id: Option<String>,
+}
+
+pub async fn generic_message(
+    State(state): State<ApiState>,
+    Path(queue): Path<String>,
+    headers: HeaderMap,
+    ApiJson(m): ApiJson<GenericMessage>,
+) -> Result<Accepted, ApiError> {
+    if let Some(g) = &m.group_id {
+        group_field("group_id", g)?;
+    }
+    let body = match m.body {
+        Value::String(s) => s,
+        other => other.to_string(),
+    };
+    let ids = enqueue(
+        &state,
+        &queue,
+        vec![(body, m.group_id)],
+        idempotency_key(&headers)?,
+    )
+    .await?;
+    Ok(accepted(ids))
+}

@@ -1,0 +1,162 @@
+//! Conveyor's HTTP API: ingest routes that validate their JSON, enqueue durably and answer `202`
+//! with the message ids, plus `/health` and `/ready`.
+//!
+//! `router(state, limits)` builds the whole app without a socket, so tests can call it directly;
+//! the binary serves it. Handlers reach queues only through the `Queue` trait.
+
+mod error;
+mod ingest;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use conveyor_config::{Secret, Settings};
+use conveyor_queue::Queue;
+use conveyor_store::Store;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    pub queue: Arc<dyn Queue>,
+    pub store: Store,
+    pub settings: Arc<Settings>,
+}
+
+/// Request limits.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiLimits {
+    /// Largest request body accepted (413 beyond).
+    pub body_bytes: usize,
+    /// Longest a request may take (408 beyond).
+    pub timeout: Duration,
+}
+
+impl Default for ApiLimits {
+    fn default() -> Self {
+        ApiLimits {
+            body_bytes: 1024 * 1024,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The whole HTTP app.
+pub fn router(state: ApiState, limits: ApiLimits) -> Router {
+    let keys = Arc::new(state.settings.api_keys.clone());
+    let v1 = Router::new()
+        .route("/v1/feedback", post(ingest::feedback))
+        .route("/v1/emails", post(ingest::email))
+        .route("/v1/analytics/events", post(ingest::analytics_events))
+        .route(
+            "/v1/testflight/invitations",
+            post(ingest::testflight_invitation),
+        )
+        .route("/v1/queues/{queue}/messages", post(ingest::generic_message))
+        .route_layer(middleware::from_fn_with_state(keys, require_api_key));
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .merge(v1)
+        .fallback(not_found)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(limits.body_bytes))
+        .layer(TraceLayer::new_for_http())
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.timeout,
+        ))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// Ready when the queue service and the object store both answer.
+async fn ready(State(state): State<ApiState>) -> Result<Json<serde_json::Value>, ApiError> {
+    state
+        .queue
+        .list_queues(None, Some(1), None)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("the queue service does not answer: {e}")))?;
+    state
+        .store
+        .check()
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("the object store does not answer: {e}")))?;
+    Ok(Json(serde_json::json!({ "status": "ready" })))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such route; see the README for the API".into())
+}
+
+/// With API keys configured, every `/v1` request needs `Authorization: Bearer <key>`.
+async fn require_api_key(
+    State(keys): State<Arc<Vec<Secret>>>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    if keys.is_empty() {
+        return Ok(next.run(request).await);
+    }
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match presented {
+        Some(p)
+            if keys
+                .iter()
+                .any(|k| constant_time_eq(k.expose().as_bytes(), p.as_bytes())) =>
+        {
+            Ok(next.run(request).await)
+        }
+        _ => Err(ApiError::Unauthorized),
+    }
+}
+
+/// Compares without stopping at the first difference, so timing does not reveal a key's prefix.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// `Json` whose refusals (bad JSON, wrong content type, too large) come back in our error shape.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    Json<T>: FromRequest<S, Rejection = axum::extract::rejection::JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::PayloadTooLarge(
+                    "the request body is larger than this server accepts".into(),
+                ))
+            }
+            Err(rejection) => Err(ApiError::Rejected(
+                rejection.status(),
+                rejection.body_text(),
+            )),
+        }
+    }
+}

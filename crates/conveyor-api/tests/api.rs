@@ -1,0 +1,371 @@
+//! The HTTP API against the real embedded engine and a local store.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use conveyor_api::{router, ApiLimits, ApiState};
+use conveyor_queue::{EmbeddedEngine, EngineOptions, Location, Queue, ReceiveRequest, SystemClock};
+use conveyor_store::Store;
+use tower::ServiceExt;
+
+struct App {
+    router: axum::Router,
+    engine: EmbeddedEngine,
+    settings: Arc<conveyor_config::Settings>,
+    _dir: tempfile::TempDir,
+}
+
+async fn app(api_keys: &str, limits: ApiLimits) -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let mut vars = vec![(
+        "CONVEYOR_DATA_DIR".to_string(),
+        dir.path().display().to_string(),
+    )];
+    if !api_keys.is_empty() {
+        vars.push(("CONVEYOR_API_KEYS".into(), api_keys.into()));
+    }
+    let settings = Arc::new(conveyor_config::load(None, vars).unwrap().selected);
+    let engine = EmbeddedEngine::open(
+        EngineOptions::new(dir.path().join("q.db")),
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    let location = Location::default();
+    for q in &settings.queues {
+        engine
+            .create_queue(&q.dlq_name, &q.dlq_attributes(), &Default::default())
+            .await
+            .unwrap();
+        engine
+            .create_queue(
+                &q.name,
+                &q.attributes(Some(&location.arn(&q.dlq_name))),
+                &Default::default(),
+            )
+            .await
+            .unwrap();
+    }
+    let store = Store::local(dir.path().join("objects")).unwrap();
+    let state = ApiState {
+        queue: Arc::new(engine.clone()),
+        store,
+        settings: settings.clone(),
+    };
+    App {
+        router: router(state, limits),
+        engine,
+        settings,
+        _dir: dir,
+    }
+}
+
+async fn call(
+    app: &App,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (StatusCode, serde_json::Value, axum::http::HeaderMap) {
+    let mut req = Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let response = app
+        .router
+        .clone()
+        .oneshot(req.body(Body::from(body.to_string())).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+    (status, json, headers)
+}
+
+const JSON: (&str, &str) = ("content-type", "application/json");
+
+fn queue_name(app: &App, key: &str) -> String {
+    app.settings.queue(key).unwrap().name.clone()
+}
+
+#[tokio::test]
+async fn health_and_ready_answer_without_a_key() {
+    let app = app("secret-key", ApiLimits::default()).await;
+    let (status, body, headers) = call(&app, "GET", "/health", &[], "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"], "ok");
+    assert!(
+        headers.contains_key("x-request-id"),
+        "every response carries a request id"
+    );
+    let (status, body, _) = call(&app, "GET", "/ready", &[], "").await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("ready"))
+    );
+}
+
+#[tokio::test]
+async fn feedback_is_enqueued_durably_in_the_users_group() {
+    let app = app("", ApiLimits::default()).await;
+    let (status, body, _) = call(
+        &app,
+        "POST",
+        "/v1/feedback",
+        &[JSON],
+        r#"{"user_id":"u-42","message":"Love it","rating":5}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let id = body["message_id"].as_str().unwrap().to_string();
+    let got = app
+        .engine
+        .receive(&queue_name(&app, "feedback"), ReceiveRequest::up_to(10))
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].message_id, id);
+    assert_eq!(got[0].group_id.as_deref(), Some("u-42"));
+    let stored: serde_json::Value = serde_json::from_str(&got[0].body).unwrap();
+    assert_eq!(stored["message"], "Love it");
+}
+
+#[tokio::test]
+async fn an_analytics_batch_becomes_one_message_per_event() {
+    let app = app("", ApiLimits::default()).await;
+    let events: Vec<String> = (0..23)
+        .map(|i| {
+            format!(
+                r#"{{"name":"tap","user_id":"u{}","properties":{{"i":{i}}}}}"#,
+                i % 3
+            )
+        })
+        .collect();
+    let (status, body, _) = call(
+        &app,
+        "POST",
+        "/v1/analytics/events",
+        &[JSON],
+        &format!(r#"{{"events":[{}]}}"#, events.join(",")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["message_ids"].as_array().unwrap().len(), 23);
+    assert_eq!(
+        app.engine
+            .counts(&queue_name(&app, "analytics"))
+            .await
+            .unwrap()
+            .visible,
+        23
+    );
+    let (status, body, _) = call(
+        &app,
+        "POST",
+        "/v1/analytics/events",
+        &[JSON],
+        r#"{"events":[]}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
+#[tokio::test]
+async fn an_idempotency_key_makes_a_retried_request_count_once() {
+    let app = app("", ApiLimits::default()).await;
+    let body = r#"{"to":"a@example.com","subject":"Welcome"}"#;
+    let headers = [JSON, ("idempotency-key", "signup-7")];
+    let (s1, b1, _) = call(&app, "POST", "/v1/emails", &headers, body).await;
+    let (s2, b2, _) = call(&app, "POST", "/v1/emails", &headers, body).await;
+    assert_eq!((s1, s2), (StatusCode::ACCEPTED, StatusCode::ACCEPTED));
+    assert_eq!(b1["message_id"], b2["message_id"]);
+    assert_eq!(
+        app.engine
+            .counts(&queue_name(&app, "emails"))
+            .await
+            .unwrap()
+            .visible,
+        1
+    );
+}
+
+#[tokio::test]
+async fn api_keys_protect_the_ingest_routes() {
+    let app = app("k1,k2", ApiLimits::default()).await;
+    let body = r#"{"email":"t@example.com","first_name":"Ada"}"#;
+    let (status, json, headers) =
+        call(&app, "POST", "/v1/testflight/invitations", &[JSON], body).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(json["error"]["code"], "unauthorized");
+    assert_eq!(headers["www-authenticate"], "Bearer");
+    let (status, _, _) = call(
+        &app,
+        "POST",
+        "/v1/testflight/invitations",
+        &[JSON, ("authorization", "Bearer nope")],
+        body,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, json, _) = call(
+        &app,
+        "POST",
+        "/v1/testflight/invitations",
+        &[JSON, ("authorization", "Bearer k2")],
+        body,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{json}");
+    assert_eq!(
+        app.engine
+            .counts(&queue_name(&app, "testflight"))
+            .await
+            .unwrap()
+            .visible,
+        1
+    );
+}
+
+#[tokio::test]
+async fn bad_requests_get_clear_4xx_answers_and_enqueue_nothing() {
+    let app = app(
+        "",
+        ApiLimits {
+            body_bytes: 2_048,
+            ..ApiLimits::default()
+        },
+    )
+    .await;
+    // (route, headers, body, expected status, what the error message must mention)
+    type Case<'a> = (
+        &'a str,
+        &'a [(&'a str, &'a str)],
+        &'a str,
+        StatusCode,
+        &'a str,
+    );
+    let cases: &[Case] = &[
+        (
+            "/v1/feedback",
+            &[JSON],
+            "{not json",
+            StatusCode::BAD_REQUEST,
+            "JSON",
+        ),
+        (
+            "/v1/feedback",
+            &[],
+            r#"{"user_id":"u","message":"m"}"#,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type",
+        ),
+        (
+            "/v1/feedback",
+            &[JSON],
+            r#"{"user_id":"u"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "message",
+        ),
+        (
+            "/v1/feedback",
+            &[JSON],
+            r#"{"user_id":"u","message":"m","rating":6}"#,
+            StatusCode::BAD_REQUEST,
+            "rating",
+        ),
+        (
+            "/v1/feedback",
+            &[JSON],
+            r#"{"user_id":"has space","message":"m"}"#,
+            StatusCode::BAD_REQUEST,
+            "user_id",
+        ),
+        (
+            "/v1/emails",
+            &[JSON],
+            r#"{"to":"not-an-address","subject":"s"}"#,
+            StatusCode::BAD_REQUEST,
+            "email",
+        ),
+        (
+            "/v1/queues/nope/messages",
+            &[JSON],
+            r#"{"body":"x"}"#,
+            StatusCode::NOT_FOUND,
+            "nope",
+        ),
+    ];
+    for (uri, headers, body, expected, mentions) in cases {
+        let (status, json, _) = call(&app, "POST", uri, headers, body).await;
+        assert_eq!(status, *expected, "{uri} {body}: {json}");
+        let message = json["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(mentions),
+            "{uri} {body}: the error should mention {mentions}: {message}"
+        );
+    }
+    let huge = format!(r#"{{"user_id":"u","message":"{}"}}"#, "x".repeat(4_000));
+    let (status, json, _) = call(&app, "POST", "/v1/feedback", &[JSON], &huge).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{json}");
+    for key in ["feedback", "emails"] {
+        assert_eq!(
+            app.engine
+                .counts(&queue_name(&app, key))
+                .await
+                .unwrap()
+                .visible,
+            0,
+            "{key}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_generic_route_enqueues_to_a_configured_queue() {
+    let app = app("", ApiLimits::default()).await;
+    let (status, json, _) = call(
+        &app,
+        "POST",
+        "/v1/queues/testflight/messages",
+        &[JSON],
+        r#"{"body":{"any":"json"},"group_id":"g1"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{json}");
+    let got = app
+        .engine
+        .receive(&queue_name(&app, "testflight"), ReceiveRequest::up_to(1))
+        .await
+        .unwrap();
+    assert_eq!(got[0].body, r#"{"any":"json"}"#);
+    assert_eq!(got[0].group_id.as_deref(), Some("g1"));
+}
+
+#[tokio::test]
+async fn it_serves_over_a_real_socket() {
+    let app = app("", ApiLimits::default()).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = app.router.clone();
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        stream.read_to_string(&mut response),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    server.abort();
+}

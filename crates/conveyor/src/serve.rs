@@ -1,0 +1,166 @@
+//! `conveyor serve`: everything in one process on the embedded defaults.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use conveyor_config::{Handler, Settings};
+use conveyor_queue::{EmbeddedEngine, EngineOptions, Location, Queue, SystemClock};
+use conveyor_store::Store;
+use conveyor_worker::{FailHandler, LogHandler, QueueWorker, WorkerStats};
+use tokio::sync::watch;
+
+use crate::ConfigArgs;
+
+/// Message loops per queue.
+const WORKER_CONCURRENCY: usize = 4;
+/// How long a running handler may finish after a stop request.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+pub async fn serve(args: ConfigArgs) -> anyhow::Result<()> {
+    let settings = Arc::new(args.load()?.selected);
+    if !settings.listen.ip().is_loopback() && settings.api_keys.is_empty() {
+        bail!(
+            "environment {} would listen on {} with no API keys, open to anyone who can reach it: \
+             set api_keys (or CONVEYOR_API_KEYS), or listen on 127.0.0.1",
+            settings.environment,
+            settings.listen
+        );
+    }
+    let handlers = settings
+        .queues
+        .iter()
+        .map(|q| -> anyhow::Result<Arc<dyn conveyor_worker::Handler>> {
+            match &q.handler {
+                Handler::Log => Ok(Arc::new(LogHandler)),
+                Handler::Fail => Ok(Arc::new(FailHandler)),
+                Handler::Http { .. } => bail!(
+                    "queue {} uses the http handler, which this build does not have yet; use log or fail",
+                    q.key
+                ),
+            }
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+
+    let db = settings.data_dir.join("queue.db");
+    let engine = EmbeddedEngine::open(EngineOptions::new(&db), Arc::new(SystemClock))
+        .with_context(|| format!("opening the queue database {}", db.display()))?;
+    provision(&engine, &settings).await?;
+    let store = Store::local(settings.data_dir.join("objects"))?;
+
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {}; is another process using it?",
+                settings.listen
+            )
+        })?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, environment = %settings.environment, data_dir = %settings.data_dir.display(), "conveyor serving");
+    // One plain line on stdout, for scripts and tests that started us on port 0.
+    println!("conveyor listening on http://{address}");
+
+    let (stop, stopped) = watch::channel(false);
+    let queue: Arc<dyn Queue> = Arc::new(engine.clone());
+    let mut workers = Vec::new();
+    for (q, handler) in settings.queues.iter().zip(handlers) {
+        let worker = QueueWorker {
+            queue: q.name.clone(),
+            handler,
+            concurrency: WORKER_CONCURRENCY,
+            visibility: q.visibility.0,
+            poll_wait: Duration::from_secs(2),
+            shutdown_grace: SHUTDOWN_GRACE,
+        };
+        let stats = Arc::new(WorkerStats::default());
+        workers.push(tokio::spawn(conveyor_worker::run(
+            queue.clone(),
+            store.clone(),
+            worker,
+            stats,
+            stopped.clone(),
+        )));
+    }
+
+    let state = conveyor_api::ApiState {
+        queue: queue.clone(),
+        store: store.clone(),
+        settings: settings.clone(),
+    };
+    let app = conveyor_api::router(state, conveyor_api::ApiLimits::default());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(termination())
+        .await
+        .context("the HTTP server failed")?;
+
+    // The API has stopped taking requests (each one answered was enqueued durably); now let the
+    // workers finish or release what they hold.
+    tracing::info!("stopping workers");
+    let _ = stop.send(true);
+    for w in workers {
+        let _ = w.await;
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Create every configured queue (dead-letter queues first) if missing; repeat runs are no-ops.
+async fn provision(engine: &EmbeddedEngine, settings: &Settings) -> anyhow::Result<()> {
+    let location: &Location = engine.location();
+    for q in &settings.queues {
+        ensure_queue(engine, &q.dlq_name, q.dlq_attributes()).await?;
+        ensure_queue(
+            engine,
+            &q.name,
+            q.attributes(Some(&location.arn(&q.dlq_name))),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Create `name`, or bring an existing queue's attributes to what the configuration now says.
+async fn ensure_queue(
+    engine: &EmbeddedEngine,
+    name: &str,
+    mut attributes: std::collections::BTreeMap<String, String>,
+) -> anyhow::Result<()> {
+    match engine
+        .create_queue(name, &attributes, &Default::default())
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(conveyor_queue::QueueError::QueueAlreadyExists { .. }) => {
+            attributes.remove("FifoQueue");
+            engine
+                .set_attributes(name, &attributes)
+                .await
+                .with_context(|| format!("updating queue {name}"))
+        }
+        Err(e) => Err(e).with_context(|| format!("creating queue {name}")),
+    }
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+async fn termination() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("termination requested: finishing requests in progress");
+}

@@ -1,0 +1,393 @@
+//! `conveyor serve` and `conveyor config check` as a user runs them: the real binary, a fresh
+//! data directory per test, the API on a free loopback port, stopped by the test.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const BIN: &str = env!("CARGO_BIN_EXE_conveyor");
+
+struct Server {
+    child: Child,
+    address: String,
+    data: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(data: &Path, extra_env: &[(&str, &str)], config: Option<&Path>) -> Server {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data);
+    if let Some(c) = config {
+        cmd.arg("--config").arg(c);
+    }
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    cmd.env_remove("CONVEYOR_ENVIRONMENT")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().expect("start conveyor serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read the listening line");
+    let address = line
+        .trim()
+        .strip_prefix("conveyor listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    Server {
+        child,
+        address,
+        data: data.to_path_buf(),
+    }
+}
+
+fn terminate(server: &mut Server) -> std::process::ExitStatus {
+    let pid = server.child.id().to_string();
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("send SIGTERM");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = server.child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "conveyor did not stop within 30 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A minimal HTTP/1.1 exchange; returns the status code and body.
+async fn http(
+    address: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    try_http(address, method, path, headers, body)
+        .await
+        .expect("the server accepts the connection")
+}
+
+/// As `http`, but `None` when the server no longer accepts connections (it is shutting down).
+async fn try_http(
+    address: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Option<(u16, String)> {
+    let mut stream = tokio::net::TcpStream::connect(address).await.ok()?;
+    let mut request =
+        format!("{method} {path} HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut response = String::new();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        stream.read_to_string(&mut response),
+    )
+    .await
+    .expect("answer in time")
+    .ok()?;
+    let status = response
+        .get(9..12)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Some((status, body))
+}
+
+const JSON: (&str, &str) = ("content-type", "application/json");
+
+fn result_files(data: &Path) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|e| e == "json") {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&data.join("objects/results"), &mut out);
+    out
+}
+
+fn message_id(body: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(body).expect("JSON answer");
+    v["message_id"].as_str().expect("message_id").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posted_feedback_gets_a_result_under_its_partition_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(dir.path(), &[], None);
+    let (status, body) = http(
+        &server.address,
+        "POST",
+        "/v1/feedback",
+        &[JSON],
+        r#"{"user_id":"u1","message":"hello"}"#,
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let id = message_id(&body);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let found = loop {
+        if let Some(f) = result_files(&server.data)
+            .into_iter()
+            .find(|f| f.ends_with(format!("{id}.json")))
+        {
+            break f;
+        }
+        assert!(Instant::now() < deadline, "no result for {id}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let path = found.to_string_lossy();
+    assert!(
+        path.contains("results/mht-api-local-api-processing-feedback.fifo/year="),
+        "{path}"
+    );
+    assert!(
+        path.contains("/month=") && path.contains("/day=") && path.contains("/hour="),
+        "{path}"
+    );
+    assert!(terminate(&mut server).success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_under_load_loses_no_acknowledged_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(dir.path(), &[], None);
+    let mut acknowledged = Vec::new();
+    for i in 0..150 {
+        let body = format!(r#"{{"events":[{{"name":"e{i}","user_id":"u{}"}}]}}"#, i % 7);
+        let Some((status, answer)) = try_http(
+            &server.address,
+            "POST",
+            "/v1/analytics/events",
+            &[JSON],
+            &body,
+        )
+        .await
+        else {
+            continue; // refused while shutting down: not acknowledged, so nothing is owed
+        };
+        if status == 202 {
+            let v: serde_json::Value = serde_json::from_str(&answer).unwrap();
+            acknowledged.extend(
+                v["message_ids"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_str().unwrap().to_string()),
+            );
+        }
+        if i == 100 {
+            Command::new("kill")
+                .args(["-TERM", &server.child.id().to_string()])
+                .status()
+                .unwrap();
+        }
+    }
+    let status = terminate(&mut server);
+    assert!(status.success(), "conveyor exited with {status}");
+    assert!(
+        acknowledged.len() >= 100,
+        "only {} acknowledged",
+        acknowledged.len()
+    );
+    // Every acknowledged message is either processed (a result exists) or still queued.
+    let processed: Vec<String> = result_files(&server.data)
+        .iter()
+        .filter_map(|f| f.file_stem().map(|s| s.to_string_lossy().to_string()))
+        .collect();
+    let conn = rusqlite::Connection::open(server.data.join("queue.db")).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT p.message_id FROM messages m JOIN payloads p ON p.id = m.payload_id")
+        .unwrap();
+    let queued: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for id in &acknowledged {
+        assert!(
+            processed.contains(id) || queued.contains(id),
+            "acknowledged message {id} was lost"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_handler_sends_the_message_to_the_dead_letter_queue_after_three_receives() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("conveyor.toml");
+    std::fs::write(
+        &config,
+        r#"
+instance = "acme"
+use_case = "jobs"
+environment = "test"
+[queues.work]
+fifo = true
+visibility = "1s"
+max_receive_count = 3
+handler = "fail"
+[environments.test]
+data_dir = "unused"
+bucket_suffix = "data"
+"#,
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let mut server = start(&data, &[], Some(&config));
+    let (status, body) = http(
+        &server.address,
+        "POST",
+        "/v1/queues/work/messages",
+        &[JSON],
+        r#"{"body":"poison","group_id":"g"}"#,
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let id = message_id(&body);
+    // Three failed receives, a second apart, then the fourth receive moves it.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert!(terminate(&mut server).success());
+    let conn = rusqlite::Connection::open(data.join("queue.db")).unwrap();
+    let (queue, count): (String, i64) = conn
+        .query_row(
+            "SELECT q.name, m.receive_count FROM messages m JOIN payloads p ON p.id = m.payload_id \
+             JOIN queues q ON q.id = m.queue_id WHERE p.message_id = ?1",
+            [&id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(queue, "acme-test-jobs-work-dlq.fifo");
+    assert!(count >= 3, "receive count {count}");
+    assert!(
+        result_files(&data).is_empty(),
+        "a failed message has no result"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_keys_are_required_when_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(dir.path(), &[("CONVEYOR_API_KEYS", "s3cret")], None);
+    let body = r#"{"user_id":"u1","message":"hi"}"#;
+    assert_eq!(
+        http(&server.address, "POST", "/v1/feedback", &[JSON], body)
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        http(
+            &server.address,
+            "POST",
+            "/v1/feedback",
+            &[JSON, ("authorization", "Bearer wrong")],
+            body
+        )
+        .await
+        .0,
+        401
+    );
+    assert_eq!(
+        http(
+            &server.address,
+            "POST",
+            "/v1/feedback",
+            &[JSON, ("authorization", "Bearer s3cret")],
+            body
+        )
+        .await
+        .0,
+        202
+    );
+    assert_eq!(
+        http(&server.address, "GET", "/health", &[], "").await.0,
+        200
+    );
+    assert!(terminate(&mut server).success());
+}
+
+#[test]
+fn config_check_prints_masked_settings_and_refuses_shared_data_directories() {
+    let ok = Command::new(BIN)
+        .args(["config", "check", "--env", "staging"])
+        .env("CONVEYOR_API_KEYS", "do-not-print-me")
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let out = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        out.contains("mht-api-staging-api-processing-feedback.fifo"),
+        "{out}"
+    );
+    assert!(
+        out.contains("****") && !out.contains("do-not-print-me"),
+        "{out}"
+    );
+
+    let shared = Command::new(BIN)
+        .args(["config", "check"])
+        .env(
+            "CONVEYOR_ENVIRONMENTS__PRODUCTION__DATA_DIR",
+            "data/staging",
+        )
+        .output()
+        .unwrap();
+    assert!(!shared.status.success());
+    let err = String::from_utf8_lossy(&shared.stderr);
+    assert!(
+        err.contains("production") && err.contains("staging") && err.contains("data directory"),
+        "{err}"
+    );
+}
+
+#[test]
+fn serve_refuses_a_public_address_without_api_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", "0.0.0.0:0", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("API keys"), "{err}");
+}

@@ -6,6 +6,7 @@
 
 mod error;
 mod ingest;
+pub mod metrics;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +32,8 @@ pub struct ApiState {
     pub queue: Arc<dyn Queue>,
     pub store: Store,
     pub settings: Arc<Settings>,
+    /// The Prometheus recorder's handle (`metrics::install`); `None` leaves `/metrics` off.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 /// Request limits.
@@ -67,8 +70,10 @@ pub fn router(state: ApiState, limits: ApiLimits) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
+        .route("/metrics", get(metrics::render))
         .merge(v1)
         .fallback(not_found)
+        .route_layer(middleware::from_fn(metrics::track))
         .with_state(state)
         .layer(DefaultBodyLimit::max(limits.body_bytes))
         .layer(TraceLayer::new_for_http())

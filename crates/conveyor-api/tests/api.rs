@@ -51,6 +51,7 @@ async fn app(api_keys: &str, limits: ApiLimits) -> App {
         queue: Arc::new(engine.clone()),
         store,
         settings: settings.clone(),
+        metrics: Some(conveyor_api::metrics::install().unwrap()),
     };
     App {
         router: router(state, limits),
@@ -368,4 +369,65 @@ async fn it_serves_over_a_real_socket() {
     .unwrap();
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     server.abort();
+}
+
+#[tokio::test]
+async fn metrics_report_requests_queue_depth_and_dead_letters() {
+    let app = app("", ApiLimits::default()).await;
+    for _ in 0..3 {
+        let (status, _, _) = call(
+            &app,
+            "POST",
+            "/v1/feedback",
+            &[JSON],
+            r#"{"user_id":"u1","message":"m"}"#,
+        )
+        .await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
+    let dlq = app.settings.queue("emails").unwrap().dlq_name.clone();
+    app.engine
+        .send(
+            &dlq,
+            conveyor_queue::SendMessage::new("dead")
+                .group("g")
+                .dedup("d"),
+        )
+        .await
+        .unwrap();
+    let request = Request::builder()
+        .uri("/metrics")
+        .body(Body::empty())
+        .unwrap();
+    let response = app.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = String::from_utf8(
+        axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(
+        text.contains(r#"conveyor_queue_messages{queue="feedback",state="visible"} 3"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"conveyor_dlq_messages{queue="emails"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("conveyor_queue_oldest_message_age_seconds"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"conveyor_http_requests_total{method="POST",route="/v1/feedback",status="202"}"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("conveyor_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
 }

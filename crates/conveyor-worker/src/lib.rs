@@ -136,6 +136,7 @@ async fn poll_loop(
                     .change_visibility(&worker.queue, &message.receipt_handle, 0)
                     .await;
                 stats.released.fetch_add(1, Ordering::Relaxed);
+                record_outcome(&worker.queue, "released");
             }
             return;
         }
@@ -156,6 +157,7 @@ async fn process(
     stop: &watch::Receiver<bool>,
     message: ReceivedMessage,
 ) -> bool {
+    let started = std::time::Instant::now();
     let outcome = {
         let extend = keep_in_flight(queue, worker, &message.receipt_handle);
         let released = released_after_grace(stop.clone(), worker.shutdown_grace);
@@ -171,9 +173,12 @@ async fn process(
             .change_visibility(&worker.queue, &message.receipt_handle, 0)
             .await;
         stats.released.fetch_add(1, Ordering::Relaxed);
+        record_outcome(&worker.queue, "released");
         tracing::info!(queue = %worker.queue, message_id = %message.message_id, "released unfinished message");
         return false;
     };
+    metrics::histogram!("conveyor_handler_duration_seconds", "queue" => worker.queue.clone())
+        .record(started.elapsed().as_secs_f64());
     match outcome {
         Ok(output) => match store_result(store, worker, &message, output).await {
             Ok(()) => {
@@ -181,14 +186,17 @@ async fn process(
                     tracing::warn!(queue = %worker.queue, message_id = %message.message_id, error = %e, "processed but not deleted; it will be delivered again");
                 }
                 stats.processed.fetch_add(1, Ordering::Relaxed);
+                record_outcome(&worker.queue, "processed");
             }
             Err(e) => {
                 stats.failed.fetch_add(1, Ordering::Relaxed);
+                record_outcome(&worker.queue, "failed");
                 tracing::warn!(queue = %worker.queue, message_id = %message.message_id, error = %e, "result not stored; the message will be retried");
             }
         },
         Err(e) => {
             stats.failed.fetch_add(1, Ordering::Relaxed);
+            record_outcome(&worker.queue, "failed");
             tracing::warn!(
                 queue = %worker.queue, message_id = %message.message_id, receive_count = message.approximate_receive_count,
                 error = %e, "handler failed; the message returns after its visibility timeout"
@@ -196,6 +204,11 @@ async fn process(
         }
     }
     true
+}
+
+/// Count a message's outcome for `/metrics` (a no-op until a recorder is installed).
+fn record_outcome(queue: &str, outcome: &'static str) {
+    metrics::counter!("conveyor_worker_messages_total", "queue" => queue.to_string(), "outcome" => outcome).increment(1);
 }
 
 /// Extend the message's visibility every half timeout; returns only if an extension fails.

@@ -83,10 +83,12 @@ pub async fn serve(args: ConfigArgs) -> anyhow::Result<()> {
         )));
     }
 
+    let metrics = conveyor_api::metrics::install().map_err(anyhow::Error::msg)?;
     let state = conveyor_api::ApiState {
         queue: queue.clone(),
         store: store.clone(),
         settings: settings.clone(),
+        metrics: Some(metrics),
     };
     let app = conveyor_api::router(state, conveyor_api::ApiLimits::default());
     axum::serve(listener, app)

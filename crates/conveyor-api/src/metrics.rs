@@ -1,0 +1,99 @@
+//! `GET /metrics` in the Prometheus text format.
+//!
+//! Counters and histograms go through the `metrics` facade (the worker records its outcomes the
+//! same way, without knowing about the API); queue gauges are read from the queue service at
+//! scrape time, so they are never stale.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::{ApiError, ApiState};
+
+/// Latency buckets in seconds: fine below 10 ms, where an enqueue should land.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Install the process-wide Prometheus recorder (once; later calls return the same handle).
+pub fn install() -> Result<PrometheusHandle, String> {
+    static HANDLE: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("duration_seconds".into()), LATENCY_BUCKETS)
+                .map_err(|e| e.to_string())?
+                .install_recorder()
+                .map_err(|e| format!("cannot install the metrics recorder: {e}"))
+        })
+        .clone()
+}
+
+/// Count and time every request by route template (not raw path, so ids don't explode labels).
+pub async fn track(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("conveyor_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("conveyor_http_request_duration_seconds", "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+pub async fn render(State(state): State<ApiState>) -> Result<Response, ApiError> {
+    let Some(handle) = state.metrics.as_ref() else {
+        return Err(ApiError::NotFound(
+            "metrics are not enabled in this process".into(),
+        ));
+    };
+    for q in &state.settings.queues {
+        let labels = [("queue", q.key.clone())];
+        match state.queue.counts(&q.name).await {
+            Ok(c) => {
+                metrics::gauge!(
+                    "conveyor_queue_messages",
+                    &[("queue", q.key.clone()), ("state", "visible".to_string())]
+                )
+                .set(c.visible as f64);
+                metrics::gauge!(
+                    "conveyor_queue_messages",
+                    &[("queue", q.key.clone()), ("state", "in_flight".to_string())]
+                )
+                .set(c.in_flight as f64);
+                metrics::gauge!(
+                    "conveyor_queue_messages",
+                    &[("queue", q.key.clone()), ("state", "delayed".to_string())]
+                )
+                .set(c.delayed as f64);
+                metrics::gauge!("conveyor_queue_oldest_message_age_seconds", &labels)
+                    .set(c.oldest_age_seconds as f64);
+            }
+            Err(e) => {
+                tracing::warn!(queue = %q.name, error = %e, "cannot read queue counts for /metrics")
+            }
+        }
+        match state.queue.counts(&q.dlq_name).await {
+            Ok(c) => metrics::gauge!("conveyor_dlq_messages", &labels)
+                .set((c.visible + c.in_flight + c.delayed) as f64),
+            Err(e) => {
+                tracing::warn!(queue = %q.dlq_name, error = %e, "cannot read dead-letter counts for /metrics")
+            }
+        }
+    }
+    Ok((
+        [("content-type", "text/plain; version=0.0.4")],
+        handle.render(),
+    )
+        .into_response())
+}

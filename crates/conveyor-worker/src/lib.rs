@@ -22,7 +22,7 @@ use conveyor_queue::{Queue, ReceiveRequest, ReceivedMessage};
 use conveyor_store::Store;
 use tokio::sync::watch;
 
-pub use handlers::{FailHandler, LogHandler};
+pub use handlers::{FailHandler, HttpHandler, LogHandler};
 
 /// A handler's refusal of a message; the message will be retried.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use conveyor_config::{Handler, Settings};
 use conveyor_queue::{EmbeddedEngine, EngineOptions, Location, Queue, SystemClock};
 use conveyor_store::Store;
-use conveyor_worker::{FailHandler, LogHandler, QueueWorker, WorkerStats};
+use conveyor_worker::{FailHandler, HttpHandler, LogHandler, QueueWorker, WorkerStats};
 use tokio::sync::watch;
 
 use crate::ConfigArgs;
@@ -34,10 +34,10 @@ pub async fn serve(args: ConfigArgs) -> anyhow::Result<()> {
             match &q.handler {
                 Handler::Log => Ok(Arc::new(LogHandler)),
                 Handler::Fail => Ok(Arc::new(FailHandler)),
-                Handler::Http { .. } => bail!(
-                    "queue {} uses the http handler, which this build does not have yet; use log or fail",
-                    q.key
-                ),
+                Handler::Http { url, timeout } => Ok(Arc::new(
+                    HttpHandler::new(url.clone(), timeout.0)
+                        .map_err(|e| anyhow::anyhow!("queue {}: {e}", q.key))?,
+                )),
             }
         })
         .collect::<anyhow::Result<Vec<_>>>()?;

@@ -391,3 +391,94 @@ fn serve_refuses_a_public_address_without_api_keys() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("API keys"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_whose_worker_is_killed_is_redelivered_after_its_visibility_timeout() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    // The endpoint hangs on its first call (the worker is killed meanwhile), then answers 200.
+    let calls = Arc::new(AtomicU64::new(0));
+    let counter = calls.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let counter = counter.clone();
+            async move {
+                if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                }
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("conveyor.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+instance = "acme"
+use_case = "jobs"
+environment = "test"
+[queues.work]
+visibility = "2s"
+handler = {{ kind = "http", url = "{hook}", timeout = "90s" }}
+[environments.test]
+data_dir = "unused"
+bucket_suffix = "data"
+"#
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let mut first = start(&data, &[], Some(&config));
+    let (status, body) = http(
+        &first.address,
+        "POST",
+        "/v1/queues/work/messages",
+        &[JSON],
+        r#"{"body":"job"}"#,
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let id = message_id(&body);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while calls.load(Ordering::SeqCst) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the worker never called the endpoint"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // SIGKILL mid-message: no chance to release it.
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    let killed_at = Instant::now();
+
+    let mut second = start(&data, &[], Some(&config));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let result = loop {
+        if let Some(f) = result_files(&data)
+            .into_iter()
+            .find(|f| f.ends_with(format!("{id}.json")))
+        {
+            break f;
+        }
+        assert!(Instant::now() < deadline, "the message was not redelivered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        killed_at.elapsed() >= Duration::from_millis(500),
+        "redelivered before its visibility timeout could pass"
+    );
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(result).unwrap()).unwrap();
+    assert_eq!(record["receive_count"], 2, "{record}");
+    assert_eq!(record["handler"], "http");
+    assert!(calls.load(Ordering::SeqCst) >= 2);
+    assert!(terminate(&mut second).success());
+}

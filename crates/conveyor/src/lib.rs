@@ -36,6 +36,10 @@ pub enum LogFormat {
 pub enum Command {
     /// Run the HTTP API, the queue engine, the workers and the object store in one process.
     Serve(ConfigArgs),
+    /// Run only the HTTP API (for deployments that scale API and workers separately).
+    Api(ConfigArgs),
+    /// Run only the workers.
+    Worker(ConfigArgs),
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -103,7 +107,9 @@ pub fn init_logging(format: LogFormat) {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => serve::serve(args).await,
+        Command::Serve(args) => serve::serve(args, serve::Parts::Both).await,
+        Command::Api(args) => serve::serve(args, serve::Parts::Api).await,
+        Command::Worker(args) => serve::serve(args, serve::Parts::Workers).await,
         Command::Config {
             command: ConfigCommand::Check(args),
         } => config_check(&args),

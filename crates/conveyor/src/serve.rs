@@ -17,9 +17,26 @@ const WORKER_CONCURRENCY: usize = 4;
 /// How long a running handler may finish after a stop request.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
-pub async fn serve(args: ConfigArgs) -> anyhow::Result<()> {
+/// Which parts of Conveyor this process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parts {
+    Both,
+    Api,
+    Workers,
+}
+
+impl Parts {
+    fn api(self) -> bool {
+        self != Parts::Workers
+    }
+    fn workers(self) -> bool {
+        self != Parts::Api
+    }
+}
+
+pub async fn serve(args: ConfigArgs, parts: Parts) -> anyhow::Result<()> {
     let settings = Arc::new(args.load()?.selected);
-    if !settings.listen.ip().is_loopback() && settings.api_keys.is_empty() {
+    if parts.api() && !settings.listen.ip().is_loopback() && settings.api_keys.is_empty() {
         bail!(
             "environment {} would listen on {} with no API keys, open to anyone who can reach it: \
              set api_keys (or CONVEYOR_API_KEYS), or listen on 127.0.0.1",
@@ -48,56 +65,63 @@ pub async fn serve(args: ConfigArgs) -> anyhow::Result<()> {
     provision(&engine, &settings).await?;
     let store = Store::local(settings.data_dir.join("objects"))?;
 
-    let listener = tokio::net::TcpListener::bind(settings.listen)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {}; is another process using it?",
-                settings.listen
-            )
-        })?;
-    let address = listener.local_addr()?;
-    tracing::info!(%address, environment = %settings.environment, data_dir = %settings.data_dir.display(), "conveyor serving");
-    // One plain line on stdout, for scripts and tests that started us on port 0.
-    println!("conveyor listening on http://{address}");
-
     let (stop, stopped) = watch::channel(false);
     let queue: Arc<dyn Queue> = Arc::new(engine.clone());
     let mut workers = Vec::new();
-    for (q, handler) in settings.queues.iter().zip(handlers) {
-        let worker = QueueWorker {
-            queue: q.name.clone(),
-            handler,
-            concurrency: WORKER_CONCURRENCY,
-            visibility: q.visibility.0,
-            poll_wait: Duration::from_secs(2),
-            shutdown_grace: SHUTDOWN_GRACE,
-        };
-        let stats = Arc::new(WorkerStats::default());
-        workers.push(tokio::spawn(conveyor_worker::run(
-            queue.clone(),
-            store.clone(),
-            worker,
-            stats,
-            stopped.clone(),
-        )));
+    if parts.workers() {
+        for (q, handler) in settings.queues.iter().zip(handlers) {
+            let worker = QueueWorker {
+                queue: q.name.clone(),
+                handler,
+                concurrency: WORKER_CONCURRENCY,
+                visibility: q.visibility.0,
+                poll_wait: Duration::from_secs(2),
+                shutdown_grace: SHUTDOWN_GRACE,
+            };
+            let stats = Arc::new(WorkerStats::default());
+            workers.push(tokio::spawn(conveyor_worker::run(
+                queue.clone(),
+                store.clone(),
+                worker,
+                stats,
+                stopped.clone(),
+            )));
+        }
     }
 
-    let metrics = conveyor_api::metrics::install().map_err(anyhow::Error::msg)?;
-    let state = conveyor_api::ApiState {
-        queue: queue.clone(),
-        store: store.clone(),
-        settings: settings.clone(),
-        metrics: Some(metrics),
-    };
-    let app = conveyor_api::router(state, conveyor_api::ApiLimits::default());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(termination())
-        .await
-        .context("the HTTP server failed")?;
+    if parts.api() {
+        let listener = tokio::net::TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on {}; is another process using it?",
+                    settings.listen
+                )
+            })?;
+        let address = listener.local_addr()?;
+        tracing::info!(%address, environment = %settings.environment, data_dir = %settings.data_dir.display(), ?parts, "conveyor serving");
+        // One plain line on stdout, for scripts and tests that started us on port 0.
+        println!("conveyor listening on http://{address}");
+        let metrics = conveyor_api::metrics::install().map_err(anyhow::Error::msg)?;
+        let state = conveyor_api::ApiState {
+            queue: queue.clone(),
+            store: store.clone(),
+            settings: settings.clone(),
+            metrics: Some(metrics),
+        };
+        let app = conveyor_api::router(state, conveyor_api::ApiLimits::default());
+        axum::serve(listener, app)
+            .with_graceful_shutdown(termination())
+            .await
+            .context("the HTTP server failed")?;
+    } else {
+        tracing::info!(environment = %settings.environment, data_dir = %settings.data_dir.display(), "conveyor workers running");
+        println!("conveyor workers running");
+        termination().await;
+    }
 
-    // The API has stopped taking requests (each one answered was enqueued durably); now let the
-    // workers finish or release what they hold.
+    // The API (if any) has stopped taking requests, and each request it answered was enqueued
+    // durably; now let the workers finish or release what they hold.
     tracing::info!("stopping workers");
     let _ = stop.send(true);
     for w in workers {

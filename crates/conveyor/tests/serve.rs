@@ -24,8 +24,18 @@ impl Drop for Server {
 }
 
 fn start(data: &Path, extra_env: &[(&str, &str)], config: Option<&Path>) -> Server {
+    start_command("serve", data, extra_env, config)
+}
+
+/// Start `conveyor <command>`; for `worker`, which has no address, `address` is empty.
+fn start_command(
+    command: &str,
+    data: &Path,
+    extra_env: &[(&str, &str)],
+    config: Option<&Path>,
+) -> Server {
     let mut cmd = Command::new(BIN);
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+    cmd.args([command, "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data);
     if let Some(c) = config {
         cmd.arg("--config").arg(c);
@@ -36,17 +46,19 @@ fn start(data: &Path, extra_env: &[(&str, &str)], config: Option<&Path>) -> Serv
     cmd.env_remove("CONVEYOR_ENVIRONMENT")
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
-    let mut child = cmd.spawn().expect("start conveyor serve");
+    let mut child = cmd.spawn().expect("start conveyor");
     let stdout = child.stdout.take().expect("stdout");
     let mut line = String::new();
     BufReader::new(stdout)
         .read_line(&mut line)
-        .expect("read the listening line");
-    let address = line
-        .trim()
-        .strip_prefix("conveyor listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
+        .expect("read the first line");
+    let address = match line.trim() {
+        "conveyor workers running" => String::new(),
+        other => other
+            .strip_prefix("conveyor listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string(),
+    };
     Server {
         child,
         address,
@@ -481,4 +493,49 @@ bucket_suffix = "data"
     assert_eq!(record["handler"], "http");
     assert!(calls.load(Ordering::SeqCst) >= 2);
     assert!(terminate(&mut second).success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_and_worker_run_as_separate_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut api = start_command("api", dir.path(), &[], None);
+    let (status, body) = http(
+        &api.address,
+        "POST",
+        "/v1/feedback",
+        &[JSON],
+        r#"{"user_id":"u1","message":"later"}"#,
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let id = message_id(&body);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        result_files(dir.path()).is_empty(),
+        "the api process must not run workers"
+    );
+
+    // The embedded engine is one process's: a worker beside the api is refused, saying why.
+    let refused = Command::new(BIN)
+        .args(["worker", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("in use by another Conveyor process"));
+
+    assert!(terminate(&mut api).success());
+    let mut worker = start_command("worker", dir.path(), &[], None);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !result_files(dir.path())
+        .iter()
+        .any(|f| f.ends_with(format!("{id}.json")))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the worker did not process the queued message"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(terminate(&mut worker).success());
 }

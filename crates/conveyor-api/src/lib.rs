@@ -4,6 +4,7 @@
 //! `router(state, limits)` builds the whole app without a socket, so tests can call it directly;
 //! the binary serves it. Handlers reach queues only through the `Queue` trait.
 
+mod admin;
 mod error;
 mod ingest;
 pub mod metrics;
@@ -66,6 +67,15 @@ pub fn router(state: ApiState, limits: ApiLimits) -> Router {
             post(ingest::testflight_invitation),
         )
         .route("/v1/queues/{queue}/messages", post(ingest::generic_message))
+        .route("/v1/admin/queues", get(admin::list).post(admin::create))
+        .route("/v1/admin/queues/{name}/attributes", get(admin::attributes))
+        .route("/v1/admin/queues/{name}/send", post(admin::send))
+        .route("/v1/admin/queues/{name}/receive", post(admin::receive))
+        .route("/v1/admin/queues/{name}/purge", post(admin::purge))
+        .route(
+            "/v1/admin/queues/{name}/redrive",
+            post(admin::redrive).get(admin::redrive_status),
+        )
         .route_layer(middleware::from_fn_with_state(keys, require_api_key));
     Router::new()
         .route("/health", get(health))

@@ -1,5 +1,6 @@
 //! The `conveyor` binary's commands: process wiring only; the behaviour lives in the libraries.
 
+mod queue_cmd;
 mod serve;
 
 use std::path::PathBuf;
@@ -40,6 +41,8 @@ pub enum Command {
     Api(ConfigArgs),
     /// Run only the workers.
     Worker(ConfigArgs),
+    /// Operator tools for the queues of a running server.
+    Queue(queue_cmd::QueueArgs),
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -110,6 +113,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve::serve(args, serve::Parts::Both).await,
         Command::Api(args) => serve::serve(args, serve::Parts::Api).await,
         Command::Worker(args) => serve::serve(args, serve::Parts::Workers).await,
+        Command::Queue(args) => queue_cmd::run(args).await,
         Command::Config {
             command: ConfigCommand::Check(args),
         } => config_check(&args),

@@ -1,0 +1,206 @@
+//! Operator routes under `/v1/admin` (API keys apply): what `conveyor queue …` calls on a running
+//! server, since the server holds the queue database. Queues are named by their full names here.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use conveyor_queue::{BatchEntry, ReceiveRequest, SendMessage};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::{ApiError, ApiJson, ApiState};
+
+/// Every queue with its counts.
+pub async fn list(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
+    let mut rows = Vec::new();
+    let mut token = None;
+    loop {
+        let page = state
+            .queue
+            .list_queues(None, Some(1000), token.as_deref())
+            .await?;
+        for q in page.items {
+            let c = state.queue.counts(&q.name).await?;
+            rows.push(json!({
+                "name": q.name, "arn": q.arn, "visible": c.visible, "in_flight": c.in_flight,
+                "delayed": c.delayed, "oldest_age_seconds": c.oldest_age_seconds,
+            }));
+        }
+        match page.next_token {
+            Some(t) => token = Some(t),
+            None => break,
+        }
+    }
+    Ok(Json(json!({ "queues": rows })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Create {
+    name: String,
+    #[serde(default)]
+    attributes: BTreeMap<String, String>,
+}
+
+pub async fn create(
+    State(state): State<ApiState>,
+    ApiJson(c): ApiJson<Create>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let info = state
+        .queue
+        .create_queue(&c.name, &c.attributes, &BTreeMap::new())
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "name": info.name, "arn": info.arn })),
+    ))
+}
+
+pub async fn attributes(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        json!({ "attributes": state.queue.get_attributes(&name).await? }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Send {
+    body: String,
+    #[serde(default)]
+    group_id: Option<String>,
+    #[serde(default)]
+    deduplication_id: Option<String>,
+    #[serde(default)]
+    delay_seconds: Option<u32>,
+}
+
+pub async fn send(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    ApiJson(s): ApiJson<Send>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let message = SendMessage {
+        body: s.body,
+        group_id: s.group_id,
+        deduplication_id: s.deduplication_id,
+        delay_seconds: s.delay_seconds,
+        ..Default::default()
+    };
+    let sent = state.queue.send(&name, message).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "message_id": sent.message_id, "sequence_number": sent.sequence_number })),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Receive {
+    #[serde(default = "one")]
+    max: u32,
+    #[serde(default)]
+    visibility_timeout: Option<u32>,
+    #[serde(default)]
+    wait_seconds: u32,
+    /// Delete what was received (an operator draining a queue).
+    #[serde(default)]
+    delete: bool,
+}
+
+fn one() -> u32 {
+    1
+}
+
+pub async fn receive(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    ApiJson(r): ApiJson<Receive>,
+) -> Result<Json<Value>, ApiError> {
+    let request = ReceiveRequest {
+        max_messages: r.max,
+        visibility_timeout: r.visibility_timeout,
+        wait_time_seconds: Some(r.wait_seconds),
+    };
+    let messages = state.queue.receive(&name, request).await?;
+    if r.delete && !messages.is_empty() {
+        let entries = messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| BatchEntry {
+                id: i.to_string(),
+                entry: m.receipt_handle.clone(),
+            })
+            .collect();
+        state.queue.delete_batch(&name, entries).await?;
+    }
+    let rows: Vec<Value> = messages
+        .into_iter()
+        .map(|m| {
+            json!({
+                "message_id": m.message_id, "body": m.body, "receive_count": m.approximate_receive_count,
+                "sent_timestamp": m.sent_timestamp, "group_id": m.group_id, "receipt_handle": m.receipt_handle,
+                "dead_letter_queue_source_arn": m.dead_letter_queue_source_arn,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "messages": rows, "deleted": r.delete })))
+}
+
+pub async fn purge(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    state.queue.purge(&name).await?;
+    Ok(Json(json!({ "purged": name })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Redrive {
+    /// Move to this queue instead of each message's source queue.
+    #[serde(default)]
+    destination: Option<String>,
+    #[serde(default)]
+    max_per_second: Option<u32>,
+}
+
+/// Start moving a dead-letter queue's messages back (to their sources, or to `destination`).
+pub async fn redrive(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    ApiJson(r): ApiJson<Redrive>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let source = state.queue.get_queue(&name).await?;
+    let destination = match &r.destination {
+        Some(d) => Some(state.queue.get_queue(d).await?.arn),
+        None => None,
+    };
+    let handle = state
+        .queue
+        .start_message_move_task(&source.arn, destination.as_deref(), r.max_per_second)
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "task_handle": handle }))))
+}
+
+pub async fn redrive_status(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let source = state.queue.get_queue(&name).await?;
+    let tasks = state
+        .queue
+        .list_message_move_tasks(&source.arn, Some(10))
+        .await?;
+    let rows: Vec<Value> = tasks
+        .into_iter()
+        .map(|t| {
+            json!({
+                "status": t.status.as_str(), "moved": t.approximate_number_of_messages_moved,
+                "to_move": t.approximate_number_of_messages_to_move, "destination_arn": t.destination_arn,
+                "failure_reason": t.failure_reason, "started_timestamp": t.started_timestamp,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "tasks": rows })))
+}

@@ -1,0 +1,383 @@
+//! `conveyor queue …`: operator tools that talk to a running server's `/v1/admin` routes (the
+//! server holds the queue database) and print readable tables.
+
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use serde_json::{json, Value};
+
+use crate::ConfigArgs;
+
+#[derive(Debug, Args)]
+pub struct QueueArgs {
+    #[command(subcommand)]
+    pub command: QueueCommand,
+    /// The server; by default the configured environment's listen address.
+    #[arg(long, env = "CONVEYOR_URL", global = true)]
+    pub url: Option<String>,
+    /// API key; by default the configured environment's first key.
+    #[arg(long, env = "CONVEYOR_API_KEY", global = true, hide_env_values = true)]
+    pub api_key: Option<String>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QueueCommand {
+    /// List queues with their counts.
+    Ls,
+    /// Create a queue (`--fifo` for a `.fifo` name, `--attribute Name=Value` for SQS attributes).
+    Create {
+        name: String,
+        #[arg(long)]
+        fifo: bool,
+        #[arg(long = "attribute", value_name = "NAME=VALUE")]
+        attributes: Vec<String>,
+    },
+    /// Send one message.
+    Send {
+        queue: String,
+        body: String,
+        #[arg(long)]
+        group: Option<String>,
+        #[arg(long)]
+        dedup: Option<String>,
+        #[arg(long)]
+        delay: Option<u32>,
+    },
+    /// Receive messages (and delete them with `--delete`).
+    Receive {
+        queue: String,
+        #[arg(long, default_value_t = 10)]
+        max: u32,
+        #[arg(long)]
+        visibility: Option<u32>,
+        #[arg(long, default_value_t = 0)]
+        wait: u32,
+        #[arg(long)]
+        delete: bool,
+    },
+    /// Delete every message of a queue.
+    Purge { queue: String },
+    /// Show a queue's attributes.
+    Attrs { queue: String },
+    /// Move a dead-letter queue's messages back to their source queues (or `--to` a queue);
+    /// `--status` shows the recent move tasks instead.
+    Redrive {
+        queue: String,
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        rate: Option<u32>,
+        #[arg(long)]
+        status: bool,
+    },
+}
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    key: Option<String>,
+    queues: BTreeMap<String, (String, String)>,
+}
+
+impl Client {
+    /// A configured short name (`feedback`, `feedback-dlq`) means that queue; anything else is a full name.
+    fn name(&self, given: &str) -> String {
+        if let Some((name, _)) = self.queues.get(given) {
+            return name.clone();
+        }
+        if let Some((_, dlq)) = given.strip_suffix("-dlq").and_then(|k| self.queues.get(k)) {
+            return dlq.clone();
+        }
+        given.to_string()
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let url = format!("{}{path}", self.base);
+        let mut request = self.http.request(method, &url);
+        if let Some(k) = &self.key {
+            request = request.bearer_auth(k);
+        }
+        if let Some(b) = body {
+            request = request.json(&b);
+        }
+        let response = request.send().await.with_context(|| {
+            format!(
+                "cannot reach Conveyor at {}: is `conveyor serve` running there?",
+                self.base
+            )
+        })?;
+        let status = response.status();
+        let value: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            let message = value["error"]["message"].as_str().unwrap_or("no details");
+            bail!("the server answered {status}: {message}");
+        }
+        Ok(value)
+    }
+}
+
+/// Fixed-width columns, headers first.
+fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    let mut out = vec![line(headers.iter().map(|h| h.to_string()).collect())];
+    out.extend(rows.iter().map(|r| line(r.clone())));
+    out.join("\n") + "\n"
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+pub async fn run(args: QueueArgs) -> anyhow::Result<()> {
+    let settings = args.config.load()?.selected;
+    let base = match &args.url {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None => {
+            let mut addr = settings.listen;
+            if addr.ip().is_unspecified() {
+                addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            format!("http://{addr}")
+        }
+    };
+    let client = Client {
+        http: reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(60))
+            .build()?,
+        base,
+        key: args
+            .api_key
+            .clone()
+            .or_else(|| settings.api_keys.first().map(|k| k.expose().to_string())),
+        queues: settings
+            .queues
+            .iter()
+            .map(|q| (q.key.clone(), (q.name.clone(), q.dlq_name.clone())))
+            .collect(),
+    };
+    use reqwest::Method;
+    match args.command {
+        QueueCommand::Ls => {
+            let v = client.call(Method::GET, "/v1/admin/queues", None).await?;
+            let rows: Vec<Vec<String>> = v["queues"]
+                .as_array()
+                .map(|qs| {
+                    qs.iter()
+                        .map(|q| {
+                            [
+                                "name",
+                                "visible",
+                                "in_flight",
+                                "delayed",
+                                "oldest_age_seconds",
+                            ]
+                            .iter()
+                            .map(|k| text(&q[*k]))
+                            .collect()
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            print!(
+                "{}",
+                table(
+                    &["QUEUE", "VISIBLE", "IN FLIGHT", "DELAYED", "OLDEST (s)"],
+                    &rows
+                )
+            );
+        }
+        QueueCommand::Create {
+            name,
+            fifo,
+            attributes,
+        } => {
+            let mut attrs = BTreeMap::new();
+            if fifo {
+                attrs.insert("FifoQueue".to_string(), "true".to_string());
+            }
+            for a in attributes {
+                let (k, v) = a
+                    .split_once('=')
+                    .with_context(|| format!("--attribute {a:?} is not NAME=VALUE"))?;
+                attrs.insert(k.to_string(), v.to_string());
+            }
+            let v = client
+                .call(
+                    Method::POST,
+                    "/v1/admin/queues",
+                    Some(json!({ "name": name, "attributes": attrs })),
+                )
+                .await?;
+            println!("created {} ({})", text(&v["name"]), text(&v["arn"]));
+        }
+        QueueCommand::Send {
+            queue,
+            body,
+            group,
+            dedup,
+            delay,
+        } => {
+            let path = format!("/v1/admin/queues/{}/send", client.name(&queue));
+            let v = client
+                .call(Method::POST, &path, Some(json!({ "body": body, "group_id": group, "deduplication_id": dedup, "delay_seconds": delay })))
+                .await?;
+            println!("sent {}", text(&v["message_id"]));
+        }
+        QueueCommand::Receive {
+            queue,
+            max,
+            visibility,
+            wait,
+            delete,
+        } => {
+            let path = format!("/v1/admin/queues/{}/receive", client.name(&queue));
+            let v = client
+                .call(Method::POST, &path, Some(json!({ "max": max, "visibility_timeout": visibility, "wait_seconds": wait, "delete": delete })))
+                .await?;
+            let rows: Vec<Vec<String>> = v["messages"]
+                .as_array()
+                .map(|ms| {
+                    ms.iter()
+                        .map(|m| {
+                            let body = text(&m["body"]);
+                            let short: String = body.chars().take(60).collect();
+                            vec![
+                                text(&m["message_id"]),
+                                text(&m["receive_count"]),
+                                text(&m["group_id"]),
+                                short,
+                            ]
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            print!(
+                "{}",
+                table(&["MESSAGE ID", "RECEIVES", "GROUP", "BODY"], &rows)
+            );
+            if delete {
+                println!("({} deleted)", rows.len());
+            }
+        }
+        QueueCommand::Purge { queue } => {
+            let name = client.name(&queue);
+            client
+                .call(
+                    Method::POST,
+                    &format!("/v1/admin/queues/{name}/purge"),
+                    None,
+                )
+                .await?;
+            println!("purged {name}");
+        }
+        QueueCommand::Attrs { queue } => {
+            let v = client
+                .call(
+                    Method::GET,
+                    &format!("/v1/admin/queues/{}/attributes", client.name(&queue)),
+                    None,
+                )
+                .await?;
+            let rows: Vec<Vec<String>> = v["attributes"]
+                .as_object()
+                .map(|m| m.iter().map(|(k, v)| vec![k.clone(), text(v)]).collect())
+                .unwrap_or_default();
+            print!("{}", table(&["ATTRIBUTE", "VALUE"], &rows));
+        }
+        QueueCommand::Redrive {
+            queue,
+            to,
+            rate,
+            status,
+        } => {
+            let path = format!("/v1/admin/queues/{}/redrive", client.name(&queue));
+            if status {
+                let v = client.call(Method::GET, &path, None).await?;
+                let rows: Vec<Vec<String>> = v["tasks"]
+                    .as_array()
+                    .map(|ts| {
+                        ts.iter()
+                            .map(|t| {
+                                [
+                                    "status",
+                                    "moved",
+                                    "to_move",
+                                    "destination_arn",
+                                    "failure_reason",
+                                ]
+                                .iter()
+                                .map(|k| text(&t[*k]))
+                                .collect()
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                print!(
+                    "{}",
+                    table(
+                        &["STATUS", "MOVED", "TO MOVE", "DESTINATION", "FAILURE"],
+                        &rows
+                    )
+                );
+            } else {
+                let to = to.map(|t| client.name(&t));
+                let v = client
+                    .call(
+                        Method::POST,
+                        &path,
+                        Some(json!({ "destination": to, "max_per_second": rate })),
+                    )
+                    .await?;
+                println!(
+                    "redrive started (task {}); follow it with --status",
+                    text(&v["task_handle"])
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_columns() {
+        let t = table(
+            &["A", "LONGER"],
+            &[
+                vec!["xyz".into(), "1".into()],
+                vec!["q".into(), "22".into()],
+            ],
+        );
+        assert_eq!(t, "A    LONGER\nxyz  1\nq    22\n");
+    }
+}

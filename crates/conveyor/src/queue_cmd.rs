@@ -147,6 +147,19 @@ fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     out.join("\n") + "\n"
 }
 
+/// The `keys` of each object in the array `v[list]`, as table cells.
+fn rows(v: &Value, list: &str, keys: &[&str]) -> Vec<Vec<String>> {
+    v[list]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|item| keys.iter().map(|k| text(&item[*k])).collect())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
@@ -186,25 +199,17 @@ pub async fn run(args: QueueArgs) -> anyhow::Result<()> {
     match args.command {
         QueueCommand::Ls => {
             let v = client.call(Method::GET, "/v1/admin/queues", None).await?;
-            let rows: Vec<Vec<String>> = v["queues"]
-                .as_array()
-                .map(|qs| {
-                    qs.iter()
-                        .map(|q| {
-                            [
-                                "name",
-                                "visible",
-                                "in_flight",
-                                "delayed",
-                                "oldest_age_seconds",
-                            ]
-                            .iter()
-                            .map(|k| text(&q[*k]))
-                            .collect()
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
+            let rows = rows(
+                &v,
+                "queues",
+                &[
+                    "name",
+                    "visible",
+                    "in_flight",
+                    "delayed",
+                    "oldest_age_seconds",
+                ],
+            );
             print!(
                 "{}",
                 table(
@@ -320,25 +325,17 @@ pub async fn run(args: QueueArgs) -> anyhow::Result<()> {
             let path = format!("/v1/admin/queues/{}/redrive", client.name(&queue));
             if status {
                 let v = client.call(Method::GET, &path, None).await?;
-                let rows: Vec<Vec<String>> = v["tasks"]
-                    .as_array()
-                    .map(|ts| {
-                        ts.iter()
-                            .map(|t| {
-                                [
-                                    "status",
-                                    "moved",
-                                    "to_move",
-                                    "destination_arn",
-                                    "failure_reason",
-                                ]
-                                .iter()
-                                .map(|k| text(&t[*k]))
-                                .collect()
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let rows = rows(
+                    &v,
+                    "tasks",
+                    &[
+                        "status",
+                        "moved",
+                        "to_move",
+                        "destination_arn",
+                        "failure_reason",
+                    ],
+                );
                 print!(
                     "{}",
                     table(

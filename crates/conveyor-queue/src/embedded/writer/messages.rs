@@ -139,6 +139,25 @@ impl Writer {
         }
     }
 
+    /// Expire or dead-letter `row` if its time or receive count says so (true), else deliver it
+    /// into `out` (false).
+    fn dispose_or_deliver(
+        &mut self,
+        meta: &QueueMeta,
+        row: StoredRow,
+        visibility: u32,
+        now: i64,
+        out: &mut Vec<ReceivedMessage>,
+    ) -> rusqlite::Result<QueueResult<bool>> {
+        if self.dispose(meta, &row, now)? {
+            return Ok(Ok(true));
+        }
+        Ok(self.deliver(meta, row, visibility, now)?.map(|m| {
+            out.push(m);
+            false
+        }))
+    }
+
     /// Move a stored message to another queue as a new row (a new sequence number) in place of
     /// the old one; the payload stays where it is.
     pub(super) fn move_row(
@@ -300,16 +319,14 @@ impl Writer {
                     break;
                 }
                 let row_id = row.id;
-                if self.dispose(meta, &row, now)? {
-                    disposed = true;
-                    disposals += 1;
-                    continue;
-                }
-                match self.deliver(meta, row, visibility, now)? {
-                    Ok(m) => out.push(m),
+                match self.dispose_or_deliver(meta, row, visibility, now, &mut out)? {
+                    Ok(true) => {
+                        disposed = true;
+                        disposals += 1;
+                    }
+                    Ok(false) => delivered.push(row_id),
                     Err(e) => return Ok(Err(e)),
                 }
-                delivered.push(row_id);
             }
             if !disposed || out.len() >= max {
                 break;
@@ -394,13 +411,12 @@ impl Writer {
                         break;
                     }
                     after_id = row.id;
-                    if self.dispose(meta, &row, now)? {
-                        disposed = true;
-                        disposals += 1;
-                        continue;
-                    }
-                    match self.deliver(meta, row, visibility, now)? {
-                        Ok(m) => out.push(m),
+                    match self.dispose_or_deliver(meta, row, visibility, now, &mut out)? {
+                        Ok(true) => {
+                            disposed = true;
+                            disposals += 1;
+                        }
+                        Ok(false) => {}
                         Err(e) => return Ok(Err(e)),
                     }
                 }

@@ -76,10 +76,7 @@ impl Writer {
             }
             Ok(source)
         })();
-        let source = match checked {
-            Ok(s) => s,
-            Err(e) => return Ok(Err(e)),
-        };
+        let source = refuse!(checked);
         let running: bool = self.conn.query_row(
             "SELECT EXISTS (SELECT 1 FROM move_tasks WHERE source_queue_id = ?1 AND status IN ('RUNNING', 'CANCELLING'))",
             [source.id],

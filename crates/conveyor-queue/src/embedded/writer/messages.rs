@@ -11,10 +11,7 @@ impl Writer {
         messages: Vec<PreparedSend>,
         now: i64,
     ) -> rusqlite::Result<QueueResult<Vec<SendOutcome>>> {
-        let meta = match self.current(queue) {
-            Ok(m) => m,
-            Err(e) => return Ok(Err(e)),
-        };
+        let meta = refuse!(self.current(queue));
         let fifo = meta.config.fifo;
         let mut outcomes = Vec::with_capacity(messages.len());
         let mut wake = false;
@@ -275,10 +272,7 @@ impl Writer {
         visibility: Option<u32>,
         now: i64,
     ) -> rusqlite::Result<QueueResult<Vec<ReceivedMessage>>> {
-        let meta = match self.current(queue) {
-            Ok(m) => m,
-            Err(e) => return Ok(Err(e)),
-        };
+        let meta = refuse!(self.current(queue));
         let visibility = visibility.unwrap_or(meta.config.visibility_timeout);
         if meta.config.fifo {
             self.receive_fifo(&meta, max as usize, visibility, now)
@@ -319,13 +313,11 @@ impl Writer {
                     break;
                 }
                 let row_id = row.id;
-                match self.dispose_or_deliver(meta, row, visibility, now, &mut out)? {
-                    Ok(true) => {
-                        disposed = true;
-                        disposals += 1;
-                    }
-                    Ok(false) => delivered.push(row_id),
-                    Err(e) => return Ok(Err(e)),
+                if refuse!(self.dispose_or_deliver(meta, row, visibility, now, &mut out)?) {
+                    disposed = true;
+                    disposals += 1;
+                } else {
+                    delivered.push(row_id);
                 }
             }
             if !disposed || out.len() >= max {
@@ -411,13 +403,9 @@ impl Writer {
                         break;
                     }
                     after_id = row.id;
-                    match self.dispose_or_deliver(meta, row, visibility, now, &mut out)? {
-                        Ok(true) => {
-                            disposed = true;
-                            disposals += 1;
-                        }
-                        Ok(false) => {}
-                        Err(e) => return Ok(Err(e)),
+                    if refuse!(self.dispose_or_deliver(meta, row, visibility, now, &mut out)?) {
+                        disposed = true;
+                        disposals += 1;
                     }
                 }
                 if blocked || !disposed || fetched == 0 || out.len() >= max {
@@ -434,10 +422,7 @@ impl Writer {
         queue: &QueueMeta,
         receipts: &[Receipt],
     ) -> rusqlite::Result<QueueResult<()>> {
-        let meta = match self.current(queue) {
-            Ok(m) => m,
-            Err(e) => return Ok(Err(e)),
-        };
+        let meta = refuse!(self.current(queue));
         let mut touched_groups: Vec<String> = Vec::new();
         for r in receipts {
             // A stale handle (the message was received again since) matches no row: as in SQS
@@ -480,10 +465,7 @@ impl Writer {
         changes: &[(Receipt, u32)],
         now: i64,
     ) -> rusqlite::Result<QueueResult<Vec<QueueResult<()>>>> {
-        let meta = match self.current(queue) {
-            Ok(m) => m,
-            Err(e) => return Ok(Err(e)),
-        };
+        let meta = refuse!(self.current(queue));
         let mut results = Vec::with_capacity(changes.len());
         for (r, timeout) in changes {
             let row: Option<(i64, Option<i64>, Option<String>)> = self

@@ -10,6 +10,17 @@
 //! the in-memory caches are rebuilt); the inner one is the caller's own refusal, decided before
 //! the handler writes anything.
 
+/// `?` for a caller's own refusal inside a handler: answer `Ok(Err(e))`. Refusals are decided
+/// before a handler writes anything, so the transaction stays usable for the rest of the group.
+macro_rules! refuse {
+    ($result:expr) => {
+        match $result {
+            Ok(value) => value,
+            Err(refusal) => return Ok(Err(refusal)),
+        }
+    };
+}
+
 mod maintenance;
 mod messages;
 mod queues;

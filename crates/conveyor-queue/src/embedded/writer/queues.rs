@@ -66,10 +66,7 @@ impl Writer {
             }
             QueueConfig::for_new_queue(name, attributes)
         })();
-        let config = match checked {
-            Ok(c) => c,
-            Err(e) => return Ok(Err(e)),
-        };
+        let config = refuse!(checked);
         if let Some(existing) = self.catalog.by_name.get(name) {
             return Ok(if existing.config.matches_requested(name, attributes) {
                 Ok(self.info(existing))
@@ -79,9 +76,7 @@ impl Writer {
                 })
             });
         }
-        if let Err(e) = self.check_redrive(name, &config) {
-            return Ok(Err(e));
-        }
+        refuse!(self.check_redrive(name, &config));
         self.conn.execute(
             "INSERT INTO queues (name, config, tags, created_at, modified_at) VALUES (?1, ?2, ?3, ?4, ?4)",
             params![name, to_json(&config), to_json(tags), now],
@@ -103,10 +98,7 @@ impl Writer {
     }
 
     pub(super) fn delete_queue(&mut self, queue: &QueueMeta) -> rusqlite::Result<QueueResult<()>> {
-        let meta = match self.current(queue) {
-            Ok(m) => m,
-            Err(e) => return Ok(Err(e)),
-        };
+        let meta = refuse!(self.current(queue));
         self.delete_all_messages(meta.id)?;
         self.conn
             .execute("DELETE FROM dedup WHERE queue_id = ?1", [meta.id])?;
@@ -129,17 +121,11 @@ impl Writer {
         attributes: &BTreeMap<String, String>,
         now: i64,
     ) -> rusqlite::Result<QueueResult<()>> {
-        let meta = match self.current(queue) {
-            Ok(m) => m,
-            Err(e) => return Ok(Err(e)),
-        };
+        let meta = refuse!(self.current(queue));
         let mut config = meta.config.clone();
-        if let Err(e) = config
+        refuse!(config
             .apply(attributes, false)
-            .and_then(|_| self.check_redrive(&meta.name, &config))
-        {
-            return Ok(Err(e));
-        }
+            .and_then(|_| self.check_redrive(&meta.name, &config)));
         self.conn.execute(
             "UPDATE queues SET config = ?1, modified_at = ?2 WHERE id = ?3",
             params![to_json(&config), now, meta.id],
@@ -159,13 +145,8 @@ impl Writer {
         add: BTreeMap<String, String>,
         remove: &[String],
     ) -> rusqlite::Result<QueueResult<()>> {
-        let meta = match self.current(queue) {
-            Ok(m) => m,
-            Err(e) => return Ok(Err(e)),
-        };
-        if let Err(e) = validate::tags(&add) {
-            return Ok(Err(e));
-        }
+        let meta = refuse!(self.current(queue));
+        refuse!(validate::tags(&add));
         let mut tags = meta.tags.clone();
         tags.extend(add);
         for key in remove {
@@ -191,10 +172,7 @@ impl Writer {
         queue: &QueueMeta,
         now: i64,
     ) -> rusqlite::Result<QueueResult<()>> {
-        let meta = match self.current(queue) {
-            Ok(m) => m,
-            Err(e) => return Ok(Err(e)),
-        };
+        let meta = refuse!(self.current(queue));
         if meta
             .last_purge_at
             .is_some_and(|last| now - last < PURGE_SPACING_MS)

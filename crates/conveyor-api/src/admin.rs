@@ -122,6 +122,7 @@ pub async fn receive(
         max_messages: r.max,
         visibility_timeout: r.visibility_timeout,
         wait_time_seconds: Some(r.wait_seconds),
+        attempt_id: None,
     };
     let messages = state.queue.receive(&name, request).await?;
     if r.delete && !messages.is_empty() {

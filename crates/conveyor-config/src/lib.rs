@@ -10,6 +10,7 @@
 
 mod duration;
 mod secret;
+mod sqs;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 pub use duration::Span;
 pub use secret::Secret;
+pub use sqs::{AccessKey, SqsSettings, DEFAULT_SQS_LISTEN};
 
 /// The built-in configuration: what `conveyor serve` runs with no flags.
 pub const BUILT_IN: &str = include_str!("../../../config/conveyor.toml");
@@ -106,6 +108,12 @@ struct EnvironmentSpec {
     api_keys: Vec<Secret>,
     #[serde(default)]
     queues: BTreeMap<String, QueueOverride>,
+    #[serde(default)]
+    sqs: sqs::SqsSpec,
+    #[serde(default = "default_region")]
+    region: String,
+    #[serde(default = "default_account_id")]
+    account_id: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -139,6 +147,12 @@ fn default_max_receive_count() -> u32 {
 }
 fn default_dlq_retention() -> Span {
     Span(std::time::Duration::from_secs(14 * 86_400))
+}
+fn default_region() -> String {
+    "us-east-1".into()
+}
+fn default_account_id() -> String {
+    "000000000000".into()
 }
 fn default_listen() -> String {
     "127.0.0.1:8080".into()
@@ -188,6 +202,11 @@ pub struct Settings {
     pub bucket: String,
     pub api_keys: Vec<Secret>,
     pub queues: Vec<QueueSettings>,
+    /// The SQS wire-protocol endpoint.
+    pub sqs: SqsSettings,
+    /// The region and account id in queue URLs and ARNs (`arn:aws:sqs:{region}:{account_id}:…`).
+    pub region: String,
+    pub account_id: String,
 }
 
 impl Settings {
@@ -249,6 +268,9 @@ const SHORTHANDS: &[(&str, &str)] = &[
     ("CONVEYOR_LISTEN", "listen"),
     ("CONVEYOR_DATA_DIR", "data_dir"),
     ("CONVEYOR_API_KEYS", "api_keys"),
+    ("CONVEYOR_SQS_LISTEN", "sqs.listen"),
+    ("CONVEYOR_SQS_ACCESS_KEYS", "sqs.access_keys"),
+    ("CONVEYOR_SQS_PUBLIC_URL", "sqs.public_url"),
 ];
 
 fn apply_variables(
@@ -270,13 +292,20 @@ fn apply_variables(
         .to_string();
     for (name, value) in &vars {
         let path: Vec<String> = if let Some((_, key)) = SHORTHANDS.iter().find(|(n, _)| n == name) {
-            vec!["environments".into(), chosen.clone(), key.to_string()]
+            let mut path = vec!["environments".to_string(), chosen.clone()];
+            path.extend(key.split('.').map(str::to_string));
+            path
         } else if let Some(rest) = name.strip_prefix("CONVEYOR_").filter(|r| r.contains("__")) {
             rest.split("__").map(|p| p.to_ascii_lowercase()).collect()
         } else {
             continue;
         };
-        let parsed = if path.last().is_some_and(|k| k == "api_keys") {
+        let parsed = if path.ends_with(&["sqs".to_string(), "access_keys".to_string()]) {
+            sqs::access_keys_variable(value).map_err(|detail| ConfigError::Variable {
+                name: name.clone(),
+                detail,
+            })?
+        } else if path.last().is_some_and(|k| k == "api_keys") {
             toml::Value::Array(
                 value
                     .split(',')
@@ -422,7 +451,11 @@ fn environment_settings(
         check_queue(env, &q)?;
         queues.push(q);
     }
+    sqs::check_location(env, &spec.region, &spec.account_id)?;
     Ok(Settings {
+        sqs: sqs::resolve(env, &spec.sqs)?,
+        region: spec.region.clone(),
+        account_id: spec.account_id.clone(),
         environment: env.to_string(),
         instance: file.instance.clone(),
         use_case: file.use_case.clone(),
@@ -560,6 +593,16 @@ fn check_isolation(environments: &BTreeMap<String, Settings>) -> Result<(), Conf
             if a.api_keys.iter().any(|k| b.api_keys.contains(k)) {
                 // The value is a secret: name the setting, never the key.
                 return Err(shared("an API key in", "api_keys".to_string()));
+            }
+            let secrets = |s: &Settings| -> Vec<Secret> {
+                s.sqs.access_keys.iter().map(|k| k.secret.clone()).collect()
+            };
+            let b_secrets = secrets(b);
+            if secrets(a).iter().any(|k| b_secrets.contains(k)) {
+                return Err(shared(
+                    "an SQS access key secret in",
+                    "sqs.access_keys".to_string(),
+                ));
             }
         }
     }

@@ -14,6 +14,7 @@ pub mod conformance;
 pub mod embedded;
 pub mod error;
 pub mod model;
+pub mod policy;
 pub mod validate;
 
 pub use arn::Location;
@@ -109,4 +110,16 @@ pub trait Queue: Send + Sync {
     ) -> QueueResult<Vec<MoveTask>>;
     /// Cancel a running task; returns how many messages it had moved.
     async fn cancel_message_move_task(&self, task_handle: &str) -> QueueResult<u64>;
+
+    /// Add a statement labelled `label` to the queue's `Policy`, granting `actions` to the
+    /// 12-digit `accounts`.
+    async fn add_permission(
+        &self,
+        queue: &str,
+        label: &str,
+        accounts: &[String],
+        actions: &[String],
+    ) -> QueueResult<()>;
+    /// Remove the `Policy` statement labelled `label`.
+    async fn remove_permission(&self, queue: &str, label: &str) -> QueueResult<()>;
 }

@@ -127,6 +127,9 @@ pub struct ReceiveRequest {
     pub visibility_timeout: Option<u32>,
     /// Long-poll wait (0–20 s); `None` uses the queue's `ReceiveMessageWaitTimeSeconds`.
     pub wait_time_seconds: Option<u32>,
+    /// FIFO only: `ReceiveRequestAttemptId`. A retry with the same id within five minutes gets
+    /// the same messages and receipt handles back (if still in flight) instead of new ones.
+    pub attempt_id: Option<String>,
 }
 
 impl Default for ReceiveRequest {
@@ -135,6 +138,7 @@ impl Default for ReceiveRequest {
             max_messages: 1,
             visibility_timeout: None,
             wait_time_seconds: Some(0),
+            attempt_id: None,
         }
     }
 }

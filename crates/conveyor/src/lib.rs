@@ -71,6 +71,9 @@ pub struct ConfigArgs {
     /// Where the queue database and the local object store live.
     #[arg(long, env = "CONVEYOR_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Address of the SQS wire-protocol endpoint (default 127.0.0.1:9324), or `off`.
+    #[arg(long, env = "CONVEYOR_SQS_LISTEN")]
+    pub sqs_listen: Option<String>,
 }
 
 impl ConfigArgs {
@@ -81,6 +84,7 @@ impl ConfigArgs {
         let flags = [
             ("CONVEYOR_ENVIRONMENT", self.environment.clone()),
             ("CONVEYOR_LISTEN", self.listen.clone()),
+            ("CONVEYOR_SQS_LISTEN", self.sqs_listen.clone()),
             (
                 "CONVEYOR_DATA_DIR",
                 self.data_dir.as_ref().map(|d| d.display().to_string()),

@@ -59,14 +59,41 @@ pub async fn serve(args: ConfigArgs, parts: Parts) -> anyhow::Result<()> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
 
+    check_sqs_exposure(&settings)?;
     let db = settings.data_dir.join("queue.db");
-    let engine = EmbeddedEngine::open(EngineOptions::new(&db), Arc::new(SystemClock))
+    let location = Location {
+        region: settings.region.clone(),
+        account_id: settings.account_id.clone(),
+    };
+    let engine_options = EngineOptions {
+        location: location.clone(),
+        ..EngineOptions::new(&db)
+    };
+    let engine = EmbeddedEngine::open(engine_options, Arc::new(SystemClock))
         .with_context(|| format!("opening the queue database {}", db.display()))?;
     provision(&engine, &settings).await?;
     let store = Store::local(settings.data_dir.join("objects"))?;
 
     let (stop, stopped) = watch::channel(false);
     let queue: Arc<dyn Queue> = Arc::new(engine.clone());
+    // One termination signal stops both listeners.
+    let (terminate, terminated) = watch::channel(false);
+    tokio::spawn(async move {
+        termination().await;
+        let _ = terminate.send(true);
+    });
+    let sqs_server = match settings.sqs.listen {
+        Some(address) => Some(
+            start_sqs(
+                address,
+                sqs_options(&settings, location),
+                queue.clone(),
+                terminated.clone(),
+            )
+            .await?,
+        ),
+        None => None,
+    };
     let mut workers = Vec::new();
     if parts.workers() {
         for (q, handler) in settings.queues.iter().zip(handlers) {
@@ -111,13 +138,19 @@ pub async fn serve(args: ConfigArgs, parts: Parts) -> anyhow::Result<()> {
         };
         let app = conveyor_api::router(state, conveyor_api::ApiLimits::default());
         axum::serve(listener, app)
-            .with_graceful_shutdown(termination())
+            .with_graceful_shutdown(signalled(terminated.clone()))
             .await
             .context("the HTTP server failed")?;
     } else {
         tracing::info!(environment = %settings.environment, data_dir = %settings.data_dir.display(), "conveyor workers running");
         println!("conveyor workers running");
-        termination().await;
+        signalled(terminated.clone()).await;
+    }
+    if let Some(server) = sqs_server {
+        server
+            .await
+            .context("the SQS endpoint task failed")?
+            .context("the SQS endpoint failed")?;
     }
 
     // The API (if any) has stopped taking requests, and each request it answered was enqueued
@@ -129,6 +162,75 @@ pub async fn serve(args: ConfigArgs, parts: Parts) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Refuse an SQS endpoint that anyone on the network could call without credentials.
+fn check_sqs_exposure(settings: &Settings) -> anyhow::Result<()> {
+    let sqs = &settings.sqs;
+    match sqs.listen {
+        Some(address)
+            if !address.ip().is_loopback()
+                && sqs.access_keys.is_empty()
+                && !sqs.allow_anonymous =>
+        {
+            bail!(
+                "environment {} would serve SQS on {address} with no access keys, open to anyone who can reach it: \
+                 set sqs.access_keys (or CONVEYOR_SQS_ACCESS_KEYS=id:secret), set sqs.allow_anonymous = true, \
+                 or listen on 127.0.0.1",
+                settings.environment
+            )
+        }
+        _ => Ok(()),
+    }
+}
+
+fn sqs_options(settings: &Settings, location: Location) -> conveyor_sqs::SqsOptions {
+    let credentials = if settings.sqs.access_keys.is_empty() {
+        conveyor_sqs::Credentials::AcceptAny
+    } else {
+        conveyor_sqs::Credentials::Keys(
+            settings
+                .sqs
+                .access_keys
+                .iter()
+                .map(|k| (k.id.clone(), k.secret.expose().to_string()))
+                .collect(),
+        )
+    };
+    conveyor_sqs::SqsOptions {
+        location,
+        public_url: settings.sqs.public_url.clone(),
+        credentials,
+        ..Default::default()
+    }
+}
+
+/// Bind the SQS endpoint and serve it until `terminated`.
+async fn start_sqs(
+    address: std::net::SocketAddr,
+    options: conveyor_sqs::SqsOptions,
+    queue: Arc<dyn Queue>,
+    terminated: watch::Receiver<bool>,
+) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| {
+            format!("cannot serve SQS on {address}; is another process (ElasticMQ?) using it? Set --sqs-listen to another address, or off")
+        })?;
+    let bound = listener.local_addr()?;
+    tracing::info!(address = %bound, "conveyor serving the SQS protocol");
+    println!("conveyor sqs listening on http://{bound}");
+    let app = conveyor_sqs::router(queue, options);
+    Ok(tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(signalled(terminated))
+            .await
+    }))
+}
+
+/// Completes once the termination signal has been seen.
+async fn signalled(mut terminated: watch::Receiver<bool>) {
+    let _ = terminated.wait_for(|t| *t).await;
 }
 
 /// Create every configured queue (dead-letter queues first) if missing; repeat runs are no-ops.

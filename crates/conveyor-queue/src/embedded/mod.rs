@@ -5,6 +5,7 @@
 //! second connection, which WAL lets run beside the writer. Long polls wait on a per-queue
 //! `Notify` that the writer wakes after committing anything that may be receivable.
 
+mod attempts;
 mod catalog;
 mod fifo;
 mod receipt;
@@ -64,6 +65,9 @@ struct Inner {
     reader: Mutex<Connection>,
     clock: Arc<dyn Clock>,
     location: Location,
+    receive_attempts: attempts::ReceiveAttempts,
+    /// Serialises read-modify-write edits of a queue's `Policy` (Add/RemovePermission).
+    policy_edits: tokio::sync::Mutex<()>,
     /// Dropping these tells the background maintenance thread to stop.
     stop_signals: Vec<mpsc::Sender<()>>,
     threads: Vec<JoinHandle<()>>,
@@ -149,6 +153,8 @@ impl EmbeddedEngine {
                 reader: Mutex::new(reader),
                 clock,
                 location: options.location,
+                receive_attempts: Default::default(),
+                policy_edits: Default::default(),
                 stop_signals,
                 threads,
                 _lock: lock,
@@ -261,6 +267,65 @@ impl EmbeddedEngine {
             items: page,
             next_token,
         })
+    }
+    /// A receive without attempt id reuse: waits up to the long-poll time for messages.
+    async fn receive_new(
+        &self,
+        meta: &QueueMeta,
+        request: &ReceiveRequest,
+    ) -> QueueResult<Vec<ReceivedMessage>> {
+        let queue = meta.name.as_str();
+        let wait = request
+            .wait_time_seconds
+            .unwrap_or(meta.config.receive_message_wait_time_seconds);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(wait as u64);
+        loop {
+            let meta = self.meta(queue)?;
+            // Register interest before looking, so a send committed in between still wakes us.
+            let notify = meta.notify.clone();
+            let notified = notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let (max, visibility) = (request.max_messages, request.visibility_timeout);
+            let messages = self
+                .call(|reply| Command::Receive {
+                    queue: meta,
+                    max,
+                    visibility,
+                    reply,
+                })
+                .await?;
+            let now = tokio::time::Instant::now();
+            if !messages.is_empty() || now >= deadline {
+                return Ok(messages);
+            }
+            let pause = (deadline - now).min(LONG_POLL_RECHECK);
+            let _ = tokio::time::timeout(pause, notified).await;
+        }
+    }
+
+    /// The messages of an earlier attempt that are still in flight under their receipt
+    /// handles, with their visibility timeout started again (as SQS does for a retry).
+    async fn receive_again(
+        &self,
+        meta: &QueueMeta,
+        earlier: Vec<ReceivedMessage>,
+        visibility: Option<u32>,
+    ) -> QueueResult<Vec<ReceivedMessage>> {
+        let timeout = visibility.unwrap_or(meta.config.visibility_timeout);
+        let mut still_held = Vec::with_capacity(earlier.len());
+        for message in earlier {
+            use crate::Queue as _;
+            match self
+                .change_visibility(&meta.name, &message.receipt_handle, timeout)
+                .await
+            {
+                Ok(()) => still_held.push(message),
+                Err(QueueError::ReceiptHandleIsInvalid(_) | QueueError::MessageNotInflight) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(still_held)
     }
 }
 
@@ -449,33 +514,53 @@ impl crate::Queue for EmbeddedEngine {
     ) -> QueueResult<Vec<ReceivedMessage>> {
         validate::receive_request(&request)?;
         let meta = self.meta(queue)?;
-        let wait = request
-            .wait_time_seconds
-            .unwrap_or(meta.config.receive_message_wait_time_seconds);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(wait as u64);
-        loop {
-            let meta = self.meta(queue)?;
-            // Register interest before looking, so a send committed in between still wakes us.
-            let notify = meta.notify.clone();
-            let notified = notify.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            let (max, visibility) = (request.max_messages, request.visibility_timeout);
-            let messages = self
-                .call(|reply| Command::Receive {
-                    queue: meta,
-                    max,
-                    visibility,
-                    reply,
-                })
-                .await?;
-            let now = tokio::time::Instant::now();
-            if !messages.is_empty() || now >= deadline {
-                return Ok(messages);
+        let attempt = request.attempt_id.as_deref().filter(|_| meta.config.fifo);
+        if let Some(attempt) = attempt {
+            let now = self.inner.clock.now_millis();
+            if let Some(earlier) = self.inner.receive_attempts.recall(meta.id, attempt, now) {
+                return self
+                    .receive_again(&meta, earlier, request.visibility_timeout)
+                    .await;
             }
-            let pause = (deadline - now).min(LONG_POLL_RECHECK);
-            let _ = tokio::time::timeout(pause, notified).await;
         }
+        let messages = self.receive_new(&meta, &request).await?;
+        if let Some(attempt) = attempt.filter(|_| !messages.is_empty()) {
+            let now = self.inner.clock.now_millis();
+            (self.inner.receive_attempts).remember(meta.id, attempt, now, &messages);
+        }
+        Ok(messages)
+    }
+
+    async fn add_permission(
+        &self,
+        queue: &str,
+        label: &str,
+        accounts: &[String],
+        actions: &[String],
+    ) -> QueueResult<()> {
+        let _edit = self.inner.policy_edits.lock().await;
+        let meta = self.meta(queue)?;
+        let policy = crate::policy::add_permission(
+            meta.config.policy.as_deref(),
+            &meta.arn,
+            label,
+            accounts,
+            actions,
+        )?;
+        self.set_attributes(queue, &[("Policy".to_string(), policy)].into())
+            .await
+    }
+
+    async fn remove_permission(&self, queue: &str, label: &str) -> QueueResult<()> {
+        let _edit = self.inner.policy_edits.lock().await;
+        let meta = self.meta(queue)?;
+        let policy =
+            crate::policy::remove_permission(meta.config.policy.as_deref(), &meta.arn, label)?;
+        self.set_attributes(
+            queue,
+            &[("Policy".to_string(), policy.unwrap_or_default())].into(),
+        )
+        .await
     }
 
     async fn delete(&self, queue: &str, receipt_handle: &str) -> QueueResult<()> {

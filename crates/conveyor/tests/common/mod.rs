@@ -1,0 +1,181 @@
+//! What the integration tests of the binary share: starting the real `conveyor` on free
+//! loopback ports, stopping it, and a minimal HTTP client.
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_conveyor");
+
+pub struct Server {
+    pub child: Child,
+    /// The HTTP API's `host:port`; empty for `conveyor worker`.
+    pub address: String,
+    /// The SQS endpoint's `http://host:port`; empty when it is off.
+    pub sqs: String,
+    pub data: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn start(data: &Path, extra_env: &[(&str, &str)], config: Option<&Path>) -> Server {
+    start_command("serve", data, extra_env, config)
+}
+
+/// Start `conveyor <command>`; for `worker`, which has no address, `address` is empty.
+pub fn start_command(
+    command: &str,
+    data: &Path,
+    extra_env: &[(&str, &str)],
+    config: Option<&Path>,
+) -> Server {
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        command,
+        "--listen",
+        "127.0.0.1:0",
+        "--sqs-listen",
+        "127.0.0.1:0",
+        "--data-dir",
+    ])
+    .arg(data);
+    if let Some(c) = config {
+        cmd.arg("--config").arg(c);
+    }
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    cmd.env_remove("CONVEYOR_ENVIRONMENT")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().expect("start conveyor");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut sqs = String::new();
+    // The SQS endpoint (if on) announces itself first, then the API or the workers.
+    let address = loop {
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("read a line");
+        match line.trim() {
+            "" => panic!("conveyor {command} exited before it was ready"),
+            "conveyor workers running" => break String::new(),
+            other => {
+                if let Some(url) = other.strip_prefix("conveyor sqs listening on ") {
+                    sqs = url.to_string();
+                } else {
+                    break other
+                        .strip_prefix("conveyor listening on http://")
+                        .unwrap_or_else(|| panic!("unexpected line {line:?}"))
+                        .to_string();
+                }
+            }
+        }
+    };
+    Server {
+        child,
+        address,
+        sqs,
+        data: data.to_path_buf(),
+    }
+}
+
+pub fn terminate(server: &mut Server) -> std::process::ExitStatus {
+    let pid = server.child.id().to_string();
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("send SIGTERM");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = server.child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "conveyor did not stop within 30 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A minimal HTTP/1.1 exchange; returns the status code and body.
+pub async fn http(
+    address: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    try_http(address, method, path, headers, body)
+        .await
+        .expect("the server accepts the connection")
+}
+
+/// As `http`, but `None` when the server no longer accepts connections (it is shutting down).
+pub async fn try_http(
+    address: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Option<(u16, String)> {
+    let mut stream = tokio::net::TcpStream::connect(address).await.ok()?;
+    let mut request =
+        format!("{method} {path} HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    // A server may answer (413) and close before it has read a large body: read its answer anyway.
+    let _ = stream.write_all(request.as_bytes()).await;
+    // Keep what arrived even if the connection is reset after the answer.
+    let mut raw = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut raw))
+        .await
+        .expect("answer in time");
+    if raw.is_empty() {
+        return None;
+    }
+    let response = String::from_utf8_lossy(&raw).to_string();
+    let status = response
+        .get(9..12)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Some((status, body))
+}
+
+pub const JSON: (&str, &str) = ("content-type", "application/json");
+
+pub fn result_files(data: &Path) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|e| e == "json") {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&data.join("objects/results"), &mut out);
+    out
+}
+
+pub fn message_id(body: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(body).expect("JSON answer");
+    v["message_id"].as_str().expect("message_id").to_string()
+}

@@ -6,6 +6,12 @@ cd "$(dirname "$0")/.."
 profile=default
 [ "${CI:-}" = "true" ] && profile=ci
 
+echo "== test clients (python3, boto3, moto, aws)"
+bash scripts/test-deps.sh
+# Console scripts installed with pip --user live here.
+PATH="$PATH:$(python3 -m site --user-base)/bin"
+export PATH
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -417,27 +417,6 @@ async fn api_and_worker_run_as_separate_processes() {
 }
 
 /// Run `conveyor queue <args> --url <server>`; returns stdout, failing the test on a non-zero exit.
-fn queue_cli(server: &Server, args: &[&str]) -> String {
-    let out = Command::new(BIN)
-        .arg("queue")
-        .args(args)
-        .args([
-            "--url",
-            &format!("http://{}", server.address),
-            "--log-format",
-            "text",
-        ])
-        .env_remove("CONVEYOR_ENVIRONMENT")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "conveyor queue {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_tools_work_against_a_running_server() {
     let dir = tempfile::tempdir().unwrap();

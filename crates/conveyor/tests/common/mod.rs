@@ -179,3 +179,25 @@ pub fn message_id(body: &str) -> String {
     let v: serde_json::Value = serde_json::from_str(body).expect("JSON answer");
     v["message_id"].as_str().expect("message_id").to_string()
 }
+
+/// Run `conveyor queue …` against a running server; returns its stdout.
+pub fn queue_cli(server: &Server, args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .arg("queue")
+        .args(args)
+        .args([
+            "--url",
+            &format!("http://{}", server.address),
+            "--log-format",
+            "text",
+        ])
+        .env_remove("CONVEYOR_ENVIRONMENT")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "conveyor queue {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}

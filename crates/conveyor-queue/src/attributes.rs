@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{QueueError, QueueResult};
 
-pub const DEFAULT_MAX_MESSAGE_SIZE: u32 = 262_144;
+/// SQS raised both the default and the ceiling from 256 KiB to 1 MiB in August 2025.
+pub const DEFAULT_MAX_MESSAGE_SIZE: u32 = 1_048_576;
 pub const MAX_MESSAGE_SIZE_LIMIT: u32 = 1_048_576;
 pub const MAX_VISIBILITY_TIMEOUT: u32 = 43_200;
 pub const MAX_DELAY_SECONDS: u32 = 900;

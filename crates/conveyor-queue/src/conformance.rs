@@ -183,7 +183,7 @@ pub async fn attributes_round_trip_and_refuse_bad_values(h: &dyn Harness) {
     assert_eq!(a["DelaySeconds"], "5");
     assert_eq!(a["MessageRetentionPeriod"], "3600");
     assert_eq!(a["VisibilityTimeout"], "30");
-    assert_eq!(a["MaximumMessageSize"], "262144");
+    assert_eq!(a["MaximumMessageSize"], "1048576");
     assert_eq!(a["QueueArn"], h.arn(&name));
     assert_eq!(a["ApproximateNumberOfMessages"], "0");
     q.set_attributes(
@@ -402,7 +402,7 @@ pub async fn batches_report_each_entry(h: &dyn Harness) {
         code(q.send_batch(&name, vec![entry("bad id", "x")]).await),
         "InvalidBatchEntryId"
     );
-    let big = "x".repeat(200_000);
+    let big = "x".repeat(600_000);
     assert_eq!(
         code(
             q.send_batch(&name, vec![entry("e", &big), entry("f", &big)])
@@ -454,7 +454,7 @@ pub async fn batches_report_each_entry(h: &dyn Harness) {
 
 pub async fn message_limits(h: &dyn Harness) {
     let q = h.queue();
-    let name = standard_queue(h, "limits", &[]).await;
+    let name = standard_queue(h, "limits", &[("MaximumMessageSize", "262144")]).await;
     assert!(q
         .send(&name, SendMessage::new("x".repeat(262_144)))
         .await

@@ -439,7 +439,10 @@ mod tests {
 
     #[test]
     fn bodies() {
-        let cfg = QueueConfig::default();
+        let cfg = QueueConfig {
+            maximum_message_size: 262_144,
+            ..QueueConfig::default()
+        };
         assert!(send_message(&cfg, &SendMessage::new("")).is_err());
         assert!(send_message(&cfg, &SendMessage::new("a\u{1}b")).is_err());
         assert!(send_message(&cfg, &SendMessage::new("x".repeat(262_144))).is_ok());

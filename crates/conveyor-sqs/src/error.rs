@@ -54,7 +54,7 @@ impl ApiError {
         ApiError::sender(
             "RequestEntityTooLarge",
             413,
-            format!("the request body is over {limit} bytes; SQS messages are at most 256 KiB"),
+            format!("the request body is over {limit} bytes; SQS messages and batches are at most 1 MiB"),
         )
     }
 

@@ -209,3 +209,17 @@ fn a_public_sqs_address_without_access_keys_is_refused() {
         "{stderr}"
     );
 }
+
+#[test]
+fn conveyor_and_moto_agree_except_where_listed_and_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[], None);
+    let moto = start_moto();
+    let out = run(
+        "python3",
+        &[&script("differential.py"), &server.sqs, &moto.url],
+        &[],
+    );
+    let report = assert_success(&out, "the differential scenario");
+    assert!(report.contains("same      fifo_group_blocked"), "{report}");
+}

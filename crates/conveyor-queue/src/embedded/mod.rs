@@ -478,7 +478,8 @@ impl crate::Queue for EmbeddedEngine {
             .iter()
             .map(|e| validate::message_size(&e.entry))
             .sum();
-        let limit = meta.config.maximum_message_size as usize;
+        // The whole batch has SQS's fixed ceiling; each message also has the queue's own limit.
+        let limit = crate::attributes::MAX_MESSAGE_SIZE_LIMIT as usize;
         if total > limit {
             return Err(QueueError::BatchRequestTooLong { total, limit });
         }

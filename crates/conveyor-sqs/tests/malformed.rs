@@ -201,13 +201,15 @@ fn json_body() -> impl Strategy<Value = Vec<u8>> {
             json_value(),
             0..8,
         ),
-        prop::sample::select(&[
-            Some("http://localhost/000000000000/fuzz"),
-            Some("http://localhost/000000000000/fuzz.fifo"),
-            Some("http://localhost/999999999999/fuzz"),
-            Some("nonsense"),
-            None,
-        ][..]),
+        prop::sample::select(
+            &[
+                Some("http://localhost/000000000000/fuzz"),
+                Some("http://localhost/000000000000/fuzz.fifo"),
+                Some("http://localhost/999999999999/fuzz"),
+                Some("nonsense"),
+                None,
+            ][..],
+        ),
     )
         .prop_map(|(mut members, url)| {
             if let Some(url) = url {
@@ -266,9 +268,8 @@ fn form_body() -> impl Strategy<Value = Vec<u8>> {
         prop::bool::weighted(0.2),
     )
         .prop_map(|(action, pairs, noise, add_noise)| {
-            let mut body = format!(
-                "Action={action}&QueueUrl=http%3A%2F%2Flocalhost%2F000000000000%2Ffuzz"
-            );
+            let mut body =
+                format!("Action={action}&QueueUrl=http%3A%2F%2Flocalhost%2F000000000000%2Ffuzz");
             for (k, v) in pairs {
                 body.push_str(&format!("&{}={v}", urlencode(&k)));
             }

@@ -1,5 +1,6 @@
 //! The `conveyor` binary's commands: process wiring only; the behaviour lives in the libraries.
 
+pub mod bench;
 mod queue_cmd;
 mod serve;
 
@@ -43,6 +44,8 @@ pub enum Command {
     Worker(ConfigArgs),
     /// Operator tools for the queues of a running server.
     Queue(queue_cmd::QueueArgs),
+    /// Load generators (see docs/BENCHMARKS.md).
+    Bench(bench::BenchArgs),
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -118,6 +121,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Api(args) => serve::serve(args, serve::Parts::Api).await,
         Command::Worker(args) => serve::serve(args, serve::Parts::Workers).await,
         Command::Queue(args) => queue_cmd::run(args).await,
+        Command::Bench(args) => bench::run(args).await,
         Command::Config {
             command: ConfigCommand::Check(args),
         } => config_check(&args),

@@ -43,6 +43,9 @@ pub struct EngineOptions {
     /// How often the background pass removes expired messages and dedup entries and advances
     /// message move tasks. `None` runs no background pass (tests call `run_maintenance`).
     pub maintenance_interval: Option<Duration>,
+    /// Received-but-not-deleted messages a queue may hold (SQS: 120,000); a standard queue's
+    /// receive beyond it fails with `OverLimit`, a FIFO queue's returns nothing.
+    pub max_in_flight: u64,
 }
 
 impl EngineOptions {
@@ -52,6 +55,7 @@ impl EngineOptions {
             durability: Durability::Full,
             location: Location::default(),
             maintenance_interval: Some(Duration::from_secs(1)),
+            max_in_flight: writer::DEFAULT_MAX_IN_FLIGHT,
         }
     }
 }
@@ -102,7 +106,7 @@ impl EmbeddedEngine {
         let conn = schema::open_writer(&options.path, options.durability)?;
         let reader = schema::open_reader(&options.path)?;
         let catalog = Arc::new(RwLock::new(Arc::new(Catalog::default())));
-        let writer = Writer::new(
+        let mut writer = Writer::new(
             conn,
             catalog.clone(),
             clock.clone(),
@@ -112,6 +116,7 @@ impl EmbeddedEngine {
             path: options.path.clone(),
             detail: format!("its contents cannot be read: {e}"),
         })?;
+        writer.max_in_flight = options.max_in_flight;
         let (commands, rx) = mpsc::channel();
         let mut threads = Vec::new();
         threads.push(

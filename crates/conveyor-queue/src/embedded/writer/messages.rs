@@ -274,10 +274,29 @@ impl Writer {
     ) -> rusqlite::Result<QueueResult<Vec<ReceivedMessage>>> {
         let meta = refuse!(self.current(queue));
         let visibility = visibility.unwrap_or(meta.config.visibility_timeout);
+        // Counting stops at the limit, so the check costs at most that many index entries.
+        let in_flight: u64 = self.conn.prepare_cached(
+            "SELECT count(*) FROM (SELECT 1 FROM messages WHERE queue_id = ?1 AND visible_at > ?2 \
+             AND receive_count > 0 LIMIT ?3)",
+        )?
+        .query_row(params![meta.id, now, self.max_in_flight as i64], |r| r.get::<_, i64>(0))?
+            as u64;
+        let room = self.max_in_flight.saturating_sub(in_flight);
+        if room == 0 {
+            // SQS answers a standard queue with OverLimit and a FIFO queue with no messages.
+            if meta.config.fifo {
+                return Ok(Ok(Vec::new()));
+            }
+            return Ok(Err(QueueError::OverLimit(format!(
+                "{} has {} messages in flight, the most SQS allows; delete them or make them visible again before receiving more",
+                meta.name, self.max_in_flight
+            ))));
+        }
+        let max = (max as u64).min(room) as usize;
         if meta.config.fifo {
-            self.receive_fifo(&meta, max as usize, visibility, now)
+            self.receive_fifo(&meta, max, visibility, now)
         } else {
-            self.receive_standard(&meta, max as usize, visibility, now)
+            self.receive_standard(&meta, max, visibility, now)
         }
     }
 

@@ -213,12 +213,17 @@ pub fn sequence_number(row_id: i64) -> String {
     format!("{row_id:020}")
 }
 
+/// SQS allows 120,000 in-flight messages per queue (standard and, since 2024, FIFO).
+pub const DEFAULT_MAX_IN_FLIGHT: u64 = 120_000;
+
 pub struct Writer {
     conn: Connection,
     catalog: Catalog,
     published: Arc<RwLock<Arc<Catalog>>>,
     clock: Arc<dyn Clock>,
     location: Location,
+    /// SQS's cap on received-but-not-deleted messages per queue.
+    pub(super) max_in_flight: u64,
     fifo: HashMap<i64, QueueGroups>,
     next_id: i64,
     ids_used: bool,
@@ -239,6 +244,7 @@ impl Writer {
             published,
             clock,
             location,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             fifo: HashMap::new(),
             next_id: 1,
             ids_used: false,

@@ -57,38 +57,51 @@ pub async fn render(State(state): State<ApiState>) -> Result<Response, ApiError>
             "metrics are not enabled in this process".into(),
         ));
     };
+    let mut configured = std::collections::HashSet::new();
     for q in &state.settings.queues {
-        let labels = [("queue", q.key.clone())];
+        configured.insert(q.name.as_str());
+        configured.insert(q.dlq_name.as_str());
         match state.queue.counts(&q.name).await {
-            Ok(c) => {
-                metrics::gauge!(
-                    "conveyor_queue_messages",
-                    &[("queue", q.key.clone()), ("state", "visible".to_string())]
-                )
-                .set(c.visible as f64);
-                metrics::gauge!(
-                    "conveyor_queue_messages",
-                    &[("queue", q.key.clone()), ("state", "in_flight".to_string())]
-                )
-                .set(c.in_flight as f64);
-                metrics::gauge!(
-                    "conveyor_queue_messages",
-                    &[("queue", q.key.clone()), ("state", "delayed".to_string())]
-                )
-                .set(c.delayed as f64);
-                metrics::gauge!("conveyor_queue_oldest_message_age_seconds", &labels)
-                    .set(c.oldest_age_seconds as f64);
-            }
+            Ok(c) => record_depth(&q.key, &c),
             Err(e) => {
                 tracing::warn!(queue = %q.name, error = %e, "cannot read queue counts for /metrics")
             }
         }
         match state.queue.counts(&q.dlq_name).await {
-            Ok(c) => metrics::gauge!("conveyor_dlq_messages", &labels)
+            Ok(c) => metrics::gauge!("conveyor_dlq_messages", &[("queue", q.key.clone())])
                 .set((c.visible + c.in_flight + c.delayed) as f64),
             Err(e) => {
                 tracing::warn!(queue = %q.dlq_name, error = %e, "cannot read dead-letter counts for /metrics")
             }
+        }
+    }
+    // Queues created at run time (over the SQS protocol or the admin routes) are reported by
+    // their full names.
+    let mut token: Option<String> = None;
+    loop {
+        let page = match state
+            .queue
+            .list_queues(None, Some(1000), token.as_deref())
+            .await
+        {
+            Ok(page) => page,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list queues for /metrics");
+                break;
+            }
+        };
+        for info in page
+            .items
+            .iter()
+            .filter(|i| !configured.contains(i.name.as_str()))
+        {
+            if let Ok(c) = state.queue.counts(&info.name).await {
+                record_depth(&info.name, &c);
+            }
+        }
+        match page.next_token {
+            Some(next) => token = Some(next),
+            None => break,
         }
     }
     Ok((
@@ -96,4 +109,23 @@ pub async fn render(State(state): State<ApiState>) -> Result<Response, ApiError>
         handle.render(),
     )
         .into_response())
+}
+
+fn record_depth(queue: &str, c: &conveyor_queue::QueueCounts) {
+    for (state, value) in [
+        ("visible", c.visible),
+        ("in_flight", c.in_flight),
+        ("delayed", c.delayed),
+    ] {
+        metrics::gauge!(
+            "conveyor_queue_messages",
+            &[("queue", queue.to_string()), ("state", state.to_string())]
+        )
+        .set(value as f64);
+    }
+    metrics::gauge!(
+        "conveyor_queue_oldest_message_age_seconds",
+        &[("queue", queue.to_string())]
+    )
+    .set(c.oldest_age_seconds as f64);
 }

@@ -110,6 +110,18 @@ fn the_aws_cli_works_unchanged_and_shares_queues_with_conveyor() {
         .find(|l| l.contains("from-the-cli"))
         .unwrap_or_else(|| panic!("conveyor queue ls does not show the queue:\n{ls}"));
     assert!(row.split_whitespace().any(|c| c == "1"), "{row}");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (status, metrics) = runtime.block_on(http(&server.address, "GET", "/metrics", &[], ""));
+    assert_eq!(status, 200);
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("conveyor_queue_messages{")
+                && l.contains(r#"queue="from-the-cli""#)
+                && l.contains(r#"state="visible""#)
+                && l.ends_with(" 1")),
+        "the queue is missing from /metrics:\n{metrics}"
+    );
     let received = assert_success(
         &aws(&[
             "sqs",

@@ -135,6 +135,42 @@ fn the_aws_cli_works_unchanged_and_shares_queues_with_conveyor() {
     );
     let v: serde_json::Value = serde_json::from_str(&received).unwrap();
     assert_eq!(v["Messages"][0]["Body"], "hello from the cli", "{received}");
+    // A message sent over SQS to a configured queue is processed by that queue's worker.
+    let feedback = listed
+        .split('"')
+        .find(|u| u.ends_with("/mht-api-local-api-processing-feedback.fifo"))
+        .unwrap()
+        .to_string();
+    let sent = assert_success(
+        &aws(&[
+            "sqs",
+            "send-message",
+            "--queue-url",
+            &feedback,
+            "--message-body",
+            r#"{"user_id":"u1","message":"sent with the AWS CLI"}"#,
+            "--message-group-id",
+            "u1",
+            "--message-deduplication-id",
+            "cli-1",
+        ]),
+        "aws sqs send-message to a configured queue",
+    );
+    let id = serde_json::from_str::<serde_json::Value>(&sent).unwrap()["MessageId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !result_files(&server.data)
+        .iter()
+        .any(|f| f.ends_with(format!("{id}.json")))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the feedback worker stored no result for {id}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     // Errors come back with SQS's codes, which the CLI prints.
     let missing = aws(&["sqs", "get-queue-url", "--queue-name", "no-such-queue"]);
     assert!(!missing.status.success());

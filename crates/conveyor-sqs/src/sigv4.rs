@@ -107,7 +107,7 @@ pub fn verify(
     for part in [auth.region, auth.service, "aws4_request"] {
         key = hmac(&key, part.as_bytes());
     }
-    let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes keys of any length");
+    let mut mac = keyed(&key);
     mac.update(string_to_sign.as_bytes());
     let given = decode_hex(auth.signature).ok_or_else(|| {
         ApiError::incomplete_signature("the Signature is not 64 hexadecimal digits")
@@ -250,8 +250,13 @@ fn uri_encode(bytes: &[u8]) -> String {
     out
 }
 
+/// HMAC-SHA256 under `key`. HMAC accepts keys of every length, so construction cannot fail.
+fn keyed(key: &[u8]) -> Hmac<Sha256> {
+    Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts keys of every length")
+}
+
 fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    let mut mac = keyed(key);
     mac.update(data);
     mac.finalize().into_bytes().to_vec()
 }

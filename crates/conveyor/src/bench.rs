@@ -92,7 +92,7 @@ async fn sqs(b: SqsBench) -> anyhow::Result<()> {
         bail!("--clients and --messages must be at least 1");
     }
     let client = sqs_client(&b.endpoint, &b.region);
-    let name = format!("conveyor-bench-{}", &uuid_suffix());
+    let name = format!("conveyor-bench-{}", uuid::Uuid::new_v4().simple());
     let url = client
         .create_queue()
         .queue_name(&name)
@@ -222,11 +222,4 @@ fn take(remaining: &AtomicU64, batch: u64) -> u64 {
             Err(actual) => current = actual,
         }
     }
-}
-
-fn uuid_suffix() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!("{}-{nanos}", std::process::id())
 }

@@ -29,6 +29,7 @@ use crate::clock::Clock;
 use crate::error::{QueueError, QueueResult};
 use crate::model::*;
 use crate::validate;
+use crate::Queue as _;
 use catalog::{Catalog, QueueMeta};
 use receipt::Receipt;
 use writer::{Command, PreparedSend, Reply, Writer};
@@ -320,7 +321,6 @@ impl EmbeddedEngine {
         let timeout = visibility.unwrap_or(meta.config.visibility_timeout);
         let mut still_held = Vec::with_capacity(earlier.len());
         for message in earlier {
-            use crate::Queue as _;
             match self
                 .change_visibility(&meta.name, &message.receipt_handle, timeout)
                 .await

@@ -123,9 +123,12 @@ fn record_depth(queue: &str, c: &conveyor_queue::QueueCounts) {
         )
         .set(value as f64);
     }
-    metrics::gauge!(
-        "conveyor_queue_oldest_message_age_seconds",
-        &[("queue", queue.to_string())]
-    )
-    .set(c.oldest_age_seconds as f64);
+    // Amazon SQS does not report it (CloudWatch does): leave the series out rather than say 0.
+    if let Some(age) = c.oldest_age_seconds {
+        metrics::gauge!(
+            "conveyor_queue_oldest_message_age_seconds",
+            &[("queue", queue.to_string())]
+        )
+        .set(age as f64);
+    }
 }

@@ -8,6 +8,7 @@
 //!
 //! This crate reads configuration and does no other I/O.
 
+mod backend;
 mod duration;
 mod secret;
 mod sqs;
@@ -18,6 +19,7 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use backend::{BackendSettings, QueueBackend, StoreBackend};
 pub use duration::Span;
 pub use secret::Secret;
 pub use sqs::{AccessKey, SqsSettings, DEFAULT_SQS_LISTEN};
@@ -114,6 +116,8 @@ struct EnvironmentSpec {
     region: String,
     #[serde(default = "default_account_id")]
     account_id: String,
+    #[serde(default)]
+    backend: backend::BackendSpec,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -207,6 +211,8 @@ pub struct Settings {
     /// The region and account id in queue URLs and ARNs (`arn:aws:sqs:{region}:{account_id}:…`).
     pub region: String,
     pub account_id: String,
+    /// Where queues and objects live: embedded and local, or SQS and S3.
+    pub backend: BackendSettings,
 }
 
 impl Settings {
@@ -271,6 +277,10 @@ const SHORTHANDS: &[(&str, &str)] = &[
     ("CONVEYOR_SQS_LISTEN", "sqs.listen"),
     ("CONVEYOR_SQS_ACCESS_KEYS", "sqs.access_keys"),
     ("CONVEYOR_SQS_PUBLIC_URL", "sqs.public_url"),
+    ("CONVEYOR_QUEUE_BACKEND", "backend.queue"),
+    ("CONVEYOR_STORE_BACKEND", "backend.store"),
+    ("CONVEYOR_AWS_ENDPOINT", "backend.endpoint"),
+    ("CONVEYOR_REGION", "region"),
 ];
 
 fn apply_variables(
@@ -454,6 +464,7 @@ fn environment_settings(
     sqs::check_location(env, &spec.region, &spec.account_id)?;
     Ok(Settings {
         sqs: sqs::resolve(env, &spec.sqs)?,
+        backend: backend::resolve(env, &spec.backend)?,
         region: spec.region.clone(),
         account_id: spec.account_id.clone(),
         environment: env.to_string(),

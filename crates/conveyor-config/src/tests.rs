@@ -262,3 +262,57 @@ fn queue_attributes_are_what_the_engine_accepts() {
     assert!(a["RedrivePolicy"].contains("\"maxReceiveCount\":3"));
     assert!(conveyor_queue::QueueConfig::for_new_queue(&q.name, &a).is_ok());
 }
+
+#[test]
+fn backends_default_to_one_machine_and_staging_runs_on_aws() {
+    let c = built_in(&[]);
+    let local = &c.selected.backend;
+    assert_eq!(
+        (local.queue, local.store),
+        (QueueBackend::Embedded, StoreBackend::Local)
+    );
+    assert!(!local.uses_aws());
+    let staging = &c.environments["staging"].backend;
+    assert_eq!(
+        (staging.queue, staging.store),
+        (QueueBackend::Sqs, StoreBackend::S3)
+    );
+    assert_eq!(staging.sqs_endpoint, None, "the region's AWS endpoint");
+    assert!(!staging.s3_path_style, "virtual-hosted buckets on AWS");
+}
+
+#[test]
+fn one_endpoint_variable_points_both_services_at_an_emulator() {
+    let c = built_in(&[
+        ("CONVEYOR_ENVIRONMENT", "staging"),
+        ("CONVEYOR_AWS_ENDPOINT", "http://127.0.0.1:5000/"),
+        ("CONVEYOR_REGION", "eu-west-1"),
+    ]);
+    let b = &c.selected.backend;
+    assert_eq!(b.sqs_endpoint.as_deref(), Some("http://127.0.0.1:5000"));
+    assert_eq!(b.s3_endpoint.as_deref(), Some("http://127.0.0.1:5000"));
+    assert!(b.s3_path_style, "emulators are addressed path-style");
+    assert_eq!(c.selected.region, "eu-west-1");
+    // The production environment is untouched by staging's variables.
+    assert_eq!(c.environments["production"].backend.sqs_endpoint, None);
+}
+
+#[test]
+fn bad_backend_lines_say_what_to_write() {
+    let base = include_str!("../../../config/conveyor.toml");
+    let bad_kind = base.replace(
+        "queue = \"sqs\"\nstore = \"s3\"\n# endpoint",
+        "queue = \"kafka\"\nstore = \"s3\"\n# endpoint",
+    );
+    let msg = from_text(&bad_kind).unwrap_err().to_string();
+    assert!(msg.contains("kafka") && msg.contains("embedded"), "{msg}");
+    let bad_url = base.replace(
+        "# endpoint = \"http://127.0.0.1:5000\"",
+        "endpoint = \"127.0.0.1:5000\"",
+    );
+    let msg = from_text(&bad_url).unwrap_err().to_string();
+    assert!(
+        msg.contains("backend.endpoint") && msg.contains("http://"),
+        "{msg}"
+    );
+}

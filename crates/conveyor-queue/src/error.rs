@@ -44,6 +44,10 @@ pub enum QueueError {
     OverLimit(String),
     #[error("the queue engine failed: {0}")]
     Internal(String),
+    /// The queue service could not be reached or refused the caller's credentials; retrying
+    /// later may succeed.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl QueueError {
@@ -70,6 +74,7 @@ impl QueueError {
             ResourceNotFound(_) => "ResourceNotFoundException",
             OverLimit(_) => "OverLimit",
             Internal(_) => "InternalError",
+            Unavailable(_) => "ServiceUnavailable",
         }
     }
 
@@ -100,13 +105,14 @@ impl QueueError {
             PurgeQueueInProgress { .. } | OverLimit(_) => 403,
             ResourceNotFound(_) => 404,
             Internal(_) => 500,
+            Unavailable(_) => 503,
             _ => 400,
         }
     }
 
     /// Whether the caller caused it (SQS's `Sender` fault) rather than the engine.
     pub fn is_sender_fault(&self) -> bool {
-        !matches!(self, QueueError::Internal(_))
+        !matches!(self, QueueError::Internal(_) | QueueError::Unavailable(_))
     }
 
     pub(crate) fn invalid(message: impl Into<String>) -> Self {

@@ -198,8 +198,9 @@ pub struct QueueCounts {
     pub in_flight: u64,
     /// Sent with a delay that has not elapsed.
     pub delayed: u64,
-    /// Age in seconds of the oldest message in the queue, 0 when empty.
-    pub oldest_age_seconds: u64,
+    /// Age in seconds of the oldest message in the queue, 0 when empty; `None` when the backend
+    /// cannot tell (Amazon SQS publishes it only to CloudWatch, as `ApproximateAgeOfOldestMessage`).
+    pub oldest_age_seconds: Option<u64>,
 }
 
 /// A page of names plus the token that continues it.

@@ -1,7 +1,7 @@
 //! Conveyor's object storage: where every processed message's result and every raw event goes.
 //!
-//! `Store` wraps any `object_store` backend (the local filesystem by default; S3 comes with the
-//! AWS backends issue) behind the few operations Conveyor needs. Keys follow the seeds' Athena
+//! `Store` wraps any `object_store` backend (the local filesystem by default; S3 through
+//! `conveyor-aws`) behind the few operations Conveyor needs. Keys follow the seeds' Athena
 //! partition layout (`partition`). This crate knows nothing about queues.
 
 pub mod partition;
@@ -12,6 +12,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
+use object_store::signer::Signer;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 pub use partition::{event_key, result_key, Hour};
@@ -24,6 +25,8 @@ pub enum StoreError {
     InvalidKey(String),
     #[error("no object at {0}")]
     NotFound(String),
+    #[error("{0}")]
+    Unsupported(String),
     #[error("the object store ({store}) failed on {key}: {detail}")]
     Backend {
         store: String,
@@ -36,7 +39,16 @@ pub enum StoreError {
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<dyn ObjectStore>,
+    /// Present when the backend can hand out presigned URLs (S3).
+    signer: Option<Arc<dyn Signer>>,
     description: String,
+}
+
+/// What a presigned URL lets its holder do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presign {
+    Get,
+    Put,
 }
 
 impl std::fmt::Debug for Store {
@@ -61,6 +73,7 @@ impl Store {
         })?;
         Ok(Store {
             inner: Arc::new(fs),
+            signer: None,
             description: format!("local directory {}", root.display()),
         })
     }
@@ -69,7 +82,55 @@ impl Store {
     pub fn from_backend(inner: Arc<dyn ObjectStore>, description: impl Into<String>) -> Store {
         Store {
             inner,
+            signer: None,
             description: description.into(),
+        }
+    }
+
+    /// A backend that can also presign URLs (S3's `AmazonS3` is both).
+    pub fn from_signing_backend<B: ObjectStore + Signer>(
+        backend: Arc<B>,
+        description: impl Into<String>,
+    ) -> Store {
+        Store {
+            inner: backend.clone(),
+            signer: Some(backend),
+            description: description.into(),
+        }
+    }
+
+    /// A URL that lets its holder `method` the object at `key` for `expires_in`, without
+    /// credentials of their own.
+    pub async fn presigned_url(
+        &self,
+        method: Presign,
+        key: &str,
+        expires_in: std::time::Duration,
+    ) -> Result<String, StoreError> {
+        let signer = self.signer.as_ref().ok_or_else(|| {
+            StoreError::Unsupported(format!(
+                "the object store ({}) cannot presign URLs: use the s3 store backend",
+                self.description
+            ))
+        })?;
+        let method = match method {
+            Presign::Get => object_store::signer::Method::GET,
+            Presign::Put => object_store::signer::Method::PUT,
+        };
+        let path = Self::path(key)?;
+        signer
+            .signed_url(method, &path, expires_in)
+            .await
+            .map(|url| url.to_string())
+            .map_err(|e| self.backend_error(key, e))
+    }
+
+    /// Remove the object at `key`; removing a missing object is not an error.
+    pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let path = Self::path(key)?;
+        match self.inner.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.backend_error(key, e)),
         }
     }
 

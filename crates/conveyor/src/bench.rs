@@ -60,25 +60,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
 }
 
-/// An SQS client for `endpoint`, on rustls with ring (no C build).
+/// An SQS client for `endpoint`, with the environment's keys if set (any key suits a Conveyor
+/// without access keys, or moto).
 pub fn sqs_client(endpoint: &str, region: &str) -> aws_sdk_sqs::Client {
-    use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
-    use aws_smithy_http_client::tls;
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
     let key = std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "conveyor".into());
     let secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "conveyor".into());
-    let config = aws_sdk_sqs::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(region.to_string()))
-        .credentials_provider(Credentials::new(key, secret, None, None, "environment"))
-        .endpoint_url(endpoint)
-        .http_client(http)
-        .build();
-    aws_sdk_sqs::Client::from_conf(config)
+    conveyor_aws::static_sqs_client(endpoint, region, &key, &secret)
 }
 
 async fn sqs(b: SqsBench) -> anyhow::Result<()> {

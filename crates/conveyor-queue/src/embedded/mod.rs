@@ -450,7 +450,7 @@ impl crate::Queue for EmbeddedEngine {
                     visible: r.get::<_, i64>(0)? as u64,
                     in_flight: r.get::<_, i64>(1)? as u64,
                     delayed: r.get::<_, i64>(2)? as u64,
-                    oldest_age_seconds: oldest.map_or(0, |t| ((now - t).max(0) / 1000) as u64),
+                    oldest_age_seconds: Some(oldest.map_or(0, |t| ((now - t).max(0) / 1000) as u64)),
                 })
             })
         })

@@ -1,0 +1,19 @@
+//! Conveyor on Amazon SQS and S3, or on anything that speaks their protocols (moto, LocalStack,
+//! MinIO, a Conveyor's own SQS endpoint).
+//!
+//! - `Aws`: one environment's region, endpoints and credential chain (`connect`).
+//! - `SqsQueue`: the `Queue` trait over `aws-sdk-sqs` (`sqs`).
+//! - `Aws::s3_store`: the object store on S3 with presigned URLs, and bucket checks (`s3`).
+//!
+//! Every failure to reach a service becomes one `AwsError` line naming the resource and the fix.
+
+mod connect;
+mod error;
+mod s3;
+pub mod sqs;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use connect::{https_client, static_sqs_client, Aws};
+pub use error::AwsError;
+pub use sqs::SqsQueue;

@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
+use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_sdk_sqs::config::{Credentials, Region, SharedHttpClient};
-use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use conveyor_config::{QueueBackend, Settings};
 
 use crate::{AwsError, SqsQueue};
@@ -101,8 +102,13 @@ impl Aws {
                 })?;
         match tokio::time::timeout(CREDENTIALS_TIMEOUT, provider.provide_credentials()).await {
             Ok(Ok(c)) => Ok(c),
+            Ok(Err(CredentialsError::CredentialsNotLoaded(_))) => Err(AwsError::NoCredentials {
+                detail:
+                    "tried the environment, profile files, web identity, ECS and instance metadata"
+                        .into(),
+            }),
             Ok(Err(e)) => Err(AwsError::NoCredentials {
-                detail: DisplayErrorContext(&e).to_string(),
+                detail: root_cause(&e),
             }),
             Err(_) => Err(AwsError::NoCredentials {
                 detail: format!(
@@ -144,6 +150,15 @@ impl Aws {
             }
         }
         Ok(())
+    }
+
+    /// Check that credentials resolve and SQS answers (one `ListQueues`).
+    pub async fn check_sqs(&self) -> Result<(), AwsError> {
+        self.credentials().await?;
+        match self.sqs_client().list_queues().max_results(1).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.sqs_failure("queue", "list", e)),
+        }
     }
 
     /// One SQS call's failure as the line an operator needs.

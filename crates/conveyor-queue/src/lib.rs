@@ -12,6 +12,7 @@ pub mod clock;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod embedded;
+pub mod ensure;
 pub mod error;
 pub mod model;
 pub mod policy;
@@ -21,6 +22,7 @@ pub use arn::Location;
 pub use attributes::QueueConfig;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use embedded::{Durability, EmbeddedEngine, EngineOptions, OpenError};
+pub use ensure::{ensure_queue, Ensured};
 pub use error::{QueueError, QueueResult};
 pub use model::*;
 

@@ -245,7 +245,10 @@ async fn store_result(
     output: serde_json::Value,
 ) -> Result<(), conveyor_store::StoreError> {
     let processed_at = now_millis();
-    let key = conveyor_store::result_key(&worker.queue, &message.message_id, processed_at)?;
+    // Partitioned by when the message was sent, not processed: a message delivered again (its
+    // worker died after storing, before deleting) overwrites its own result instead of adding one.
+    let key =
+        conveyor_store::result_key(&worker.queue, &message.message_id, message.sent_timestamp)?;
     let body = serde_json::from_str::<serde_json::Value>(&message.body)
         .unwrap_or_else(|_| serde_json::Value::String(message.body.clone()));
     let record = serde_json::json!({

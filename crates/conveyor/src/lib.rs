@@ -1,6 +1,7 @@
 //! The `conveyor` binary's commands: process wiring only; the behaviour lives in the libraries.
 
 pub mod bench;
+mod provision;
 mod queue_cmd;
 mod serve;
 
@@ -42,6 +43,8 @@ pub enum Command {
     Api(ConfigArgs),
     /// Run only the workers.
     Worker(ConfigArgs),
+    /// Create the environment's queues, dead-letter queues and bucket (idempotent).
+    Provision(ConfigArgs),
     /// Operator tools for the queues of a running server.
     Queue(queue_cmd::QueueArgs),
     /// Load generators (see docs/BENCHMARKS.md).
@@ -120,6 +123,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve::serve(args, serve::Parts::Both).await,
         Command::Api(args) => serve::serve(args, serve::Parts::Api).await,
         Command::Worker(args) => serve::serve(args, serve::Parts::Workers).await,
+        Command::Provision(args) => provision::run(args).await,
         Command::Queue(args) => queue_cmd::run(args).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Config {

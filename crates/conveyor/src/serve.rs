@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use conveyor_config::{Handler, Settings};
+use conveyor_aws::Aws;
+use conveyor_config::{Handler, QueueBackend, Settings, StoreBackend};
 use conveyor_queue::{EmbeddedEngine, EngineOptions, Location, Queue, SystemClock};
 use conveyor_store::Store;
 use conveyor_worker::{FailHandler, HttpHandler, LogHandler, QueueWorker, WorkerStats};
@@ -59,40 +60,27 @@ pub async fn serve(args: ConfigArgs, parts: Parts) -> anyhow::Result<()> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
 
-    check_sqs_exposure(&settings)?;
-    let db = settings.data_dir.join("queue.db");
-    let location = Location {
-        region: settings.region.clone(),
-        account_id: settings.account_id.clone(),
-    };
-    let engine_options = EngineOptions {
-        location: location.clone(),
-        ..EngineOptions::new(&db)
-    };
-    let engine = EmbeddedEngine::open(engine_options, Arc::new(SystemClock))
-        .with_context(|| format!("opening the queue database {}", db.display()))?;
-    provision(&engine, &settings).await?;
-    let store = Store::local(settings.data_dir.join("objects"))?;
+    let (queue, store, embedded) = open_backends(&settings).await?;
 
     let (stop, stopped) = watch::channel(false);
-    let queue: Arc<dyn Queue> = Arc::new(engine.clone());
     // One termination signal stops both listeners.
     let (terminate, terminated) = watch::channel(false);
     tokio::spawn(async move {
         termination().await;
         let _ = terminate.send(true);
     });
-    let sqs_server = match settings.sqs.listen {
-        Some(address) => Some(
+    // The SQS endpoint serves the embedded engine; on Amazon SQS, clients talk to SQS itself.
+    let sqs_server = match (settings.sqs.listen, embedded) {
+        (Some(address), Some(engine)) => Some(
             start_sqs(
                 address,
-                sqs_options(&settings, location),
+                sqs_options(&settings, engine.location().clone()),
                 queue.clone(),
                 terminated.clone(),
             )
             .await?,
         ),
-        None => None,
+        _ => None,
     };
     let mut workers = Vec::new();
     if parts.workers() {
@@ -233,41 +221,58 @@ async fn signalled(mut terminated: watch::Receiver<bool>) {
     let _ = terminated.wait_for(|t| *t).await;
 }
 
-/// Create every configured queue (dead-letter queues first) if missing; repeat runs are no-ops.
-async fn provision(engine: &EmbeddedEngine, settings: &Settings) -> anyhow::Result<()> {
-    let location: &Location = engine.location();
-    for q in &settings.queues {
-        ensure_queue(engine, &q.dlq_name, q.dlq_attributes()).await?;
-        ensure_queue(
-            engine,
-            &q.name,
-            q.attributes(Some(&location.arn(&q.dlq_name))),
-        )
-        .await?;
-    }
-    Ok(())
+/// The environment's embedded queue engine, opened (and locked) for this process.
+pub(crate) fn open_engine(settings: &Settings) -> anyhow::Result<EmbeddedEngine> {
+    let db = settings.data_dir.join("queue.db");
+    let engine_options = EngineOptions {
+        location: Location {
+            region: settings.region.clone(),
+            account_id: settings.account_id.clone(),
+        },
+        ..EngineOptions::new(&db)
+    };
+    EmbeddedEngine::open(engine_options, Arc::new(SystemClock))
+        .with_context(|| format!("opening the queue database {}", db.display()))
 }
 
-/// Create `name`, or bring an existing queue's attributes to what the configuration now says.
-async fn ensure_queue(
-    engine: &EmbeddedEngine,
-    name: &str,
-    mut attributes: std::collections::BTreeMap<String, String>,
-) -> anyhow::Result<()> {
-    match engine
-        .create_queue(name, &attributes, &Default::default())
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(conveyor_queue::QueueError::QueueAlreadyExists { .. }) => {
-            attributes.remove("FifoQueue");
-            engine
-                .set_attributes(name, &attributes)
-                .await
-                .with_context(|| format!("updating queue {name}"))
+/// The queue and the store the settings name, checked before any request is taken: on the
+/// embedded engine the configured queues are created; on SQS and S3 they must exist already
+/// (`conveyor provision`), and a missing one stops the process with one line saying so.
+async fn open_backends(
+    settings: &Settings,
+) -> anyhow::Result<(Arc<dyn Queue>, Store, Option<EmbeddedEngine>)> {
+    let aws = if settings.backend.uses_aws() {
+        Some(Aws::load(settings).await)
+    } else {
+        None
+    };
+    let (queue, embedded): (Arc<dyn Queue>, Option<EmbeddedEngine>) =
+        match (settings.backend.queue, &aws) {
+            (QueueBackend::Sqs, Some(aws)) => {
+                aws.verify_queues(settings).await?;
+                tracing::info!(endpoint = %aws.sqs_endpoint(), "queues on SQS");
+                (Arc::new(aws.sqs()), None)
+            }
+            _ => {
+                check_sqs_exposure(settings)?;
+                let engine = open_engine(settings)?;
+                crate::provision::provision_queues(&engine, settings, |name, done| {
+                    tracing::debug!(queue = name, outcome = done.as_str(), "queue provisioned");
+                })
+                .await?;
+                (Arc::new(engine.clone()), Some(engine))
+            }
+        };
+    let store = match (settings.backend.store, &aws) {
+        (StoreBackend::S3, Some(aws)) => {
+            aws.credentials().await?;
+            aws.verify_bucket(&settings.bucket).await?;
+            aws.s3_store(&settings.bucket)?
         }
-        Err(e) => Err(e).with_context(|| format!("creating queue {name}")),
-    }
+        _ => Store::local(settings.data_dir.join("objects"))?,
+    };
+    tracing::info!(store = store.description(), "objects stored");
+    Ok((queue, store, embedded))
 }
 
 /// Completes on SIGTERM or Ctrl-C.

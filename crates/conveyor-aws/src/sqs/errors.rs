@@ -2,13 +2,15 @@
 //! the embedded engine or a remote SQS gave them.
 
 use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+use crate::connect::root_cause;
 use conveyor_queue::QueueError;
 
 /// The error of one SDK call about `queue` at `endpoint`.
 pub(crate) fn from_sdk<E, R>(err: SdkError<E, R>, queue: &str, endpoint: &str) -> QueueError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
     match &err {
         SdkError::ServiceError(service) => {
@@ -29,7 +31,7 @@ where
         // unreadable answers: nothing was decided about the request.
         _ => QueueError::Unavailable(format!(
             "cannot reach SQS at {endpoint}: {}; check that the endpoint is right and reachable and that AWS credentials are available",
-            DisplayErrorContext(&err)
+            root_cause(&err)
         )),
     }
 }

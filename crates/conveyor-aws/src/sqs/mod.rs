@@ -59,7 +59,7 @@ impl SqsQueue {
     fn error<E, R>(&self, queue: &str, err: aws_sdk_sqs::error::SdkError<E, R>) -> QueueError
     where
         E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug,
+        R: std::fmt::Debug + 'static,
     {
         let e = from_sdk(err, queue, &self.endpoint);
         if matches!(e, QueueError::QueueDoesNotExist { .. }) {

@@ -51,12 +51,11 @@ pub fn start_command(
     if let Some(c) = config {
         cmd.arg("--config").arg(c);
     }
+    cmd.env_remove("CONVEYOR_ENVIRONMENT");
     for (k, v) in extra_env {
         cmd.env(k, v);
     }
-    cmd.env_remove("CONVEYOR_ENVIRONMENT")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+    cmd.stdout(Stdio::piped()).stderr(Stdio::null());
     let mut child = cmd.spawn().expect("start conveyor");
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
     let mut sqs = String::new();

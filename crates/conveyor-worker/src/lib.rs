@@ -11,6 +11,10 @@
 //!
 //! The runtime sees only the `Queue` trait and a `Store`: it does not know which queue
 //! implementation runs.
+//!
+//! One message is never handled: a dead-letter probe from `conveyor smoke` (message attribute
+//! `conveyor-smoke` = `dead-letter`) is handed back at once, so it reaches the dead-letter queue
+//! after the redrive policy's count of receives, proving the policy on a live deployment.
 
 mod handlers;
 
@@ -148,6 +152,18 @@ async fn poll_loop(
     }
 }
 
+/// The message attribute and value by which `conveyor smoke` asks to have a message refused.
+pub const SMOKE_ATTRIBUTE: &str = "conveyor-smoke";
+pub const SMOKE_DEAD_LETTER: &str = "dead-letter";
+
+fn is_dead_letter_probe(message: &ReceivedMessage) -> bool {
+    message
+        .attributes
+        .get(SMOKE_ATTRIBUTE)
+        .and_then(|v| v.string_value.as_deref())
+        == Some(SMOKE_DEAD_LETTER)
+}
+
 /// Handle one message; false when it was released because of a stop request.
 async fn process(
     queue: &dyn Queue,
@@ -157,6 +173,13 @@ async fn process(
     stop: &watch::Receiver<bool>,
     message: ReceivedMessage,
 ) -> bool {
+    if is_dead_letter_probe(&message) {
+        let _ = queue
+            .change_visibility(&worker.queue, &message.receipt_handle, 0)
+            .await;
+        record_outcome(&worker.queue, "refused_probe");
+        return true;
+    }
     let started = std::time::Instant::now();
     let outcome = {
         let extend = keep_in_flight(queue, worker, &message.receipt_handle);

@@ -4,6 +4,7 @@ pub mod bench;
 mod provision;
 mod queue_cmd;
 mod serve;
+mod smoke;
 
 use std::path::PathBuf;
 
@@ -45,6 +46,8 @@ pub enum Command {
     Worker(ConfigArgs),
     /// Create the environment's queues, dead-letter queues and bucket (idempotent).
     Provision(ConfigArgs),
+    /// Check a running deployment end to end: bucket, queues, dead-letter round trip, results.
+    Smoke(smoke::SmokeArgs),
     /// Operator tools for the queues of a running server.
     Queue(queue_cmd::QueueArgs),
     /// Load generators (see docs/BENCHMARKS.md).
@@ -124,6 +127,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Api(args) => serve::serve(args, serve::Parts::Api).await,
         Command::Worker(args) => serve::serve(args, serve::Parts::Workers).await,
         Command::Provision(args) => provision::run(args).await,
+        Command::Smoke(args) => smoke::run(args).await,
         Command::Queue(args) => queue_cmd::run(args).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Config {

@@ -193,7 +193,80 @@ async fn api_and_two_workers_on_sqs_and_s3_lose_nothing_when_a_worker_dies() {
     let record: serde_json::Value = serde_json::from_slice(&sample).unwrap();
     assert_eq!(record["status"], "processed", "{record}");
 
+    // The seeds' smoke tests, as one command, against the same deployment.
+    let smoke = conveyor(&["smoke", "--count", "2"], &env, dir.path());
+    let report = stdout(&smoke);
+    assert!(smoke.status.success(), "{report}{}", stderr(&smoke));
+    assert!(!report.contains('❌'), "{report}");
+    assert_eq!(report.matches('✅').count(), 1 + 4 * 7, "{report}");
+
     assert!(terminate(&mut survivor).success());
+    assert!(terminate(&mut api).success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smoke_passes_against_the_embedded_default_and_fails_loudly_without_workers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(dir.path(), &[], None);
+    let sqs = server.sqs.trim_start_matches("http://").to_string();
+    let smoke = |queue: &str, data: &Path| {
+        Command::new(BIN)
+            .args([
+                "smoke",
+                "--queue",
+                queue,
+                "--timeout",
+                "20",
+                "--sqs-listen",
+                &sqs,
+                "--data-dir",
+            ])
+            .arg(data)
+            .env_remove("CONVEYOR_ENVIRONMENT")
+            .output()
+            .unwrap()
+    };
+    let out = smoke("emails", dir.path());
+    let report = stdout(&out);
+    assert!(out.status.success(), "{report}{}", stderr(&out));
+    assert_eq!(report.matches('✅').count(), 8, "{report}");
+    for check in [
+        "bucket access",
+        "redrive to",
+        "sent 3 message(s)",
+        "metrics readable",
+        "reached",
+        "redriven",
+        "4 result(s)",
+        "partition layout",
+    ] {
+        assert!(report.contains(check), "{check:?} missing from {report}");
+    }
+    assert!(terminate(&mut server).success());
+
+    // A serve whose workers are not there (the api alone): the dead-letter and result checks fail.
+    let api_only = tempfile::tempdir().unwrap();
+    let mut api = start_command("api", api_only.path(), &[], None);
+    let sqs_api = api.sqs.trim_start_matches("http://").to_string();
+    let out = Command::new(BIN)
+        .args([
+            "smoke",
+            "--queue",
+            "feedback",
+            "--timeout",
+            "3",
+            "--sqs-listen",
+            &sqs_api,
+            "--data-dir",
+        ])
+        .arg(api_only.path())
+        .env_remove("CONVEYOR_ENVIRONMENT")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let report = stdout(&out);
+    assert_eq!(report.matches('❌').count(), 2, "{report}");
+    assert!(report.contains("are the workers running"), "{report}");
     assert!(terminate(&mut api).success());
 }
 

@@ -92,14 +92,20 @@ impl Aws {
             .unwrap_or_else(|| format!("https://s3.{}.amazonaws.com", self.region))
     }
 
+    /// The standard credential chain, as loaded.
+    pub(crate) fn credential_chain(
+        &self,
+    ) -> Result<aws_credential_types::provider::SharedCredentialsProvider, AwsError> {
+        self.config
+            .credentials_provider()
+            .ok_or_else(|| AwsError::NoCredentials {
+                detail: "no credential provider is configured".into(),
+            })
+    }
+
     /// The credentials the chain yields now, or why there are none.
     pub async fn credentials(&self) -> Result<Credentials, AwsError> {
-        let provider =
-            self.config
-                .credentials_provider()
-                .ok_or_else(|| AwsError::NoCredentials {
-                    detail: "no credential provider is configured".into(),
-                })?;
+        let provider = self.credential_chain()?;
         match tokio::time::timeout(CREDENTIALS_TIMEOUT, provider.provide_credentials()).await {
             Ok(Ok(c)) => Ok(c),
             Ok(Err(CredentialsError::CredentialsNotLoaded(_))) => Err(AwsError::NoCredentials {

@@ -67,14 +67,8 @@ fn install_tls_provider() {
 
 impl Aws {
     fn chain(&self) -> Result<Arc<ChainCredentials>, AwsError> {
-        let provider =
-            self.config
-                .credentials_provider()
-                .ok_or_else(|| AwsError::NoCredentials {
-                    detail: "no credential provider is configured".into(),
-                })?;
         Ok(Arc::new(ChainCredentials {
-            provider,
+            provider: self.credential_chain()?,
             cached: Mutex::new(None),
         }))
     }

@@ -74,6 +74,17 @@ impl Aws {
         }
     }
 
+    /// For an environment on SQS or S3: load, and check once that credentials resolve, so a
+    /// missing credential is reported before anything else. `None` on the embedded defaults.
+    pub async fn connect(settings: &Settings) -> Result<Option<Aws>, AwsError> {
+        if !settings.backend.uses_aws() {
+            return Ok(None);
+        }
+        let aws = Aws::load(settings).await;
+        aws.credentials().await?;
+        Ok(Some(aws))
+    }
+
     pub fn region(&self) -> &str {
         &self.region
     }
@@ -139,14 +150,12 @@ impl Aws {
         SqsQueue::new(self.sqs_client(), &self.region, self.sqs_endpoint())
     }
 
-    /// Check that credentials resolve and that every queue the settings name (and its dead-letter
-    /// queue) exists: the first thing `conveyor api` / `worker` do, so a wrong deployment fails
+    /// Check that every queue the settings name (and its dead-letter queue) exists: the first thing `conveyor api` / `worker` do, so a wrong deployment fails
     /// at once with one line instead of in every poll.
     pub async fn verify_queues(&self, settings: &Settings) -> Result<(), AwsError> {
         if settings.backend.queue != QueueBackend::Sqs {
             return Ok(());
         }
-        self.credentials().await?;
         let client = self.sqs_client();
         for q in &settings.queues {
             for name in [&q.dlq_name, &q.name] {
@@ -158,9 +167,8 @@ impl Aws {
         Ok(())
     }
 
-    /// Check that credentials resolve and SQS answers (one `ListQueues`).
+    /// Check that SQS answers (one `ListQueues`).
     pub async fn check_sqs(&self) -> Result<(), AwsError> {
-        self.credentials().await?;
         match self.sqs_client().list_queues().max_results(1).send().await {
             Ok(_) => Ok(()),
             Err(e) => Err(self.sqs_failure("queue", "list", e)),

@@ -31,15 +31,13 @@ pub async fn ensure_queue(
     attributes: &BTreeMap<String, String>,
     tags: &BTreeMap<String, String>,
 ) -> QueueResult<(QueueInfo, Ensured)> {
-    match queue.get_queue(name).await {
+    let info = match queue.get_queue(name).await {
         Err(QueueError::QueueDoesNotExist { .. }) => {
             let info = queue.create_queue(name, attributes, tags).await?;
             return Ok((info, Ensured::Created));
         }
-        Err(e) => return Err(e),
-        Ok(_) => {}
-    }
-    let info = queue.get_queue(name).await?;
+        other => other?,
+    };
     let current = queue.get_attributes(name).await?;
     let mut wanted = attributes.clone();
     wanted.remove("FifoQueue");

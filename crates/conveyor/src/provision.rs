@@ -65,13 +65,7 @@ pub async fn run(args: ConfigArgs) -> anyhow::Result<()> {
     let env = &settings.environment;
     let print =
         |kind: &str, name: &str, done: Ensured| println!("{kind} {name}: {}", done.as_str());
-    let aws = if settings.backend.uses_aws() {
-        let aws = Aws::load(&settings).await;
-        aws.credentials().await?;
-        Some(aws)
-    } else {
-        None
-    };
+    let aws = Aws::connect(&settings).await?;
     match (settings.backend.queue, &aws) {
         (QueueBackend::Sqs, Some(aws)) => {
             aws.check_sqs().await?;

@@ -241,11 +241,7 @@ pub(crate) fn open_engine(settings: &Settings) -> anyhow::Result<EmbeddedEngine>
 async fn open_backends(
     settings: &Settings,
 ) -> anyhow::Result<(Arc<dyn Queue>, Store, Option<EmbeddedEngine>)> {
-    let aws = if settings.backend.uses_aws() {
-        Some(Aws::load(settings).await)
-    } else {
-        None
-    };
+    let aws = Aws::connect(settings).await?;
     let (queue, embedded): (Arc<dyn Queue>, Option<EmbeddedEngine>) =
         match (settings.backend.queue, &aws) {
             (QueueBackend::Sqs, Some(aws)) => {
@@ -265,7 +261,6 @@ async fn open_backends(
         };
     let store = match (settings.backend.store, &aws) {
         (StoreBackend::S3, Some(aws)) => {
-            aws.credentials().await?;
             aws.verify_bucket(&settings.bucket).await?;
             aws.s3_store(&settings.bucket)?
         }

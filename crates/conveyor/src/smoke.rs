@@ -117,13 +117,7 @@ pub async fn run(args: SmokeArgs) -> anyhow::Result<()> {
 
 /// The queue and the store the deployment uses, as a client sees them.
 async fn connect(settings: &Settings) -> anyhow::Result<(Arc<dyn Queue>, Store)> {
-    let aws = if settings.backend.uses_aws() {
-        let aws = Aws::load(settings).await;
-        aws.credentials().await?;
-        Some(aws)
-    } else {
-        None
-    };
+    let aws = Aws::connect(settings).await?;
     let queue: Arc<dyn Queue> = match (settings.backend.queue, &aws) {
         (QueueBackend::Sqs, Some(aws)) => {
             aws.check_sqs().await?;
@@ -264,10 +258,11 @@ async fn redrive_configured(queue: &dyn Queue, q: &QueueSettings) -> anyhow::Res
         count == q.max_receive_count.to_string(),
         "maxReceiveCount is {count}"
     );
+    let fifo = a.get("FifoQueue").is_some_and(|v| v == "true");
     anyhow::ensure!(
-        a.get("FifoQueue").map(String::as_str) == Some(if q.fifo { "true" } else { "false" })
-            || (!q.fifo && !a.contains_key("FifoQueue")),
-        "FifoQueue does not match the configuration"
+        fifo == q.fifo,
+        "FifoQueue is {fifo}, the configuration says {}",
+        q.fifo
     );
     queue.get_queue(&q.dlq_name).await?;
     Ok(())

@@ -10,13 +10,21 @@ use conveyor_queue::QueueError;
 #[derive(Debug)]
 pub enum ApiError {
     BadRequest(String),
-    Unauthorized,
+    /// No valid credential; the text says which one to send.
+    Unauthorized(String),
+    /// A credential that is valid but does not allow this (an expired or altered signed URL).
+    Forbidden(String),
     NotFound(String),
+    Conflict(String),
+    /// A `Range` outside the object; carries the object's size for `Content-Range`.
+    RangeNotSatisfiable(u64),
     PayloadTooLarge(String),
     /// A request the framework refused before a handler ran (wrong content type, bad JSON).
     Rejected(StatusCode, String),
     Unavailable(String),
     Queue(QueueError),
+    /// An object store failure no request can fix (logged, answered without its detail).
+    Store(conveyor_store::StoreError),
 }
 
 impl From<QueueError> for ApiError {
@@ -29,12 +37,24 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = match self {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m),
-            ApiError::Unauthorized => (
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "send a valid API key as `Authorization: Bearer <key>`".to_string(),
-            ),
+            ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "unauthorized", m),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m),
+            ApiError::RangeNotSatisfiable(size) => {
+                let mut response = (
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    Json(serde_json::json!({ "error": {
+                        "code": "range_not_satisfiable",
+                        "message": format!("the requested range is outside the file's {size} bytes"),
+                    } })),
+                )
+                    .into_response();
+                if let Ok(v) = axum::http::HeaderValue::from_str(&format!("bytes */{size}")) {
+                    response.headers_mut().insert("content-range", v);
+                }
+                return response;
+            }
             ApiError::PayloadTooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", m),
             ApiError::Rejected(status, m) => (status, "bad_request", m),
             ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", m),
@@ -44,6 +64,14 @@ impl IntoResponse for ApiError {
                     _ => StatusCode::BAD_REQUEST,
                 };
                 (status, e.aws_code(), e.to_string())
+            }
+            ApiError::Store(e) => {
+                tracing::error!(error = %e, "object store failure");
+                (
+                    StatusCode::BAD_GATEWAY,
+                    "store_failed",
+                    "the object store failed; retry the request".to_string(),
+                )
             }
             ApiError::Queue(e) => {
                 tracing::error!(error = %e, "queue failure");

@@ -6,6 +6,7 @@
 
 mod admin;
 mod error;
+pub mod files;
 mod ingest;
 pub mod metrics;
 
@@ -57,6 +58,12 @@ impl Default for ApiLimits {
 
 /// The whole HTTP app.
 pub fn router(state: ApiState, limits: ApiLimits) -> Router {
+    let files = files::router(files::FilesState::new(
+        state.store.clone(),
+        &state.settings.files,
+    ))
+    .route_layer(middleware::from_fn(metrics::track));
+    let cors = cors(&state.settings.files.cors_origins);
     let keys = Arc::new(state.settings.api_keys.clone());
     let v1 = Router::new()
         .route("/v1/feedback", post(ingest::feedback))
@@ -77,7 +84,8 @@ pub fn router(state: ApiState, limits: ApiLimits) -> Router {
             post(admin::redrive).get(admin::redrive_status),
         )
         .route_layer(middleware::from_fn_with_state(keys, require_api_key));
-    Router::new()
+    // Files have their own body limits and no timeout; everything else has both.
+    let app = Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics::render))
@@ -86,13 +94,50 @@ pub fn router(state: ApiState, limits: ApiLimits) -> Router {
         .route_layer(middleware::from_fn(metrics::track))
         .with_state(state)
         .layer(DefaultBodyLimit::max(limits.body_bytes))
-        .layer(TraceLayer::new_for_http())
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             limits.timeout,
         ))
+        .merge(files)
+        .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
+    match cors {
+        Some(cors) => app.layer(cors),
+        None => app,
+    }
+}
+
+/// Browser access from the configured origins (the seeds' frontend), or none.
+fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| o.parse().ok()))
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([
+                axum::http::Method::GET,
+                axum::http::Method::POST,
+                axum::http::Method::PUT,
+                axum::http::Method::DELETE,
+                axum::http::Method::HEAD,
+            ])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::RANGE])
+            .expose_headers([
+                header::CONTENT_DISPOSITION,
+                header::CONTENT_LENGTH,
+                header::CONTENT_RANGE,
+                header::ETAG,
+            ])
+            .max_age(Duration::from_secs(3600)),
+    )
 }
 
 async fn health() -> Json<serde_json::Value> {
@@ -141,7 +186,9 @@ async fn require_api_key(
         {
             Ok(next.run(request).await)
         }
-        _ => Err(ApiError::Unauthorized),
+        _ => Err(ApiError::Unauthorized(
+            "send a valid API key as `Authorization: Bearer <key>`".into(),
+        )),
     }
 }
 

@@ -10,6 +10,7 @@
 
 mod backend;
 mod duration;
+mod files;
 mod secret;
 mod sqs;
 
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 pub use backend::{BackendSettings, QueueBackend, StoreBackend};
 pub use duration::Span;
+pub use files::FilesSettings;
 pub use secret::Secret;
 pub use sqs::{AccessKey, SqsSettings, DEFAULT_SQS_LISTEN};
 
@@ -118,6 +120,8 @@ struct EnvironmentSpec {
     account_id: String,
     #[serde(default)]
     backend: backend::BackendSpec,
+    #[serde(default)]
+    files: files::FilesSpec,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -213,6 +217,8 @@ pub struct Settings {
     pub account_id: String,
     /// Where queues and objects live: embedded and local, or SQS and S3.
     pub backend: BackendSettings,
+    /// The files API: token verification, upload limits, presigned URLs, CORS.
+    pub files: FilesSettings,
 }
 
 impl Settings {
@@ -281,6 +287,8 @@ const SHORTHANDS: &[(&str, &str)] = &[
     ("CONVEYOR_STORE_BACKEND", "backend.store"),
     ("CONVEYOR_AWS_ENDPOINT", "backend.endpoint"),
     ("CONVEYOR_REGION", "region"),
+    ("CONVEYOR_JWT_SECRET", "files.jwt_secret"),
+    ("CONVEYOR_CORS_ORIGINS", "files.cors_origins"),
 ];
 
 fn apply_variables(
@@ -315,7 +323,10 @@ fn apply_variables(
                 name: name.clone(),
                 detail,
             })?
-        } else if path.last().is_some_and(|k| k == "api_keys") {
+        } else if path
+            .last()
+            .is_some_and(|k| k == "api_keys" || k == "cors_origins")
+        {
             toml::Value::Array(
                 value
                     .split(',')
@@ -323,6 +334,9 @@ fn apply_variables(
                     .filter(|v| v.as_str() != Some(""))
                     .collect(),
             )
+        } else if path.last().is_some_and(|k| k.ends_with("secret")) {
+            // A secret is text even when it happens to look like a number.
+            toml::Value::String(value.clone())
         } else {
             scalar(value)
         };
@@ -465,6 +479,7 @@ fn environment_settings(
     Ok(Settings {
         sqs: sqs::resolve(env, &spec.sqs)?,
         backend: backend::resolve(env, &spec.backend)?,
+        files: files::resolve(env, &spec.files)?,
         region: spec.region.clone(),
         account_id: spec.account_id.clone(),
         environment: env.to_string(),
@@ -604,6 +619,9 @@ fn check_isolation(environments: &BTreeMap<String, Settings>) -> Result<(), Conf
             if a.api_keys.iter().any(|k| b.api_keys.contains(k)) {
                 // The value is a secret: name the setting, never the key.
                 return Err(shared("an API key in", "api_keys".to_string()));
+            }
+            if a.files.jwt_secret.is_some() && a.files.jwt_secret == b.files.jwt_secret {
+                return Err(shared("the JWT secret in", "files.jwt_secret".to_string()));
             }
             let secrets = |s: &Settings| -> Vec<Secret> {
                 s.sqs.access_keys.iter().map(|k| k.secret.clone()).collect()

@@ -316,3 +316,64 @@ fn bad_backend_lines_say_what_to_write() {
         "{msg}"
     );
 }
+
+#[test]
+fn files_settings_have_safe_defaults_and_refuse_weak_or_shared_secrets() {
+    let c = built_in(&[]);
+    let files = &c.selected.files;
+    assert_eq!(
+        files.jwt_secret, None,
+        "the files API is off until a secret is set"
+    );
+    assert_eq!(files.tenant_claim, ["app_metadata", "tenant_id"]);
+    assert_eq!(files.leeway.seconds(), 60);
+    assert!(files.max_request_bytes >= files.max_file_bytes);
+
+    let secret = "a-long-enough-secret-for-hs256-0123456789";
+    let c = built_in(&[
+        ("CONVEYOR_JWT_SECRET", secret),
+        (
+            "CONVEYOR_CORS_ORIGINS",
+            "https://app.example.com, http://localhost:3000",
+        ),
+        (
+            "CONVEYOR_ENVIRONMENTS__LOCAL__FILES__TENANT_CLAIM",
+            "tenant",
+        ),
+    ]);
+    assert_eq!(
+        c.selected.files.jwt_secret.as_ref().unwrap().expose(),
+        secret
+    );
+    assert_eq!(
+        c.selected.files.cors_origins,
+        ["https://app.example.com", "http://localhost:3000"]
+    );
+    assert_eq!(c.selected.files.tenant_claim, ["tenant"]);
+    assert!(!c.selected.to_masked_toml().contains(secret));
+
+    let short = load(None, vars(&[("CONVEYOR_JWT_SECRET", "short")]))
+        .unwrap_err()
+        .to_string();
+    assert!(short.contains("shorter than 32"), "{short}");
+    let origin = load(None, vars(&[("CONVEYOR_CORS_ORIGINS", "app.example.com")]))
+        .unwrap_err()
+        .to_string();
+    assert!(origin.contains("cors_origins"), "{origin}");
+    let shared = load(
+        None,
+        vars(&[
+            ("CONVEYOR_ENVIRONMENTS__STAGING__FILES__JWT_SECRET", secret),
+            (
+                "CONVEYOR_ENVIRONMENTS__PRODUCTION__FILES__JWT_SECRET",
+                secret,
+            ),
+        ]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        shared.contains("JWT secret") && !shared.contains(secret),
+        "{shared}"
+    );
+}

@@ -4,6 +4,8 @@
 //! `conveyor-aws`) behind the few operations Conveyor needs. Keys follow the seeds' Athena
 //! partition layout (`partition`). This crate knows nothing about queues.
 
+mod extras;
+mod objects;
 pub mod partition;
 
 use std::path::{Path, PathBuf};
@@ -12,9 +14,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
-use object_store::signer::Signer;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
+pub use extras::{BackendExtras, Presign, UploadForm, UploadPolicy};
+pub use objects::{Download, Listing, ObjectInfo, Upload};
 pub use partition::{event_key, result_key, Hour};
 
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +30,8 @@ pub enum StoreError {
     NotFound(String),
     #[error("{0}")]
     Unsupported(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error("the object store ({store}) failed on {key}: {detail}")]
     Backend {
         store: String,
@@ -39,16 +44,11 @@ pub enum StoreError {
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<dyn ObjectStore>,
-    /// Present when the backend can hand out presigned URLs (S3).
-    signer: Option<Arc<dyn Signer>>,
+    /// Presigned URLs, upload forms and storage classes, where the backend has them (S3).
+    extras: Option<Arc<dyn BackendExtras>>,
+    /// Whether objects keep a `Content-Type` (S3 does; the local filesystem keeps bytes only).
+    keeps_attributes: bool,
     description: String,
-}
-
-/// What a presigned URL lets its holder do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Presign {
-    Get,
-    Put,
 }
 
 impl std::fmt::Debug for Store {
@@ -73,7 +73,8 @@ impl Store {
         })?;
         Ok(Store {
             inner: Arc::new(fs),
-            signer: None,
+            extras: None,
+            keeps_attributes: false,
             description: format!("local directory {}", root.display()),
         })
     }
@@ -82,21 +83,28 @@ impl Store {
     pub fn from_backend(inner: Arc<dyn ObjectStore>, description: impl Into<String>) -> Store {
         Store {
             inner,
-            signer: None,
+            extras: None,
+            keeps_attributes: false,
             description: description.into(),
         }
     }
 
-    /// A backend that can also presign URLs (S3's `AmazonS3` is both).
-    pub fn from_signing_backend<B: ObjectStore + Signer>(
-        backend: Arc<B>,
-        description: impl Into<String>,
-    ) -> Store {
-        Store {
-            inner: backend.clone(),
-            signer: Some(backend),
-            description: description.into(),
-        }
+    /// The same store, with a backend's cloud features; it stores content types too.
+    pub fn with_extras(mut self, extras: Arc<dyn BackendExtras>) -> Store {
+        self.extras = Some(extras);
+        self.keeps_attributes = true;
+        self
+    }
+
+    /// Whether this backend signs its own URLs and upload forms (S3); the files API signs
+    /// URLs it serves itself for stores that do not.
+    pub fn signs_urls(&self) -> bool {
+        self.extras.is_some()
+    }
+
+    /// Whether the store keeps each object's content type.
+    pub fn keeps_content_types(&self) -> bool {
+        self.keeps_attributes
     }
 
     /// A URL that lets its holder `method` the object at `key` for `expires_in`, without
@@ -107,22 +115,23 @@ impl Store {
         key: &str,
         expires_in: std::time::Duration,
     ) -> Result<String, StoreError> {
-        let signer = self.signer.as_ref().ok_or_else(|| {
+        Self::path(key)?;
+        self.extras()?.presigned_url(method, key, expires_in).await
+    }
+
+    /// A browser upload form for one object, held by the store to `policy`.
+    pub async fn upload_form(&self, policy: &UploadPolicy) -> Result<UploadForm, StoreError> {
+        Self::path(&policy.key)?;
+        self.extras()?.upload_form(policy).await
+    }
+
+    fn extras(&self) -> Result<&Arc<dyn BackendExtras>, StoreError> {
+        self.extras.as_ref().ok_or_else(|| {
             StoreError::Unsupported(format!(
                 "the object store ({}) cannot presign URLs: use the s3 store backend",
                 self.description
             ))
-        })?;
-        let method = match method {
-            Presign::Get => object_store::signer::Method::GET,
-            Presign::Put => object_store::signer::Method::PUT,
-        };
-        let path = Self::path(key)?;
-        signer
-            .signed_url(method, &path, expires_in)
-            .await
-            .map(|url| url.to_string())
-            .map_err(|e| self.backend_error(key, e))
+        })
     }
 
     /// Remove the object at `key`; removing a missing object is not an error.
@@ -143,9 +152,34 @@ impl Store {
             .map_err(|e| StoreError::InvalidKey(format!("{key:?} is not a valid object key: {e}")))
     }
 
+    fn io_error(&self, key: &str, e: std::io::Error) -> StoreError {
+        // object_store's async writer reports its own errors wrapped in io::Error.
+        if e.get_ref()
+            .is_some_and(|inner| inner.is::<object_store::Error>())
+        {
+            if let Some(Ok(inner)) = e.into_inner().map(|i| i.downcast::<object_store::Error>()) {
+                return self.backend_error(key, *inner);
+            }
+            unreachable!("checked to hold an object_store::Error");
+        }
+        StoreError::Backend {
+            store: self.description.clone(),
+            key: key.to_string(),
+            detail: e.to_string(),
+        }
+    }
+
     fn backend_error(&self, key: &str, e: object_store::Error) -> StoreError {
+        if is_file_folder_clash(&e) {
+            return StoreError::Conflict(format!(
+                "{key} cannot be written: a file and a folder of that name would clash"
+            ));
+        }
         match e {
             object_store::Error::NotFound { .. } => StoreError::NotFound(key.to_string()),
+            object_store::Error::AlreadyExists { .. } => StoreError::Conflict(format!(
+                "{key} cannot be written: an object or folder of that name is in the way"
+            )),
             other => StoreError::Backend {
                 store: self.description.clone(),
                 key: key.to_string(),
@@ -195,6 +229,23 @@ impl Store {
         self.put(key, Bytes::from_static(b"ok")).await?;
         self.get(key).await.map(|_| ())
     }
+}
+
+/// Whether a filesystem refused because a file stands where a folder must go or the other way
+/// round (S3 has no folders, so only the local store says this).
+fn is_file_folder_clash(e: &object_store::Error) -> bool {
+    use std::io::ErrorKind;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(error) = source {
+        if let Some(io) = error.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                ErrorKind::IsADirectory | ErrorKind::NotADirectory | ErrorKind::DirectoryNotEmpty
+            );
+        }
+        source = error.source();
+    }
+    false
 }
 
 #[cfg(test)]

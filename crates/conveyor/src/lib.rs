@@ -5,6 +5,7 @@ mod provision;
 mod queue_cmd;
 mod serve;
 mod smoke;
+mod token_cmd;
 
 use std::path::PathBuf;
 
@@ -50,6 +51,8 @@ pub enum Command {
     Smoke(smoke::SmokeArgs),
     /// Operator tools for the queues of a running server.
     Queue(queue_cmd::QueueArgs),
+    /// Print a JWT for the files API, signed with this environment's secret (for local use).
+    Token(token_cmd::TokenArgs),
     /// Load generators (see docs/BENCHMARKS.md).
     Bench(bench::BenchArgs),
     /// Configuration tools.
@@ -129,6 +132,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Provision(args) => provision::run(args).await,
         Command::Smoke(args) => smoke::run(args).await,
         Command::Queue(args) => queue_cmd::run(args).await,
+        Command::Token(args) => token_cmd::run(args),
         Command::Bench(args) => bench::run(args).await,
         Command::Config {
             command: ConfigCommand::Check(args),

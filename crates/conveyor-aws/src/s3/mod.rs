@@ -1,6 +1,9 @@
 //! S3 for one environment: the object store (through `object_store`, signing with ring) with
-//! presigned URLs, and the two bucket calls `object_store` does not make (does it exist, create
-//! it), signed with its SigV4 signer so no second AWS SDK is compiled in.
+//! presigned URLs and upload forms (`extras`), and the calls `object_store` does not make (does
+//! the bucket exist, create it, an object's storage class), signed with its SigV4 signer so no
+//! second AWS SDK is compiled in.
+
+mod extras;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -92,14 +95,14 @@ impl Aws {
             resource: format!("the bucket {bucket}"),
             detail: e.to_string(),
         })?;
-        Ok(Store::from_signing_backend(
-            Arc::new(s3),
-            format!("S3 bucket {bucket} at {}", self.s3_endpoint()),
-        ))
+        let s3 = Arc::new(s3);
+        let description = format!("S3 bucket {bucket} at {}", self.s3_endpoint());
+        let extras = extras::S3Extras::new(self.clone(), s3.clone(), bucket);
+        Ok(Store::from_backend(s3, description).with_extras(Arc::new(extras)))
     }
 
     /// The bucket's URL, path-style or virtual-hosted as configured.
-    fn bucket_url(&self, bucket: &str) -> String {
+    pub(crate) fn bucket_url(&self, bucket: &str) -> String {
         match (&self.s3_endpoint, self.s3_path_style) {
             (Some(endpoint), true) => format!("{endpoint}/{bucket}"),
             (Some(endpoint), false) => match endpoint.split_once("://") {
@@ -118,13 +121,31 @@ impl Aws {
         bucket: &str,
         body: Bytes,
     ) -> Result<(u16, String), AwsError> {
+        let response = self
+            .signed_request(method, &self.bucket_url(bucket), body)
+            .await?;
+        let status = response.status().as_u16();
+        Ok((status, response.text().await.unwrap_or_default()))
+    }
+
+    /// The SDK credential chain's current credentials, in object_store's form.
+    async fn object_store_credential(&self) -> Result<AwsCredential, AwsError> {
         let credentials = self.credentials().await?;
-        let credential = AwsCredential {
+        Ok(AwsCredential {
             key_id: credentials.access_key_id().to_string(),
             secret_key: credentials.secret_access_key().to_string(),
             token: credentials.session_token().map(str::to_string),
-        };
-        let url = self.bucket_url(bucket);
+        })
+    }
+
+    /// One SigV4-signed S3 request.
+    async fn signed_request(
+        &self,
+        method: http::Method,
+        url: &str,
+        body: Bytes,
+    ) -> Result<reqwest::Response, AwsError> {
+        let credential = self.object_store_credential().await?;
         let unreachable = |detail: String| AwsError::Unreachable {
             service: "S3",
             endpoint: self.s3_endpoint(),
@@ -132,7 +153,7 @@ impl Aws {
         };
         let mut request: HttpRequest = http::Request::builder()
             .method(method.clone())
-            .uri(&url)
+            .uri(url)
             .body(body.clone().into())
             .map_err(|e| unreachable(format!("cannot build a request for {url}: {e}")))?;
         install_tls_provider();
@@ -143,15 +164,13 @@ impl Aws {
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| unreachable(e.to_string()))?;
-        let response = client
-            .request(method, &url)
+        client
+            .request(method, url)
             .headers(request.headers().clone())
             .body(body)
             .send()
             .await
-            .map_err(|e| unreachable(root_cause(&e)))?;
-        let status = response.status().as_u16();
-        Ok((status, response.text().await.unwrap_or_default()))
+            .map_err(|e| unreachable(root_cause(&e)))
     }
 
     fn s3_answer(&self, bucket: &str, status: u16, body: &str) -> AwsError {

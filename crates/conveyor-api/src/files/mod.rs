@@ -1,0 +1,133 @@
+//! The multi-tenant files API (`/files/…`, the seeds' file-management service) on the object
+//! store: streamed uploads and ranged downloads, listings, folders, copies, moves and
+//! presigned URLs. Every object a tenant reaches lives under `tenants/{tenant_id}/`, where the
+//! tenant is read from the caller's verified JWT (`auth`) and every path is checked first
+//! (`path`). On the local store Conveyor signs and serves its own URLs (`signed`).
+
+pub mod auth;
+mod manage;
+pub mod path;
+mod presign;
+pub mod signed;
+mod transfer;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post};
+use axum::Router;
+use conveyor_config::FilesSettings;
+use conveyor_store::{Store, StoreError};
+
+use crate::ApiError;
+pub use auth::{sign_token, Tenant, TokenVerifier};
+use signed::UrlSigner;
+
+/// What the files handlers share.
+#[derive(Clone)]
+pub struct FilesState {
+    pub(crate) store: Store,
+    pub(crate) settings: Arc<FilesSettings>,
+    /// `None` until a JWT secret is configured; every route then answers 503 saying so.
+    pub(crate) verifier: Option<Arc<TokenVerifier>>,
+    pub(crate) signer: Option<UrlSigner>,
+}
+
+impl FilesState {
+    pub fn new(store: Store, settings: &FilesSettings) -> FilesState {
+        let secret = settings.jwt_secret.as_ref().map(|s| s.expose().as_bytes());
+        FilesState {
+            store,
+            verifier: secret.map(|s| Arc::new(TokenVerifier::new(s, settings))),
+            signer: secret.map(UrlSigner::new),
+            settings: Arc::new(settings.clone()),
+        }
+    }
+
+    fn url_signer(&self) -> Result<&UrlSigner, ApiError> {
+        self.signer.as_ref().ok_or_else(|| {
+            ApiError::Unavailable(
+                "the files API is off: set files.jwt_secret for this environment (or CONVEYOR_JWT_SECRET)".into(),
+            )
+        })
+    }
+}
+
+/// The `/files` routes. Their bodies are limited by the files settings, not the API's 1 MiB,
+/// and they have no request timeout: a large upload on a slow link is not an error.
+pub fn router(state: FilesState) -> Router {
+    let limit = usize::try_from(state.settings.max_request_bytes).unwrap_or(usize::MAX);
+    Router::new()
+        .route("/files/upload", post(transfer::upload))
+        .route("/files/upload-multiple", post(transfer::upload_multiple))
+        .route("/files/download/{*path}", get(transfer::download))
+        .route("/files/delete/{*path}", delete(manage::delete))
+        .route("/files/delete-multiple", post(manage::delete_multiple))
+        .route("/files/list", get(manage::list))
+        .route("/files/metadata/{*path}", get(manage::metadata))
+        .route("/files/folder/create", post(manage::create_folder))
+        .route("/files/folder/delete", delete(manage::delete_folder))
+        .route("/files/copy", post(manage::copy))
+        .route("/files/move", post(manage::move_file))
+        .route("/files/presigned-url/{*path}", get(presign::download_url))
+        .route("/files/presigned-upload", post(presign::upload_form))
+        .route("/files/signed/{*key}", get(transfer::signed_download))
+        .route("/files/signed-upload", post(transfer::signed_upload))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// The object key of a tenant's path.
+fn key(tenant: &Tenant, path: &str) -> String {
+    if path.is_empty() {
+        tenant.root()
+    } else {
+        format!("{}/{path}", tenant.root())
+    }
+}
+
+/// A key as the tenant sees it (its path below `tenants/{id}/`).
+fn relative<'k>(tenant: &Tenant, key: &'k str) -> &'k str {
+    key.strip_prefix(&tenant.root())
+        .map(|rest| rest.trim_start_matches('/'))
+        .unwrap_or(key)
+}
+
+/// A store failure as the caller should see it; `path` is the tenant's own name for the object.
+fn store_error(e: StoreError, path: &str) -> ApiError {
+    match e {
+        StoreError::NotFound(_) => ApiError::NotFound(format!("no file at {path}")),
+        StoreError::InvalidKey(m) => ApiError::BadRequest(m),
+        StoreError::Conflict(_) => ApiError::Conflict(format!(
+            "{path} cannot be written: a file and a folder cannot share a name here"
+        )),
+        other => ApiError::Store(other),
+    }
+}
+
+/// The content type to serve `path` with: the stored one, else one guessed from its name.
+fn content_type(path: &str, stored: Option<String>) -> String {
+    stored.unwrap_or_else(|| {
+        mime_guess::from_path(path)
+            .first_raw()
+            .unwrap_or("application/octet-stream")
+            .to_string()
+    })
+}
+
+/// A `Content-Type` a client declared, if it is one we can store and serve back safely.
+fn declared_content_type(text: &str) -> Result<String, ApiError> {
+    let valid = text.len() <= 200
+        && text
+            .split_once('/')
+            .is_some_and(|(kind, sub)| !kind.is_empty() && !sub.is_empty() && !sub.contains('/'))
+        && text.bytes().all(|b| (0x20..0x7f).contains(&b));
+    if valid {
+        Ok(text.to_string())
+    } else {
+        Err(ApiError::BadRequest(format!(
+            "{:?} is not a content type like image/jpeg",
+            text.chars().take(100).collect::<String>()
+        )))
+    }
+}

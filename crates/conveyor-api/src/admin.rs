@@ -10,9 +10,13 @@ use conveyor_queue::{BatchEntry, ReceiveRequest, SendMessage};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::openapi::ErrorBody;
 use crate::{ApiError, ApiJson, ApiState};
 
 /// Every queue with its counts.
+#[utoipa::path(get, path = "/v1/admin/queues", tag = "admin", 
+    responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)),
+    security(("api_key" = [])))]
 pub async fn list(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
     let mut rows = Vec::new();
     let mut token = None;
@@ -36,13 +40,16 @@ pub async fn list(State(state): State<ApiState>) -> Result<Json<Value>, ApiError
     Ok(Json(json!({ "queues": rows })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Create {
     name: String,
     #[serde(default)]
     attributes: BTreeMap<String, String>,
 }
 
+#[utoipa::path(post, path = "/v1/admin/queues", tag = "admin", request_body = Create, 
+    responses((status = 201, description = "Done", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)),
+    security(("api_key" = [])))]
 pub async fn create(
     State(state): State<ApiState>,
     ApiJson(c): ApiJson<Create>,
@@ -57,6 +64,9 @@ pub async fn create(
     ))
 }
 
+#[utoipa::path(get, path = "/v1/admin/queues/{name}/attributes", tag = "admin", params(("name" = String, Path, description = "The queue's full name")), 
+    responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)),
+    security(("api_key" = [])))]
 pub async fn attributes(
     State(state): State<ApiState>,
     Path(name): Path<String>,
@@ -66,7 +76,7 @@ pub async fn attributes(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Send {
     body: String,
     #[serde(default)]
@@ -77,6 +87,9 @@ pub struct Send {
     delay_seconds: Option<u32>,
 }
 
+#[utoipa::path(post, path = "/v1/admin/queues/{name}/send", tag = "admin", request_body = Send, params(("name" = String, Path, description = "The queue's full name")), 
+    responses((status = 201, description = "Done", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)),
+    security(("api_key" = [])))]
 pub async fn send(
     State(state): State<ApiState>,
     Path(name): Path<String>,
@@ -96,7 +109,7 @@ pub async fn send(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Receive {
     #[serde(default = "one")]
     max: u32,
@@ -113,6 +126,9 @@ fn one() -> u32 {
     1
 }
 
+#[utoipa::path(post, path = "/v1/admin/queues/{name}/receive", tag = "admin", request_body = Receive, params(("name" = String, Path, description = "The queue's full name")), 
+    responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)),
+    security(("api_key" = [])))]
 pub async fn receive(
     State(state): State<ApiState>,
     Path(name): Path<String>,
@@ -149,6 +165,9 @@ pub async fn receive(
     Ok(Json(json!({ "messages": rows, "deleted": r.delete })))
 }
 
+#[utoipa::path(post, path = "/v1/admin/queues/{name}/purge", tag = "admin", params(("name" = String, Path, description = "The queue's full name")), 
+    responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)),
+    security(("api_key" = [])))]
 pub async fn purge(
     State(state): State<ApiState>,
     Path(name): Path<String>,
@@ -157,7 +176,7 @@ pub async fn purge(
     Ok(Json(json!({ "purged": name })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Redrive {
     /// Move to this queue instead of each message's source queue.
     #[serde(default)]
@@ -167,6 +186,9 @@ pub struct Redrive {
 }
 
 /// Start moving a dead-letter queue's messages back (to their sources, or to `destination`).
+#[utoipa::path(post, path = "/v1/admin/queues/{name}/redrive", tag = "admin", request_body = Redrive, params(("name" = String, Path, description = "The queue's full name")), 
+    responses((status = 202, description = "Done", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)),
+    security(("api_key" = [])))]
 pub async fn redrive(
     State(state): State<ApiState>,
     Path(name): Path<String>,
@@ -184,6 +206,9 @@ pub async fn redrive(
     Ok((StatusCode::ACCEPTED, Json(json!({ "task_handle": handle }))))
 }
 
+#[utoipa::path(get, path = "/v1/admin/queues/{name}/redrive", tag = "admin", params(("name" = String, Path, description = "The queue's full name")), 
+    responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)),
+    security(("api_key" = [])))]
 pub async fn redrive_status(
     State(state): State<ApiState>,
     Path(name): Path<String>,

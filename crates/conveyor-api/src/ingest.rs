@@ -12,6 +12,7 @@ use conveyor_queue::{BatchEntry, SendMessage};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::openapi::{AcceptedBody, ErrorBody};
 use crate::{ApiError, ApiJson, ApiState};
 
 type Accepted = (StatusCode, Json<Value>);
@@ -114,7 +115,7 @@ async fn enqueue(
     Ok(ids)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Feedback {
     user_id: String,
     message: String,
@@ -126,6 +127,9 @@ pub struct Feedback {
     metadata: Option<Value>,
 }
 
+#[utoipa::path(post, path = "/v1/feedback", tag = "ingest", request_body = Feedback, params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request count once")),
+    responses((status = 202, description = "Durably enqueued", body = AcceptedBody), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody)),
+    security(("api_key" = [])))]
 pub async fn feedback(
     State(state): State<ApiState>,
     headers: HeaderMap,
@@ -154,7 +158,7 @@ pub async fn feedback(
     Ok(accepted(ids))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Email {
     to: String,
     subject: String,
@@ -164,6 +168,9 @@ pub struct Email {
     variables: Option<serde_json::Map<String, Value>>,
 }
 
+#[utoipa::path(post, path = "/v1/emails", tag = "ingest", request_body = Email, params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request count once")),
+    responses((status = 202, description = "Durably enqueued", body = AcceptedBody), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody)),
+    security(("api_key" = [])))]
 pub async fn email(
     State(state): State<ApiState>,
     headers: HeaderMap,
@@ -185,12 +192,12 @@ pub async fn email(
     Ok(accepted(ids))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct AnalyticsBatch {
     events: Vec<AnalyticsEvent>,
 }
 
-#[derive(Debug, Deserialize, serde::Serialize)]
+#[derive(Debug, Deserialize, serde::Serialize, utoipa::ToSchema)]
 pub struct AnalyticsEvent {
     name: String,
     #[serde(default)]
@@ -204,6 +211,9 @@ pub struct AnalyticsEvent {
 /// Most events one request may carry.
 const MAX_EVENTS: usize = 500;
 
+#[utoipa::path(post, path = "/v1/analytics/events", tag = "ingest", request_body = AnalyticsBatch, params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request count once")),
+    responses((status = 202, description = "Durably enqueued", body = AcceptedBody), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody)),
+    security(("api_key" = [])))]
 pub async fn analytics_events(
     State(state): State<ApiState>,
     headers: HeaderMap,
@@ -232,7 +242,7 @@ pub async fn analytics_events(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Invitation {
     email: String,
     #[serde(default)]
@@ -243,6 +253,9 @@ pub struct Invitation {
     groups: Vec<String>,
 }
 
+#[utoipa::path(post, path = "/v1/testflight/invitations", tag = "ingest", request_body = Invitation, params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request count once")),
+    responses((status = 202, description = "Durably enqueued", body = AcceptedBody), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody)),
+    security(("api_key" = [])))]
 pub async fn testflight_invitation(
     State(state): State<ApiState>,
     headers: HeaderMap,
@@ -270,7 +283,7 @@ pub async fn testflight_invitation(
     Ok(accepted(ids))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct GenericMessage {
     /// Any JSON; a string is sent as it is, anything else as its JSON text.
     body: Value,
@@ -278,6 +291,10 @@ pub struct GenericMessage {
     group_id: Option<String>,
 }
 
+#[utoipa::path(post, path = "/v1/queues/{queue}/messages", tag = "ingest", request_body = GenericMessage,
+    params(("queue" = String, Path, description = "The queue's key in the configuration, like feedback"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request count once")),
+    responses((status = 202, description = "Durably enqueued", body = AcceptedBody), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)),
+    security(("api_key" = [])))]
 pub async fn generic_message(
     State(state): State<ApiState>,
     Path(queue): Path<String>,

@@ -9,6 +9,7 @@ mod error;
 pub mod files;
 mod ingest;
 pub mod metrics;
+pub mod openapi;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +18,6 @@ use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use conveyor_config::{Secret, Settings};
 use conveyor_queue::Queue;
@@ -25,6 +25,10 @@ use conveyor_store::Store;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
 
 pub use error::ApiError;
 
@@ -56,6 +60,36 @@ impl Default for ApiLimits {
     }
 }
 
+/// The ingest, admin and health routes, each with its OpenAPI operation.
+fn core_routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(health))
+        .routes(routes!(ready))
+        .routes(routes!(metrics::render))
+}
+
+fn v1_routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(ingest::feedback))
+        .routes(routes!(ingest::email))
+        .routes(routes!(ingest::analytics_events))
+        .routes(routes!(ingest::testflight_invitation))
+        .routes(routes!(ingest::generic_message))
+        .routes(routes!(admin::list, admin::create))
+        .routes(routes!(admin::attributes))
+        .routes(routes!(admin::send))
+        .routes(routes!(admin::receive))
+        .routes(routes!(admin::purge))
+        .routes(routes!(admin::redrive, admin::redrive_status))
+}
+
+/// The OpenAPI document of the whole API (`GET /openapi.json`, `conveyor openapi`).
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let mut doc = core_routes().merge(v1_routes()).into_openapi();
+    doc.merge(files::routes().into_openapi());
+    openapi::openapi_paths(doc)
+}
+
 /// The whole HTTP app.
 pub fn router(state: ApiState, limits: ApiLimits) -> Router {
     let files = files::router(files::FilesState::new(
@@ -65,30 +99,13 @@ pub fn router(state: ApiState, limits: ApiLimits) -> Router {
     .route_layer(middleware::from_fn(metrics::track));
     let cors = cors(&state.settings.files.cors_origins);
     let keys = Arc::new(state.settings.api_keys.clone());
-    let v1 = Router::new()
-        .route("/v1/feedback", post(ingest::feedback))
-        .route("/v1/emails", post(ingest::email))
-        .route("/v1/analytics/events", post(ingest::analytics_events))
-        .route(
-            "/v1/testflight/invitations",
-            post(ingest::testflight_invitation),
-        )
-        .route("/v1/queues/{queue}/messages", post(ingest::generic_message))
-        .route("/v1/admin/queues", get(admin::list).post(admin::create))
-        .route("/v1/admin/queues/{name}/attributes", get(admin::attributes))
-        .route("/v1/admin/queues/{name}/send", post(admin::send))
-        .route("/v1/admin/queues/{name}/receive", post(admin::receive))
-        .route("/v1/admin/queues/{name}/purge", post(admin::purge))
-        .route(
-            "/v1/admin/queues/{name}/redrive",
-            post(admin::redrive).get(admin::redrive_status),
-        )
-        .route_layer(middleware::from_fn_with_state(keys, require_api_key));
+    let (v1, _) = v1_routes()
+        .route_layer(middleware::from_fn_with_state(keys, require_api_key))
+        .split_for_parts();
+    let (core, _) = core_routes().split_for_parts();
+    let document = openapi_document();
     // Files have their own body limits and no timeout; everything else has both.
-    let app = Router::new()
-        .route("/health", get(health))
-        .route("/ready", get(ready))
-        .route("/metrics", get(metrics::render))
+    let app = core
         .merge(v1)
         .fallback(not_found)
         .route_layer(middleware::from_fn(metrics::track))
@@ -99,6 +116,7 @@ pub fn router(state: ApiState, limits: ApiLimits) -> Router {
             limits.timeout,
         ))
         .merge(files)
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
@@ -140,11 +158,16 @@ fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
     )
 }
 
+#[utoipa::path(get, path = "/health", tag = "health",
+    responses((status = 200, description = "The process is up", body = serde_json::Value)))]
 async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
 /// Ready when the queue service and the object store both answer.
+#[utoipa::path(get, path = "/ready", tag = "health",
+    responses((status = 200, description = "Queues and store answer", body = serde_json::Value),
+        (status = 503, description = "A dependency does not answer", body = openapi::ErrorBody)))]
 async fn ready(State(state): State<ApiState>) -> Result<Json<serde_json::Value>, ApiError> {
     state
         .queue

@@ -51,6 +51,8 @@ pub async fn track(request: Request, next: Next) -> Response {
     response
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
 pub async fn render(State(state): State<ApiState>) -> Result<Response, ApiError> {
     let Some(handle) = state.metrics.as_ref() else {
         return Err(ApiError::NotFound(

@@ -53,6 +53,8 @@ pub enum Command {
     Queue(queue_cmd::QueueArgs),
     /// Print a JWT for the files API, signed with this environment's secret (for local use).
     Token(token_cmd::TokenArgs),
+    /// Print the HTTP API's OpenAPI document (the one served at /openapi.json).
+    Openapi,
     /// Load generators (see docs/BENCHMARKS.md).
     Bench(bench::BenchArgs),
     /// Configuration tools.
@@ -133,6 +135,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Smoke(args) => smoke::run(args).await,
         Command::Queue(args) => queue_cmd::run(args).await,
         Command::Token(args) => token_cmd::run(args),
+        Command::Openapi => {
+            println!("{}", conveyor_api::openapi_document().to_pretty_json()?);
+            Ok(())
+        }
         Command::Bench(args) => bench::run(args).await,
         Command::Config {
             command: ConfigCommand::Check(args),

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::path::{self, FOLDER_MARKER};
 use super::{content_type, key, relative, store_error, FilesState, Tenant};
+use crate::openapi::ErrorBody;
 use crate::{ApiError, ApiJson};
 
 const DEFAULT_PAGE: usize = 100;
@@ -17,7 +18,7 @@ const MAX_PAGE: usize = 1000;
 /// The most paths one delete-multiple may name (S3's DeleteObjects limit).
 const MAX_DELETE: usize = 1000;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FileEntry {
     path: String,
     size: u64,
@@ -41,6 +42,9 @@ fn is_marker(key: &str) -> bool {
 }
 
 /// `DELETE /files/delete/{path}`.
+#[utoipa::path(delete, path = "/files/delete/{*path}", tag = "files", params(("path" = String, Path, description = "The file's path below your tenant, like documents/contract.pdf")), 
+    responses((status = 200, description = "Deleted", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
+    security(("jwt" = [])))]
 pub async fn delete(
     State(state): State<FilesState>,
     tenant: Tenant,
@@ -61,12 +65,12 @@ pub async fn delete(
     Ok(Json(serde_json::json!({ "deleted": file })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct DeleteMany {
     paths: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DeletedMany {
     deleted: Vec<String>,
     not_found: Vec<String>,
@@ -74,6 +78,9 @@ pub struct DeletedMany {
 
 /// `POST /files/delete-multiple` with `{"paths": [...]}`. Every path is checked before anything
 /// is deleted; a bad one refuses the whole request.
+#[utoipa::path(post, path = "/files/delete-multiple", tag = "files", request_body = DeleteMany, 
+    responses((status = 200, description = "What was deleted and what was not there", body = DeletedMany), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
+    security(("jwt" = [])))]
 pub async fn delete_multiple(
     State(state): State<FilesState>,
     tenant: Tenant,
@@ -134,7 +141,8 @@ pub async fn delete_multiple(
     Ok(Json(answer))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     #[serde(default)]
     folder: String,
@@ -146,7 +154,7 @@ pub struct ListQuery {
     cursor: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ListPage {
     folder: String,
     files: Vec<FileEntry>,
@@ -156,6 +164,9 @@ pub struct ListPage {
 }
 
 /// `GET /files/list?folder=…&recursive=…&limit=…&cursor=…`: files and folders in path order.
+#[utoipa::path(get, path = "/files/list", tag = "files", params(ListQuery), 
+    responses((status = 200, description = "One page of files and folders", body = ListPage), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
+    security(("jwt" = [])))]
 pub async fn list(
     State(state): State<FilesState>,
     tenant: Tenant,
@@ -205,7 +216,7 @@ pub async fn list(
     Ok(Json(page))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FileMetadata {
     path: String,
     size: u64,
@@ -217,6 +228,9 @@ pub struct FileMetadata {
 }
 
 /// `GET /files/metadata/{path}`.
+#[utoipa::path(get, path = "/files/metadata/{*path}", tag = "files", params(("path" = String, Path, description = "The file's path below your tenant, like documents/contract.pdf")), 
+    responses((status = 200, description = "The file's metadata", body = FileMetadata), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
+    security(("jwt" = [])))]
 pub async fn metadata(
     State(state): State<FilesState>,
     tenant: Tenant,
@@ -244,7 +258,7 @@ pub async fn metadata(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct FolderRequest {
     folder: String,
 }
@@ -260,6 +274,9 @@ fn named_folder(text: &str) -> Result<String, ApiError> {
 }
 
 /// `POST /files/folder/create` with `{"folder": "…"}`: an empty folder that lists as one.
+#[utoipa::path(post, path = "/files/folder/create", tag = "files", request_body = FolderRequest, 
+    responses((status = 201, description = "Created", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 409, description = "A file has that name", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
+    security(("jwt" = [])))]
 pub async fn create_folder(
     State(state): State<FilesState>,
     tenant: Tenant,
@@ -278,12 +295,16 @@ pub async fn create_folder(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FolderQuery {
     folder: String,
 }
 
 /// `DELETE /files/folder/delete?folder=…`: the folder and everything in it.
+#[utoipa::path(delete, path = "/files/folder/delete", tag = "files", params(FolderQuery), 
+    responses((status = 200, description = "Deleted, with how many files", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
+    security(("jwt" = [])))]
 pub async fn delete_folder(
     State(state): State<FilesState>,
     tenant: Tenant,
@@ -304,7 +325,7 @@ pub async fn delete_folder(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Transfer {
     source: String,
     destination: String,
@@ -347,6 +368,9 @@ async fn prepare(
 }
 
 /// `POST /files/copy` with `{"source", "destination", "overwrite"}`.
+#[utoipa::path(post, path = "/files/copy", tag = "files", request_body = Transfer, 
+    responses((status = 200, description = "Copied", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "The destination exists", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
+    security(("jwt" = [])))]
 pub async fn copy(
     State(state): State<FilesState>,
     tenant: Tenant,
@@ -364,6 +388,9 @@ pub async fn copy(
 }
 
 /// `POST /files/move` with `{"source", "destination", "overwrite"}`.
+#[utoipa::path(post, path = "/files/move", tag = "files", request_body = Transfer, 
+    responses((status = 200, description = "Moved", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "The destination exists", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
+    security(("jwt" = [])))]
 pub async fn move_file(
     State(state): State<FilesState>,
     tenant: Tenant,

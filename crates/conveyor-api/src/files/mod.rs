@@ -14,10 +14,11 @@ mod transfer;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
 use axum::Router;
 use conveyor_config::FilesSettings;
 use conveyor_store::{Store, StoreError};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::ApiError;
 pub use auth::{sign_token, Tenant, TokenVerifier};
@@ -53,28 +54,33 @@ impl FilesState {
     }
 }
 
-/// The `/files` routes. Their bodies are limited by the files settings, not the API's 1 MiB,
-/// and they have no request timeout: a large upload on a slow link is not an error.
+/// The `/files` routes, each with its OpenAPI operation.
+pub(crate) fn routes() -> OpenApiRouter<FilesState> {
+    OpenApiRouter::new()
+        .routes(routes!(transfer::upload))
+        .routes(routes!(transfer::upload_multiple))
+        .routes(routes!(transfer::download))
+        .routes(routes!(manage::delete))
+        .routes(routes!(manage::delete_multiple))
+        .routes(routes!(manage::list))
+        .routes(routes!(manage::metadata))
+        .routes(routes!(manage::create_folder))
+        .routes(routes!(manage::delete_folder))
+        .routes(routes!(manage::copy))
+        .routes(routes!(manage::move_file))
+        .routes(routes!(presign::download_url))
+        .routes(routes!(presign::upload_form))
+        .routes(routes!(transfer::signed_download))
+        .routes(routes!(transfer::signed_upload))
+}
+
+/// The `/files` routes with their state. Their bodies are limited by the files settings, not
+/// the API's 1 MiB, and they have no request timeout: a large upload on a slow link is not an
+/// error.
 pub fn router(state: FilesState) -> Router {
     let limit = usize::try_from(state.settings.max_request_bytes).unwrap_or(usize::MAX);
-    Router::new()
-        .route("/files/upload", post(transfer::upload))
-        .route("/files/upload-multiple", post(transfer::upload_multiple))
-        .route("/files/download/{*path}", get(transfer::download))
-        .route("/files/delete/{*path}", delete(manage::delete))
-        .route("/files/delete-multiple", post(manage::delete_multiple))
-        .route("/files/list", get(manage::list))
-        .route("/files/metadata/{*path}", get(manage::metadata))
-        .route("/files/folder/create", post(manage::create_folder))
-        .route("/files/folder/delete", delete(manage::delete_folder))
-        .route("/files/copy", post(manage::copy))
-        .route("/files/move", post(manage::move_file))
-        .route("/files/presigned-url/{*path}", get(presign::download_url))
-        .route("/files/presigned-upload", post(presign::upload_form))
-        .route("/files/signed/{*key}", get(transfer::signed_download))
-        .route("/files/signed-upload", post(transfer::signed_upload))
-        .layer(DefaultBodyLimit::max(limit))
-        .with_state(state)
+    let (router, _) = routes().split_for_parts();
+    router.layer(DefaultBodyLimit::max(limit)).with_state(state)
 }
 
 /// The object key of a tenant's path.

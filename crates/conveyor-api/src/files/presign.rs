@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::signed::{unix_now, UploadGrant};
 use super::{content_type, declared_content_type, key, path, store_error, FilesState, Tenant};
+use crate::openapi::ErrorBody;
 use crate::ApiError;
 
 /// Characters a key segment keeps unescaped in Conveyor's own signed URLs.
@@ -60,12 +61,13 @@ fn encoded_key(object: &str) -> String {
         .join("/")
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DownloadUrlQuery {
     expires_in: Option<u64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DownloadUrl {
     url: String,
     method: &'static str,
@@ -73,6 +75,9 @@ pub struct DownloadUrl {
 }
 
 /// `GET /files/presigned-url/{path}?expires_in=…`.
+#[utoipa::path(get, path = "/files/presigned-url/{*path}", tag = "files", params(("path" = String, Path, description = "The file's path below your tenant"), DownloadUrlQuery), 
+    responses((status = 200, description = "A download URL", body = DownloadUrl), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
+    security(("jwt" = [])))]
 pub async fn download_url(
     State(state): State<FilesState>,
     tenant: Tenant,
@@ -110,7 +115,8 @@ pub async fn download_url(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UploadFormQuery {
     file_path: String,
     /// The one content type the upload may have; guessed from the path when absent.
@@ -120,7 +126,7 @@ pub struct UploadFormQuery {
     expires_in: Option<u64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UploadFormAnswer {
     /// Where the browser posts the form.
     url: String,
@@ -133,6 +139,9 @@ pub struct UploadFormAnswer {
 }
 
 /// `POST /files/presigned-upload?file_path=…&content_type=…&max_bytes=…&expires_in=…`.
+#[utoipa::path(post, path = "/files/presigned-upload", tag = "files", params(UploadFormQuery), 
+    responses((status = 200, description = "A form for a direct browser upload", body = UploadFormAnswer), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
+    security(("jwt" = [])))]
 pub async fn upload_form(
     State(state): State<FilesState>,
     tenant: Tenant,

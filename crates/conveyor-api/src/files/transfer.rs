@@ -15,6 +15,7 @@ use conveyor_store::Upload;
 use serde::{Deserialize, Serialize};
 
 use super::{content_type, declared_content_type, key, path, store_error, FilesState, Tenant};
+use crate::openapi::{ErrorBody, SignedUploadForm, UploadForm, UploadManyForm};
 use crate::ApiError;
 
 /// Form fields besides the file are small; anything larger is not a form we sent.
@@ -22,21 +23,22 @@ const MAX_FIELD_BYTES: usize = 8 * 1024;
 /// Where a multi-file upload waits until every file of it has arrived.
 const STAGING: &str = "_conveyor/staging";
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FolderQuery {
     /// The folder to upload into; the tenant's root when absent.
     #[serde(default)]
     folder: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UploadedFile {
     path: String,
     size: u64,
     content_type: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UploadedFiles {
     files: Vec<UploadedFile>,
 }
@@ -98,6 +100,9 @@ async fn stream_into(
 }
 
 /// `POST /files/upload?folder=…`: one file, in the form field `file`.
+#[utoipa::path(post, path = "/files/upload", tag = "files", request_body(content = UploadForm, content_type = "multipart/form-data"), params(FolderQuery), 
+    responses((status = 201, description = "Stored", body = UploadedFile), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 409, description = "A folder has that name", body = ErrorBody), (status = 413, description = "Too large", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
+    security(("jwt" = [])))]
 pub async fn upload(
     State(state): State<FilesState>,
     tenant: Tenant,
@@ -138,6 +143,9 @@ pub async fn upload(
 /// `POST /files/upload-multiple?folder=…`: any number of files in fields named `files` (or
 /// `file`). All of them are stored or none: each waits under a staging key until the last
 /// has arrived.
+#[utoipa::path(post, path = "/files/upload-multiple", tag = "files", request_body(content = UploadManyForm, content_type = "multipart/form-data"), params(FolderQuery), 
+    responses((status = 201, description = "All stored", body = UploadedFiles), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 409, description = "A folder has one of the names", body = ErrorBody), (status = 413, description = "Too large", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
+    security(("jwt" = [])))]
 pub async fn upload_multiple(
     State(state): State<FilesState>,
     tenant: Tenant,
@@ -201,7 +209,8 @@ pub async fn upload_multiple(
     Ok((StatusCode::CREATED, Json(UploadedFiles { files })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DownloadQuery {
     /// `inline` to let a browser show the file instead of saving it.
     #[serde(default)]
@@ -209,6 +218,9 @@ pub struct DownloadQuery {
 }
 
 /// `GET /files/download/{path}`.
+#[utoipa::path(get, path = "/files/download/{*path}", tag = "files", params(("path" = String, Path, description = "The file's path below your tenant"), DownloadQuery, ("Range" = Option<String>, Header, description = "bytes=first-last")), 
+    responses((status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>), (status = 206, description = "The requested range", content_type = "application/octet-stream", body = Vec<u8>), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody), (status = 416, description = "Range outside the file", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
+    security(("jwt" = [])))]
 pub async fn download(
     State(state): State<FilesState>,
     tenant: Tenant,
@@ -227,7 +239,8 @@ pub async fn download(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SignedQuery {
     expires: u64,
     signature: String,
@@ -236,6 +249,9 @@ pub struct SignedQuery {
 }
 
 /// `GET /files/signed/{key}?expires=…&signature=…`: a download link Conveyor signed.
+#[utoipa::path(get, path = "/files/signed/{*key}", tag = "files",
+    params(("key" = String, Path, description = "The object key the link was signed for"), SignedQuery),
+    responses((status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>), (status = 400, description = "Invalid request", body = ErrorBody), (status = 403, description = "Altered or expired link", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)))]
 pub async fn signed_download(
     State(state): State<FilesState>,
     Path(object): Path<String>,
@@ -251,6 +267,9 @@ pub async fn signed_download(
 
 /// `POST /files/signed-upload`: the target of a browser upload form Conveyor signed. Like S3,
 /// the fields come first and the file last; the answer is `204 No Content`.
+#[utoipa::path(post, path = "/files/signed-upload", tag = "files",
+    request_body(content = SignedUploadForm, content_type = "multipart/form-data"),
+    responses((status = 204, description = "Stored"), (status = 400, description = "Invalid request", body = ErrorBody), (status = 403, description = "Altered or expired form", body = ErrorBody), (status = 413, description = "Larger than the form allows", body = ErrorBody)))]
 pub async fn signed_upload(
     State(state): State<FilesState>,
     mut form: Multipart,

@@ -1,0 +1,121 @@
+//! The OpenAPI document of the whole HTTP API. Routes are registered from their
+//! `#[utoipa::path]` annotations (`utoipa_axum::routes!`), so the document is the routing table
+//! and cannot leave a route out; `docs/openapi.json` is its checked-in copy, compared in CI.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+/// Every error answer: `{"error": {"code": "...", "message": "..."}}`.
+#[derive(ToSchema)]
+#[allow(dead_code)] // a schema: the answers are built in `error.rs`
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ErrorDetail {
+    /// Stable and machine-readable (`bad_request`, `not_found`, an SQS error code, …).
+    code: String,
+    /// What was wrong and what to do.
+    message: String,
+}
+
+/// `202 Accepted`: the id of each message enqueued (`message_id` when there is one).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AcceptedBody {
+    message_id: Option<String>,
+    message_ids: Option<Vec<String>>,
+}
+
+/// One file, as a browser form sends it.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+/// Several files, each in a field named `files`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UploadManyForm {
+    #[schema(value_type = Vec<String>, format = Binary)]
+    files: Vec<Vec<u8>>,
+}
+
+/// The fields `POST /files/presigned-upload` answered with, then the file last.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SignedUploadForm {
+    #[schema(rename = "key")]
+    key: String,
+    #[schema(rename = "Content-Type")]
+    content_type: String,
+    #[schema(rename = "max_bytes")]
+    max_bytes: String,
+    #[schema(rename = "expires")]
+    expires: String,
+    #[schema(rename = "signature")]
+    signature: String,
+    #[schema(rename = "file", value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Conveyor",
+        description = "Ingest routes that enqueue durably and answer 202, operator routes for the queues, and the multi-tenant files API. Ingest and admin routes take an API key, files routes a user's JWT, both as `Authorization: Bearer …`.",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&Security),
+    components(schemas(ErrorBody, ErrorDetail, AcceptedBody, UploadForm, UploadManyForm, SignedUploadForm)),
+    tags(
+        (name = "ingest", description = "Hand work to the queues"),
+        (name = "admin", description = "Operate the queues of this server"),
+        (name = "files", description = "Each tenant's files, under tenants/{tenant_id}/"),
+        (name = "health", description = "Liveness, readiness and metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let bearer = |format: &str, description: &str| {
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format(format)
+                    .description(Some(description))
+                    .build(),
+            )
+        };
+        components.add_security_scheme(
+            "api_key",
+            bearer(
+                "API key",
+                "One of the environment's api_keys (none configured: open)",
+            ),
+        );
+        components.add_security_scheme(
+            "jwt",
+            bearer("JWT", "A user's HS256 JWT whose claims name the tenant"),
+        );
+    }
+}
+
+/// axum writes a path that takes the rest of the URL as `{*name}`; OpenAPI calls the same
+/// parameter `{name}`.
+pub fn openapi_paths(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    let paths = std::mem::take(&mut doc.paths.paths);
+    doc.paths.paths = paths
+        .into_iter()
+        .map(|(path, item)| (path.replace("{*", "{"), item))
+        .collect();
+    doc
+}

@@ -67,6 +67,11 @@ impl App {
 
     /// On a bucket of a fresh moto_server.
     pub async fn s3() -> App {
+        App::s3_with(&[]).await
+    }
+
+    /// On a bucket of a fresh moto_server, with extra `CONVEYOR_` settings.
+    pub async fn s3_with(extra: &[(&str, &str)]) -> App {
         let moto = conveyor_aws::testing::start_moto();
         // nextest runs every test in its own process, so these reach only this test.
         std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
@@ -78,9 +83,13 @@ impl App {
             variables(
                 &dir,
                 &[
-                    ("CONVEYOR_STORE_BACKEND", "s3"),
-                    ("CONVEYOR_AWS_ENDPOINT", &moto.url),
-                ],
+                    &[
+                        ("CONVEYOR_STORE_BACKEND", "s3"),
+                        ("CONVEYOR_AWS_ENDPOINT", moto.url.as_str()),
+                    ],
+                    extra,
+                ]
+                .concat(),
             ),
         )
         .unwrap()

@@ -4,6 +4,7 @@
 mod cases;
 mod harness;
 mod local_only;
+mod s3_only;
 mod security;
 
 /// Every case runs on both stores.

@@ -14,7 +14,7 @@ use crate::openapi::ErrorBody;
 use crate::{ApiError, ApiJson, ApiState};
 
 /// Every queue with its counts.
-#[utoipa::path(get, path = "/v1/admin/queues", tag = "admin", 
+#[utoipa::path(get, path = "/v1/admin/queues", tag = "admin",
     responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn list(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
@@ -47,7 +47,7 @@ pub struct Create {
     attributes: BTreeMap<String, String>,
 }
 
-#[utoipa::path(post, path = "/v1/admin/queues", tag = "admin", request_body = Create, 
+#[utoipa::path(post, path = "/v1/admin/queues", tag = "admin", request_body = Create,
     responses((status = 201, description = "Done", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn create(
@@ -64,7 +64,7 @@ pub async fn create(
     ))
 }
 
-#[utoipa::path(get, path = "/v1/admin/queues/{name}/attributes", tag = "admin", params(("name" = String, Path, description = "The queue's full name")), 
+#[utoipa::path(get, path = "/v1/admin/queues/{name}/attributes", tag = "admin", params(("name" = String, Path, description = "The queue's full name")),
     responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn attributes(
@@ -87,7 +87,7 @@ pub struct Send {
     delay_seconds: Option<u32>,
 }
 
-#[utoipa::path(post, path = "/v1/admin/queues/{name}/send", tag = "admin", request_body = Send, params(("name" = String, Path, description = "The queue's full name")), 
+#[utoipa::path(post, path = "/v1/admin/queues/{name}/send", tag = "admin", request_body = Send, params(("name" = String, Path, description = "The queue's full name")),
     responses((status = 201, description = "Done", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn send(
@@ -126,7 +126,7 @@ fn one() -> u32 {
     1
 }
 
-#[utoipa::path(post, path = "/v1/admin/queues/{name}/receive", tag = "admin", request_body = Receive, params(("name" = String, Path, description = "The queue's full name")), 
+#[utoipa::path(post, path = "/v1/admin/queues/{name}/receive", tag = "admin", request_body = Receive, params(("name" = String, Path, description = "The queue's full name")),
     responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn receive(
@@ -165,7 +165,7 @@ pub async fn receive(
     Ok(Json(json!({ "messages": rows, "deleted": r.delete })))
 }
 
-#[utoipa::path(post, path = "/v1/admin/queues/{name}/purge", tag = "admin", params(("name" = String, Path, description = "The queue's full name")), 
+#[utoipa::path(post, path = "/v1/admin/queues/{name}/purge", tag = "admin", params(("name" = String, Path, description = "The queue's full name")),
     responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn purge(
@@ -186,7 +186,7 @@ pub struct Redrive {
 }
 
 /// Start moving a dead-letter queue's messages back (to their sources, or to `destination`).
-#[utoipa::path(post, path = "/v1/admin/queues/{name}/redrive", tag = "admin", request_body = Redrive, params(("name" = String, Path, description = "The queue's full name")), 
+#[utoipa::path(post, path = "/v1/admin/queues/{name}/redrive", tag = "admin", request_body = Redrive, params(("name" = String, Path, description = "The queue's full name")),
     responses((status = 202, description = "Done", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn redrive(
@@ -206,7 +206,7 @@ pub async fn redrive(
     Ok((StatusCode::ACCEPTED, Json(json!({ "task_handle": handle }))))
 }
 
-#[utoipa::path(get, path = "/v1/admin/queues/{name}/redrive", tag = "admin", params(("name" = String, Path, description = "The queue's full name")), 
+#[utoipa::path(get, path = "/v1/admin/queues/{name}/redrive", tag = "admin", params(("name" = String, Path, description = "The queue's full name")),
     responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn redrive_status(

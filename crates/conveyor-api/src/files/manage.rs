@@ -42,7 +42,7 @@ fn is_marker(key: &str) -> bool {
 }
 
 /// `DELETE /files/delete/{path}`.
-#[utoipa::path(delete, path = "/files/delete/{*path}", tag = "files", params(("path" = String, Path, description = "The file's path below your tenant, like documents/contract.pdf")), 
+#[utoipa::path(delete, path = "/files/delete/{*path}", tag = "files", params(("path" = String, Path, description = "The file's path below your tenant, like documents/contract.pdf")),
     responses((status = 200, description = "Deleted", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
     security(("jwt" = [])))]
 pub async fn delete(
@@ -78,7 +78,7 @@ pub struct DeletedMany {
 
 /// `POST /files/delete-multiple` with `{"paths": [...]}`. Every path is checked before anything
 /// is deleted; a bad one refuses the whole request.
-#[utoipa::path(post, path = "/files/delete-multiple", tag = "files", request_body = DeleteMany, 
+#[utoipa::path(post, path = "/files/delete-multiple", tag = "files", request_body = DeleteMany,
     responses((status = 200, description = "What was deleted and what was not there", body = DeletedMany), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
     security(("jwt" = [])))]
 pub async fn delete_multiple(
@@ -164,7 +164,7 @@ pub struct ListPage {
 }
 
 /// `GET /files/list?folder=…&recursive=…&limit=…&cursor=…`: files and folders in path order.
-#[utoipa::path(get, path = "/files/list", tag = "files", params(ListQuery), 
+#[utoipa::path(get, path = "/files/list", tag = "files", params(ListQuery),
     responses((status = 200, description = "One page of files and folders", body = ListPage), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
     security(("jwt" = [])))]
 pub async fn list(
@@ -228,7 +228,7 @@ pub struct FileMetadata {
 }
 
 /// `GET /files/metadata/{path}`.
-#[utoipa::path(get, path = "/files/metadata/{*path}", tag = "files", params(("path" = String, Path, description = "The file's path below your tenant, like documents/contract.pdf")), 
+#[utoipa::path(get, path = "/files/metadata/{*path}", tag = "files", params(("path" = String, Path, description = "The file's path below your tenant, like documents/contract.pdf")),
     responses((status = 200, description = "The file's metadata", body = FileMetadata), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
     security(("jwt" = [])))]
 pub async fn metadata(
@@ -274,7 +274,7 @@ fn named_folder(text: &str) -> Result<String, ApiError> {
 }
 
 /// `POST /files/folder/create` with `{"folder": "…"}`: an empty folder that lists as one.
-#[utoipa::path(post, path = "/files/folder/create", tag = "files", request_body = FolderRequest, 
+#[utoipa::path(post, path = "/files/folder/create", tag = "files", request_body = FolderRequest,
     responses((status = 201, description = "Created", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 409, description = "A file has that name", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
     security(("jwt" = [])))]
 pub async fn create_folder(
@@ -302,7 +302,7 @@ pub struct FolderQuery {
 }
 
 /// `DELETE /files/folder/delete?folder=…`: the folder and everything in it.
-#[utoipa::path(delete, path = "/files/folder/delete", tag = "files", params(FolderQuery), 
+#[utoipa::path(delete, path = "/files/folder/delete", tag = "files", params(FolderQuery),
     responses((status = 200, description = "Deleted, with how many files", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
     security(("jwt" = [])))]
 pub async fn delete_folder(
@@ -368,7 +368,7 @@ async fn prepare(
 }
 
 /// `POST /files/copy` with `{"source", "destination", "overwrite"}`.
-#[utoipa::path(post, path = "/files/copy", tag = "files", request_body = Transfer, 
+#[utoipa::path(post, path = "/files/copy", tag = "files", request_body = Transfer,
     responses((status = 200, description = "Copied", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "The destination exists", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
     security(("jwt" = [])))]
 pub async fn copy(
@@ -376,19 +376,11 @@ pub async fn copy(
     tenant: Tenant,
     ApiJson(request): ApiJson<Transfer>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let (from, to) = prepare(&state, &tenant, &request).await?;
-    state
-        .store
-        .copy(&from, &to)
-        .await
-        .map_err(|e| store_error(e, &request.destination))?;
-    Ok(Json(serde_json::json!({
-        "source": request.source, "destination": request.destination
-    })))
+    carry(&state, &tenant, request, Carry::Copy).await
 }
 
 /// `POST /files/move` with `{"source", "destination", "overwrite"}`.
-#[utoipa::path(post, path = "/files/move", tag = "files", request_body = Transfer, 
+#[utoipa::path(post, path = "/files/move", tag = "files", request_body = Transfer,
     responses((status = 200, description = "Moved", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "The destination exists", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
     security(("jwt" = [])))]
 pub async fn move_file(
@@ -396,12 +388,26 @@ pub async fn move_file(
     tenant: Tenant,
     ApiJson(request): ApiJson<Transfer>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let (from, to) = prepare(&state, &tenant, &request).await?;
-    state
-        .store
-        .rename(&from, &to)
-        .await
-        .map_err(|e| store_error(e, &request.destination))?;
+    carry(&state, &tenant, request, Carry::Move).await
+}
+
+enum Carry {
+    Copy,
+    Move,
+}
+
+async fn carry(
+    state: &FilesState,
+    tenant: &Tenant,
+    request: Transfer,
+    how: Carry,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (from, to) = prepare(state, tenant, &request).await?;
+    let done = match how {
+        Carry::Copy => state.store.copy(&from, &to).await,
+        Carry::Move => state.store.rename(&from, &to).await,
+    };
+    done.map_err(|e| store_error(e, &request.destination))?;
     Ok(Json(serde_json::json!({
         "source": request.source, "destination": request.destination
     })))

@@ -75,7 +75,7 @@ pub struct DownloadUrl {
 }
 
 /// `GET /files/presigned-url/{path}?expires_in=…`.
-#[utoipa::path(get, path = "/files/presigned-url/{*path}", tag = "files", params(("path" = String, Path, description = "The file's path below your tenant"), DownloadUrlQuery), 
+#[utoipa::path(get, path = "/files/presigned-url/{*path}", tag = "files", params(("path" = String, Path, description = "The file's path below your tenant"), DownloadUrlQuery),
     responses((status = 200, description = "A download URL", body = DownloadUrl), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
     security(("jwt" = [])))]
 pub async fn download_url(
@@ -139,7 +139,7 @@ pub struct UploadFormAnswer {
 }
 
 /// `POST /files/presigned-upload?file_path=…&content_type=…&max_bytes=…&expires_in=…`.
-#[utoipa::path(post, path = "/files/presigned-upload", tag = "files", params(UploadFormQuery), 
+#[utoipa::path(post, path = "/files/presigned-upload", tag = "files", params(UploadFormQuery),
     responses((status = 200, description = "A form for a direct browser upload", body = UploadFormAnswer), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
     security(("jwt" = [])))]
 pub async fn upload_form(

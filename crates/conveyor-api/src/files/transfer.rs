@@ -100,7 +100,7 @@ async fn stream_into(
 }
 
 /// `POST /files/upload?folder=…`: one file, in the form field `file`.
-#[utoipa::path(post, path = "/files/upload", tag = "files", request_body(content = UploadForm, content_type = "multipart/form-data"), params(FolderQuery), 
+#[utoipa::path(post, path = "/files/upload", tag = "files", request_body(content = UploadForm, content_type = "multipart/form-data"), params(FolderQuery),
     responses((status = 201, description = "Stored", body = UploadedFile), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 409, description = "A folder has that name", body = ErrorBody), (status = 413, description = "Too large", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
     security(("jwt" = [])))]
 pub async fn upload(
@@ -143,7 +143,7 @@ pub async fn upload(
 /// `POST /files/upload-multiple?folder=…`: any number of files in fields named `files` (or
 /// `file`). All of them are stored or none: each waits under a staging key until the last
 /// has arrived.
-#[utoipa::path(post, path = "/files/upload-multiple", tag = "files", request_body(content = UploadManyForm, content_type = "multipart/form-data"), params(FolderQuery), 
+#[utoipa::path(post, path = "/files/upload-multiple", tag = "files", request_body(content = UploadManyForm, content_type = "multipart/form-data"), params(FolderQuery),
     responses((status = 201, description = "All stored", body = UploadedFiles), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 409, description = "A folder has one of the names", body = ErrorBody), (status = 413, description = "Too large", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
     security(("jwt" = [])))]
 pub async fn upload_multiple(
@@ -218,7 +218,7 @@ pub struct DownloadQuery {
 }
 
 /// `GET /files/download/{path}`.
-#[utoipa::path(get, path = "/files/download/{*path}", tag = "files", params(("path" = String, Path, description = "The file's path below your tenant"), DownloadQuery, ("Range" = Option<String>, Header, description = "bytes=first-last")), 
+#[utoipa::path(get, path = "/files/download/{*path}", tag = "files", params(("path" = String, Path, description = "The file's path below your tenant"), DownloadQuery, ("Range" = Option<String>, Header, description = "bytes=first-last")),
     responses((status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>), (status = 206, description = "The requested range", content_type = "application/octet-stream", body = Vec<u8>), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody), (status = 416, description = "Range outside the file", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
     security(("jwt" = [])))]
 pub async fn download(

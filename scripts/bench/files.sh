@@ -2,6 +2,7 @@
 # Files API benchmark (issue 6): a 100 MiB file uploaded to and downloaded from `conveyor serve`
 # on the local store, against `cp` of the same file on the same disk in the same run (the disk's
 # own speed), and the server's peak memory before and after (flat = no whole-file buffering).
+# `curl file://` (curl copying the file with no server at all) shows the client's own ceiling.
 # Needs curl and a release build (cargo build --release -p conveyor).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -34,11 +35,12 @@ seconds() { # command... -> wall seconds
 for i in $(seq "$runs"); do
   rm -f "$work/copy.bin" "$work/down.bin"
   cp_s=$(seconds cp "$work/file.bin" "$work/copy.bin")
+  curl_s=$(seconds curl -sf -o "$work/copy.bin" "file://$work/file.bin")
   up_s=$(seconds curl -sf -H "Authorization: Bearer $token" -F "file=@$work/file.bin" "$url/files/upload?folder=bench")
   down_s=$(seconds curl -sf -H "Authorization: Bearer $token" -o "$work/down.bin" "$url/files/download/bench/file.bin")
   cmp -s "$work/file.bin" "$work/down.bin" || { echo "the downloaded file differs" >&2; exit 1; }
-  awk -v i="$i" -v c="$cp_s" -v u="$up_s" -v d="$down_s" -v m="$size_mib" 'BEGIN {
-    printf "run %d: cp %6.0f MiB/s | upload %6.0f MiB/s (%3.0f%% of cp) | download %6.0f MiB/s (%3.0f%% of cp)\n",
-      i, m / c, m / u, 100 * c / u, m / d, 100 * c / d }'
+  awk -v i="$i" -v c="$cp_s" -v k="$curl_s" -v u="$up_s" -v d="$down_s" -v m="$size_mib" 'BEGIN {
+    printf "run %d: cp %5.0f MiB/s | curl file:// %5.0f MiB/s | upload %5.0f MiB/s (%3.0f%% of cp) | download %5.0f MiB/s (%3.0f%% of cp)\n",
+      i, m / c, m / k, m / u, 100 * c / u, m / d, 100 * c / d }'
 done
 echo "server memory after: rss $(( $(rss_kib) / 1024 )) MiB, peak $(( $(peak_kib) / 1024 )) MiB"

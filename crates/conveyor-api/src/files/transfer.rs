@@ -433,7 +433,7 @@ fn byte_range(text: &str, size: u64) -> Result<Option<Range<u64>>, ApiError> {
             None => return Ok(None),
         },
         (false, false) => match (parse(start), parse(end)) {
-            (Some(first), Some(last)) if first <= last => first..(last + 1).min(size),
+            (Some(first), Some(last)) if first <= last => first..last.saturating_add(1).min(size),
             _ => return Ok(None),
         },
         (true, true) => return Ok(None),
@@ -455,6 +455,11 @@ mod tests {
         assert_eq!(byte_range("bytes=95-", 100).unwrap(), Some(95..100));
         assert_eq!(byte_range("bytes=-5", 100).unwrap(), Some(95..100));
         assert_eq!(byte_range("bytes=-500", 100).unwrap(), Some(0..100));
+        assert_eq!(
+            byte_range("bytes=5-18446744073709551615", 100).unwrap(),
+            Some(5..100),
+            "the largest last byte does not overflow"
+        );
         for ignored in [
             "bytes=0-1,5-6",
             "items=0-1",

@@ -10,12 +10,12 @@ use conveyor_queue::{BatchEntry, ReceiveRequest, SendMessage};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::openapi::ErrorBody;
+use crate::openapi::{ApiRefusals, ErrorBody};
 use crate::{ApiError, ApiJson, ApiState};
 
 /// Every queue with its counts.
 #[utoipa::path(get, path = "/v1/admin/queues", tag = "admin",
-    responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)),
+    responses((status = 200, description = "Done", body = serde_json::Value), ApiRefusals, (status = 404, description = "Not found", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn list(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
     let mut rows = Vec::new();
@@ -48,7 +48,7 @@ pub struct Create {
 }
 
 #[utoipa::path(post, path = "/v1/admin/queues", tag = "admin", request_body = Create,
-    responses((status = 201, description = "Done", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)),
+    responses((status = 201, description = "Done", body = serde_json::Value), ApiRefusals, (status = 404, description = "Not found", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn create(
     State(state): State<ApiState>,
@@ -65,7 +65,7 @@ pub async fn create(
 }
 
 #[utoipa::path(get, path = "/v1/admin/queues/{name}/attributes", tag = "admin", params(("name" = String, Path, description = "The queue's full name")),
-    responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)),
+    responses((status = 200, description = "Done", body = serde_json::Value), ApiRefusals, (status = 404, description = "Not found", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn attributes(
     State(state): State<ApiState>,
@@ -88,7 +88,7 @@ pub struct Send {
 }
 
 #[utoipa::path(post, path = "/v1/admin/queues/{name}/send", tag = "admin", request_body = Send, params(("name" = String, Path, description = "The queue's full name")),
-    responses((status = 201, description = "Done", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)),
+    responses((status = 201, description = "Done", body = serde_json::Value), ApiRefusals, (status = 404, description = "Not found", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn send(
     State(state): State<ApiState>,
@@ -127,7 +127,7 @@ fn one() -> u32 {
 }
 
 #[utoipa::path(post, path = "/v1/admin/queues/{name}/receive", tag = "admin", request_body = Receive, params(("name" = String, Path, description = "The queue's full name")),
-    responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)),
+    responses((status = 200, description = "Done", body = serde_json::Value), ApiRefusals, (status = 404, description = "Not found", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn receive(
     State(state): State<ApiState>,
@@ -166,7 +166,7 @@ pub async fn receive(
 }
 
 #[utoipa::path(post, path = "/v1/admin/queues/{name}/purge", tag = "admin", params(("name" = String, Path, description = "The queue's full name")),
-    responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)),
+    responses((status = 200, description = "Done", body = serde_json::Value), ApiRefusals, (status = 404, description = "Not found", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn purge(
     State(state): State<ApiState>,
@@ -187,7 +187,7 @@ pub struct Redrive {
 
 /// Start moving a dead-letter queue's messages back (to their sources, or to `destination`).
 #[utoipa::path(post, path = "/v1/admin/queues/{name}/redrive", tag = "admin", request_body = Redrive, params(("name" = String, Path, description = "The queue's full name")),
-    responses((status = 202, description = "Done", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)),
+    responses((status = 202, description = "Done", body = serde_json::Value), ApiRefusals, (status = 404, description = "Not found", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn redrive(
     State(state): State<ApiState>,
@@ -207,7 +207,7 @@ pub async fn redrive(
 }
 
 #[utoipa::path(get, path = "/v1/admin/queues/{name}/redrive", tag = "admin", params(("name" = String, Path, description = "The queue's full name")),
-    responses((status = 200, description = "Done", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)),
+    responses((status = 200, description = "Done", body = serde_json::Value), ApiRefusals, (status = 404, description = "Not found", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn redrive_status(
     State(state): State<ApiState>,

@@ -12,7 +12,7 @@ use conveyor_queue::{BatchEntry, SendMessage};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::openapi::{AcceptedBody, ErrorBody};
+use crate::openapi::{AcceptedBody, ApiRefusals, ErrorBody};
 use crate::{ApiError, ApiJson, ApiState};
 
 type Accepted = (StatusCode, Json<Value>);
@@ -128,7 +128,7 @@ pub struct Feedback {
 }
 
 #[utoipa::path(post, path = "/v1/feedback", tag = "ingest", request_body = Feedback, params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request count once")),
-    responses((status = 202, description = "Durably enqueued", body = AcceptedBody), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody)),
+    responses((status = 202, description = "Durably enqueued", body = AcceptedBody), ApiRefusals),
     security(("api_key" = [])))]
 pub async fn feedback(
     State(state): State<ApiState>,
@@ -169,7 +169,7 @@ pub struct Email {
 }
 
 #[utoipa::path(post, path = "/v1/emails", tag = "ingest", request_body = Email, params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request count once")),
-    responses((status = 202, description = "Durably enqueued", body = AcceptedBody), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody)),
+    responses((status = 202, description = "Durably enqueued", body = AcceptedBody), ApiRefusals),
     security(("api_key" = [])))]
 pub async fn email(
     State(state): State<ApiState>,
@@ -212,7 +212,7 @@ pub struct AnalyticsEvent {
 const MAX_EVENTS: usize = 500;
 
 #[utoipa::path(post, path = "/v1/analytics/events", tag = "ingest", request_body = AnalyticsBatch, params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request count once")),
-    responses((status = 202, description = "Durably enqueued", body = AcceptedBody), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody)),
+    responses((status = 202, description = "Durably enqueued", body = AcceptedBody), ApiRefusals),
     security(("api_key" = [])))]
 pub async fn analytics_events(
     State(state): State<ApiState>,
@@ -254,7 +254,7 @@ pub struct Invitation {
 }
 
 #[utoipa::path(post, path = "/v1/testflight/invitations", tag = "ingest", request_body = Invitation, params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request count once")),
-    responses((status = 202, description = "Durably enqueued", body = AcceptedBody), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody)),
+    responses((status = 202, description = "Durably enqueued", body = AcceptedBody), ApiRefusals),
     security(("api_key" = [])))]
 pub async fn testflight_invitation(
     State(state): State<ApiState>,
@@ -293,7 +293,7 @@ pub struct GenericMessage {
 
 #[utoipa::path(post, path = "/v1/queues/{queue}/messages", tag = "ingest", request_body = GenericMessage,
     params(("queue" = String, Path, description = "The queue's key in the configuration, like feedback"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request count once")),
-    responses((status = 202, description = "Durably enqueued", body = AcceptedBody), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)),
+    responses((status = 202, description = "Durably enqueued", body = AcceptedBody), ApiRefusals, (status = 404, description = "Not found", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn generic_message(
     State(state): State<ApiState>,

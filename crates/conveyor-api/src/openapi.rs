@@ -21,6 +21,28 @@ pub struct ErrorDetail {
     message: String,
 }
 
+/// The refusals every files route can give (listed once, used by each route's document).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum FilesRefusals {
+    #[response(status = 400, description = "Invalid request")]
+    BadRequest(ErrorBody),
+    #[response(status = 401, description = "Missing or invalid credential")]
+    Unauthorized(ErrorBody),
+    #[response(status = 503, description = "The files API is off (no JWT secret)")]
+    Off(ErrorBody),
+}
+
+/// The refusals every ingest and admin route can give.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum ApiRefusals {
+    #[response(status = 400, description = "Invalid request")]
+    BadRequest(ErrorBody),
+    #[response(status = 401, description = "Missing or invalid credential")]
+    Unauthorized(ErrorBody),
+}
+
 /// `202 Accepted`: the id of each message enqueued (`message_id` when there is one).
 #[derive(ToSchema)]
 #[allow(dead_code)]

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::path::{self, FOLDER_MARKER};
 use super::{content_type, key, relative, store_error, FilesState, Tenant};
-use crate::openapi::ErrorBody;
+use crate::openapi::{ErrorBody, FilesRefusals};
 use crate::{ApiError, ApiJson};
 
 const DEFAULT_PAGE: usize = 100;
@@ -43,7 +43,7 @@ fn is_marker(key: &str) -> bool {
 
 /// `DELETE /files/delete/{path}`.
 #[utoipa::path(delete, path = "/files/delete/{*path}", tag = "files", params(("path" = String, Path, description = "The file's path below your tenant, like documents/contract.pdf")),
-    responses((status = 200, description = "Deleted", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
+    responses((status = 200, description = "Deleted", body = serde_json::Value), (status = 404, description = "Not found", body = ErrorBody), FilesRefusals),
     security(("jwt" = [])))]
 pub async fn delete(
     State(state): State<FilesState>,
@@ -79,7 +79,7 @@ pub struct DeletedMany {
 /// `POST /files/delete-multiple` with `{"paths": [...]}`. Every path is checked before anything
 /// is deleted; a bad one refuses the whole request.
 #[utoipa::path(post, path = "/files/delete-multiple", tag = "files", request_body = DeleteMany,
-    responses((status = 200, description = "What was deleted and what was not there", body = DeletedMany), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
+    responses((status = 200, description = "What was deleted and what was not there", body = DeletedMany), FilesRefusals),
     security(("jwt" = [])))]
 pub async fn delete_multiple(
     State(state): State<FilesState>,
@@ -165,7 +165,7 @@ pub struct ListPage {
 
 /// `GET /files/list?folder=…&recursive=…&limit=…&cursor=…`: files and folders in path order.
 #[utoipa::path(get, path = "/files/list", tag = "files", params(ListQuery),
-    responses((status = 200, description = "One page of files and folders", body = ListPage), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
+    responses((status = 200, description = "One page of files and folders", body = ListPage), FilesRefusals),
     security(("jwt" = [])))]
 pub async fn list(
     State(state): State<FilesState>,
@@ -229,7 +229,7 @@ pub struct FileMetadata {
 
 /// `GET /files/metadata/{path}`.
 #[utoipa::path(get, path = "/files/metadata/{*path}", tag = "files", params(("path" = String, Path, description = "The file's path below your tenant, like documents/contract.pdf")),
-    responses((status = 200, description = "The file's metadata", body = FileMetadata), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
+    responses((status = 200, description = "The file's metadata", body = FileMetadata), (status = 404, description = "Not found", body = ErrorBody), FilesRefusals),
     security(("jwt" = [])))]
 pub async fn metadata(
     State(state): State<FilesState>,
@@ -275,7 +275,7 @@ fn named_folder(text: &str) -> Result<String, ApiError> {
 
 /// `POST /files/folder/create` with `{"folder": "…"}`: an empty folder that lists as one.
 #[utoipa::path(post, path = "/files/folder/create", tag = "files", request_body = FolderRequest,
-    responses((status = 201, description = "Created", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 409, description = "A file has that name", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
+    responses((status = 201, description = "Created", body = serde_json::Value), (status = 409, description = "A file has that name", body = ErrorBody), FilesRefusals),
     security(("jwt" = [])))]
 pub async fn create_folder(
     State(state): State<FilesState>,
@@ -303,7 +303,7 @@ pub struct FolderQuery {
 
 /// `DELETE /files/folder/delete?folder=…`: the folder and everything in it.
 #[utoipa::path(delete, path = "/files/folder/delete", tag = "files", params(FolderQuery),
-    responses((status = 200, description = "Deleted, with how many files", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
+    responses((status = 200, description = "Deleted, with how many files", body = serde_json::Value), (status = 404, description = "Not found", body = ErrorBody), FilesRefusals),
     security(("jwt" = [])))]
 pub async fn delete_folder(
     State(state): State<FilesState>,
@@ -369,7 +369,7 @@ async fn prepare(
 
 /// `POST /files/copy` with `{"source", "destination", "overwrite"}`.
 #[utoipa::path(post, path = "/files/copy", tag = "files", request_body = Transfer,
-    responses((status = 200, description = "Copied", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "The destination exists", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
+    responses((status = 200, description = "Copied", body = serde_json::Value), (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "The destination exists", body = ErrorBody), FilesRefusals),
     security(("jwt" = [])))]
 pub async fn copy(
     State(state): State<FilesState>,
@@ -381,7 +381,7 @@ pub async fn copy(
 
 /// `POST /files/move` with `{"source", "destination", "overwrite"}`.
 #[utoipa::path(post, path = "/files/move", tag = "files", request_body = Transfer,
-    responses((status = 200, description = "Moved", body = serde_json::Value), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "The destination exists", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
+    responses((status = 200, description = "Moved", body = serde_json::Value), (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "The destination exists", body = ErrorBody), FilesRefusals),
     security(("jwt" = [])))]
 pub async fn move_file(
     State(state): State<FilesState>,

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::signed::{unix_now, UploadGrant};
 use super::{content_type, declared_content_type, key, path, store_error, FilesState, Tenant};
-use crate::openapi::ErrorBody;
+use crate::openapi::{ErrorBody, FilesRefusals};
 use crate::ApiError;
 
 /// Characters a key segment keeps unescaped in Conveyor's own signed URLs.
@@ -76,7 +76,7 @@ pub struct DownloadUrl {
 
 /// `GET /files/presigned-url/{path}?expires_in=…`.
 #[utoipa::path(get, path = "/files/presigned-url/{*path}", tag = "files", params(("path" = String, Path, description = "The file's path below your tenant"), DownloadUrlQuery),
-    responses((status = 200, description = "A download URL", body = DownloadUrl), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
+    responses((status = 200, description = "A download URL", body = DownloadUrl), (status = 404, description = "Not found", body = ErrorBody), FilesRefusals),
     security(("jwt" = [])))]
 pub async fn download_url(
     State(state): State<FilesState>,
@@ -140,7 +140,7 @@ pub struct UploadFormAnswer {
 
 /// `POST /files/presigned-upload?file_path=…&content_type=…&max_bytes=…&expires_in=…`.
 #[utoipa::path(post, path = "/files/presigned-upload", tag = "files", params(UploadFormQuery),
-    responses((status = 200, description = "A form for a direct browser upload", body = UploadFormAnswer), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
+    responses((status = 200, description = "A form for a direct browser upload", body = UploadFormAnswer), FilesRefusals),
     security(("jwt" = [])))]
 pub async fn upload_form(
     State(state): State<FilesState>,

@@ -15,7 +15,7 @@ use conveyor_store::Upload;
 use serde::{Deserialize, Serialize};
 
 use super::{content_type, declared_content_type, key, path, store_error, FilesState, Tenant};
-use crate::openapi::{ErrorBody, SignedUploadForm, UploadForm, UploadManyForm};
+use crate::openapi::{ErrorBody, FilesRefusals, SignedUploadForm, UploadForm, UploadManyForm};
 use crate::ApiError;
 
 /// Form fields besides the file are small; anything larger is not a form we sent.
@@ -101,7 +101,7 @@ async fn stream_into(
 
 /// `POST /files/upload?folder=…`: one file, in the form field `file`.
 #[utoipa::path(post, path = "/files/upload", tag = "files", request_body(content = UploadForm, content_type = "multipart/form-data"), params(FolderQuery),
-    responses((status = 201, description = "Stored", body = UploadedFile), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 409, description = "A folder has that name", body = ErrorBody), (status = 413, description = "Too large", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
+    responses((status = 201, description = "Stored", body = UploadedFile), (status = 409, description = "A folder has that name", body = ErrorBody), (status = 413, description = "Too large", body = ErrorBody), FilesRefusals),
     security(("jwt" = [])))]
 pub async fn upload(
     State(state): State<FilesState>,
@@ -144,7 +144,7 @@ pub async fn upload(
 /// `file`). All of them are stored or none: each waits under a staging key until the last
 /// has arrived.
 #[utoipa::path(post, path = "/files/upload-multiple", tag = "files", request_body(content = UploadManyForm, content_type = "multipart/form-data"), params(FolderQuery),
-    responses((status = 201, description = "All stored", body = UploadedFiles), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 409, description = "A folder has one of the names", body = ErrorBody), (status = 413, description = "Too large", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
+    responses((status = 201, description = "All stored", body = UploadedFiles), (status = 409, description = "A folder has one of the names", body = ErrorBody), (status = 413, description = "Too large", body = ErrorBody), FilesRefusals),
     security(("jwt" = [])))]
 pub async fn upload_multiple(
     State(state): State<FilesState>,
@@ -219,7 +219,7 @@ pub struct DownloadQuery {
 
 /// `GET /files/download/{path}`.
 #[utoipa::path(get, path = "/files/download/{*path}", tag = "files", params(("path" = String, Path, description = "The file's path below your tenant"), DownloadQuery, ("Range" = Option<String>, Header, description = "bytes=first-last")),
-    responses((status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>), (status = 206, description = "The requested range", content_type = "application/octet-stream", body = Vec<u8>), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "Missing or invalid credential", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody), (status = 416, description = "Range outside the file", body = ErrorBody), (status = 503, description = "The files API is off (no JWT secret)", body = ErrorBody)),
+    responses((status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>), (status = 206, description = "The requested range", content_type = "application/octet-stream", body = Vec<u8>), (status = 404, description = "Not found", body = ErrorBody), (status = 416, description = "Range outside the file", body = ErrorBody), FilesRefusals),
     security(("jwt" = [])))]
 pub async fn download(
     State(state): State<FilesState>,

@@ -106,6 +106,10 @@ struct EnvironmentSpec {
     listen: String,
     data_dir: PathBuf,
     bucket_suffix: String,
+    /// The bucket's full name, when something else named it (Terraform adds a random part);
+    /// otherwise `{instance}-{env}-{bucket_suffix}`.
+    #[serde(default)]
+    bucket: Option<String>,
     #[serde(default)]
     omit_environment_in_names: bool,
     #[serde(default)]
@@ -206,7 +210,7 @@ pub struct Settings {
     pub use_case: String,
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
-    /// `{instance}-{env}-{bucket_suffix}`.
+    /// `{instance}-{env}-{bucket_suffix}`, or the `bucket` the environment names.
     pub bucket: String,
     pub api_keys: Vec<Secret>,
     pub queues: Vec<QueueSettings>,
@@ -287,6 +291,7 @@ const SHORTHANDS: &[(&str, &str)] = &[
     ("CONVEYOR_STORE_BACKEND", "backend.store"),
     ("CONVEYOR_AWS_ENDPOINT", "backend.endpoint"),
     ("CONVEYOR_REGION", "region"),
+    ("CONVEYOR_BUCKET", "bucket"),
     ("CONVEYOR_JWT_SECRET", "files.jwt_secret"),
     ("CONVEYOR_CORS_ORIGINS", "files.cors_origins"),
 ];
@@ -424,6 +429,23 @@ fn check_token(what: &str, value: &str) -> Result<(), ConfigError> {
     }
 }
 
+/// A bucket named outright: S3's rules, so a typo fails here rather than in the first request.
+fn check_bucket_name(env: &str, name: &str) -> Result<(), ConfigError> {
+    let ok = (3..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric();
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid(format!(
+            "environments.{env}.bucket = {name:?} is not an S3 bucket name: use 3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit"
+        )))
+    }
+}
+
 fn environment_settings(
     file: &FileConfig,
     env: &str,
@@ -439,7 +461,13 @@ fn environment_settings(
         &format!("environments.{env}.bucket_suffix"),
         &spec.bucket_suffix,
     )?;
-    let bucket = format!("{}-{env}-{}", file.instance, spec.bucket_suffix);
+    let bucket = match spec.bucket.as_deref().map(str::trim) {
+        None | Some("") => format!("{}-{env}-{}", file.instance, spec.bucket_suffix),
+        Some(named) => {
+            check_bucket_name(env, named)?;
+            named.to_string()
+        }
+    };
     if bucket.len() > 63 {
         return Err(ConfigError::Invalid(format!("the bucket name {bucket} is longer than S3's 63 characters; shorten instance or bucket_suffix")));
     }

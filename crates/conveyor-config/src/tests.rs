@@ -377,3 +377,36 @@ fn files_settings_have_safe_defaults_and_refuse_weak_or_shared_secrets() {
         "{shared}"
     );
 }
+
+#[test]
+fn a_bucket_named_by_terraform_replaces_the_derived_name() {
+    let c = built_in(&[
+        ("CONVEYOR_ENVIRONMENT", "staging"),
+        (
+            "CONVEYOR_BUCKET",
+            "mht-api-staging-data-collection-0a1b2c3d",
+        ),
+    ]);
+    assert_eq!(
+        c.selected.bucket,
+        "mht-api-staging-data-collection-0a1b2c3d"
+    );
+    // Only the chosen environment is renamed.
+    assert_eq!(
+        c.environments["production"].bucket,
+        "mht-api-production-data-collection"
+    );
+    let bad = load(
+        None,
+        vars(&[
+            ("CONVEYOR_ENVIRONMENT", "staging"),
+            ("CONVEYOR_BUCKET", "Not_A_Bucket"),
+        ]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        bad.contains("Not_A_Bucket") && bad.contains("lowercase"),
+        "{bad}"
+    );
+}

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the repository: the one command the README and CI both use.
+# Rust (fmt, clippy, nextest), then infra/ (Terraform; needs the debug conveyor binary the
+# Rust tests build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,3 +22,6 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== cargo nextest (all crates)"
 cargo nextest run --workspace --locked --profile "$profile"
+
+echo "== infra: terraform fmt, validate, test; isolation; staging applied to moto, smoked, destroyed"
+CONVEYOR_BIN="$PWD/target/debug/conveyor" bash scripts/test-infra.sh

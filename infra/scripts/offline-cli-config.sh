@@ -11,9 +11,10 @@ infra_cli_config() {
     local provider_dir mirror
     provider_dir="${CONVEYOR_TF_PROVIDER_MIRROR:-}"
     if [ -z "$provider_dir" ]; then
-        provider_dir="$(find / -maxdepth 5 -type d -path '*registry.terraform.io/hashicorp/aws' 2>/dev/null | head -n 1)"
+        provider_dir="$(find / -maxdepth 5 -type d -path '*registry.terraform.io/hashicorp/aws' -print -quit 2>/dev/null || true)"
     fi
-    if [ -z "$provider_dir" ] || ! ls "$provider_dir" 2>/dev/null | grep -q "5\."; then
+    # Unpacked (5.100.0/linux_amd64/) or packed (terraform-provider-aws_5.100.0_linux_amd64.zip).
+    if [ -z "$provider_dir" ] || [ -z "$(find "$provider_dir" -maxdepth 1 \( -name '5.*' -o -name '*_5.*' \) -print -quit)" ]; then
         echo "error: no filesystem mirror of the hashicorp/aws 5.x provider was found (looked for */registry.terraform.io/hashicorp/aws within 5 levels of /; set CONVEYOR_TF_PROVIDER_MIRROR to its directory)" >&2
         return 1
     fi

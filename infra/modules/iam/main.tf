@@ -35,9 +35,19 @@ locals {
     Resource = var.kms_key_arns
   }]
 
+  admin_statements = var.allow_admin_operations ? [{
+    Sid    = "OperateQueues"
+    Effect = "Allow"
+    Action = [
+      "sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+      "sqs:PurgeQueue", "sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks",
+    ]
+    Resource = concat(var.queue_arns, var.dlq_arns)
+  }] : []
+
   api_policy = jsonencode({
     Version = "2012-10-17"
-    Statement = concat(local.lookup_statements, local.kms_statements, [
+    Statement = concat(local.lookup_statements, local.kms_statements, local.admin_statements, [
       {
         Sid      = "SendWork"
         Effect   = "Allow"

@@ -36,6 +36,12 @@ variable "worker_object_prefixes" {
   default     = ["results/", "events/"]
 }
 
+variable "allow_admin_operations" {
+  description = "Let the API role serve Conveyor's /v1/admin routes on SQS too (receive, delete, purge, redrive from the dead-letter queues). Off: those routes are refused by SQS and operators use their own credentials."
+  type        = bool
+  default     = false
+}
+
 variable "kms_key_arns" {
   description = "KMS keys that encrypt the queues or the bucket (both roles need Decrypt and GenerateDataKey on them)."
   type        = list(string)

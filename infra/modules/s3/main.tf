@@ -68,6 +68,7 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
 
 # Objects travel over TLS only: presigned URLs included.
 resource "aws_s3_bucket_policy" "this" {
+  count  = var.require_tls ? 1 : 0
   bucket = aws_s3_bucket.this.id
   policy = jsonencode({
     Version = "2012-10-17"

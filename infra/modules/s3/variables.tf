@@ -75,6 +75,12 @@ variable "kms_key_arn" {
   default     = null
 }
 
+variable "require_tls" {
+  description = "Deny every request to the bucket that does not use TLS (aws:SecureTransport), presigned URLs included."
+  type        = bool
+  default     = true
+}
+
 variable "create_access_log_bucket" {
   description = "Create a second bucket ({instance}-{env}-{suffix}-logs-{random}) and send the bucket's server access logs to it."
   type        = bool

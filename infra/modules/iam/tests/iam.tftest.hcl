@@ -75,6 +75,21 @@ run "kms_keys_when_given" {
   }
 }
 
+run "admin_operations_only_when_asked" {
+  command = plan
+  variables {
+    allow_admin_operations = true
+  }
+  assert {
+    condition     = tolist({ for s in jsondecode(aws_iam_role_policy.api[0].policy).Statement : s.Sid => s.Resource }["OperateQueues"]) == concat(var.queue_arns, var.dlq_arns)
+    error_message = "allow_admin_operations lets the API operate its own queues and dead-letter queues, no others."
+  }
+  assert {
+    condition     = !contains([for s in jsondecode(aws_iam_role_policy.worker[0].policy).Statement : s.Sid], "OperateQueues")
+    error_message = "The workers never get admin operations."
+  }
+}
+
 run "roles_switch_off" {
   command = plan
   variables {

@@ -65,7 +65,7 @@ run "private_versioned_encrypted" {
     error_message = "Default encryption must be AES256."
   }
   assert {
-    condition     = strcontains(aws_s3_bucket_policy.this.policy, "aws:SecureTransport")
+    condition     = strcontains(aws_s3_bucket_policy.this[0].policy, "aws:SecureTransport")
     error_message = "The bucket policy must refuse plain HTTP."
   }
 }

@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# The infra/ checks, offline, as CI runs them (scripts/test.sh calls this after the Rust tests):
+#   1. terraform fmt -check; init -backend=false + validate for every module example and both
+#      environments, against this machine's provider mirror (never the network);
+#   2. terraform test for every module (mock provider, plan-time assertions);
+#   3. plan staging and production against a fresh moto_server and check that they share no
+#      name or network and differ only where the seeds say (infra/scripts/isolation_check.py);
+#   4. apply staging to moto through its real S3 backend (bootstrapped in moto), check with
+#      `conveyor provision` that Terraform and config/conveyor.toml describe the same queues,
+#      run `conveyor worker` + `conveyor smoke` against what was created, then destroy it all.
+# Needs: terraform, the hashicorp/aws 5.x mirror, moto_server (scripts/test-deps.sh), and the
+# conveyor binary (CONVEYOR_BIN, default target/debug/conveyor, built by the Rust tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$PWD"
+
+# shellcheck source=../infra/scripts/offline-cli-config.sh
+source infra/scripts/offline-cli-config.sh
+infra_cli_config
+
+conveyor="${CONVEYOR_BIN:-$root/target/debug/conveyor}"
+[ -x "$conveyor" ] || {
+    echo "error: $conveyor is missing: build it first (cargo build -p conveyor), or set CONVEYOR_BIN" >&2
+    exit 1
+}
+
+work="$(mktemp -d)"
+moto_pid=""
+worker_pid=""
+cleanup() {
+    [ -n "$worker_pid" ] && kill "$worker_pid" 2>/dev/null || true
+    [ -n "$moto_pid" ] && kill "$moto_pid" 2>/dev/null || true
+    rm -f "$root"/infra/environments/*/ci_backend_override.tf
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+tf() { terraform "$@" -no-color; }
+# Runs a command quietly, showing its output only if it fails.
+quiet() {
+    local log="$work/quiet.log"
+    if ! "$@" >"$log" 2>&1; then
+        cat "$log" >&2
+        echo "error: failed: $*" >&2
+        return 1
+    fi
+}
+elapsed() { echo "   ($((SECONDS - $1)) s)"; }
+
+modules=(infra/modules/*/)
+environments=(infra/environments/staging infra/environments/production)
+
+# A previous run's backend settings (moto's, long gone) must not leak into this one.
+rm -rf infra/bootstrap/.terraform "${environments[@]/%//.terraform}"
+
+echo "== terraform fmt -check -recursive infra"
+terraform fmt -check -recursive infra || {
+    echo "error: run 'terraform fmt -recursive infra'" >&2
+    exit 1
+}
+
+echo "== module READMEs match their variables.tf and outputs.tf"
+python3 infra/scripts/module_docs.py --check "${modules[@]}"
+
+echo "== terraform validate: ${#modules[@]} module examples, the bootstrap and both environments"
+start=$SECONDS
+for dir in "${modules[@]/%/examples/complete}" infra/bootstrap "${environments[@]}"; do
+    (cd "$dir" && quiet tf init -backend=false -input=false && quiet tf validate) || {
+        echo "error: $dir does not validate" >&2
+        exit 1
+    }
+    echo "   ok $dir"
+done
+elapsed $start
+
+echo "== terraform test: every module"
+start=$SECONDS
+for dir in "${modules[@]}"; do
+    if ! (cd "$dir" && quiet tf init -backend=false -input=false && tf test >"$work/test.log" 2>&1); then
+        cat "$work/test.log" >&2
+        echo "error: terraform test failed in $dir" >&2
+        exit 1
+    fi
+    echo "   $(grep -E '^(Success|Failure)' "$work/test.log") $dir"
+done
+elapsed $start
+
+# ---- against moto_server ----------------------------------------------------------------------
+port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+endpoint="http://127.0.0.1:$port"
+MOTO_IAM_LOAD_MANAGED_POLICIES=true moto_server -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1 &
+moto_pid=$!
+for _ in $(seq 100); do
+    curl -s -o /dev/null "$endpoint/moto-api/" && break
+    sleep 0.1
+done
+export AWS_ENDPOINT_URL="$endpoint" AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-west-2
+unset AWS_PROFILE AWS_SESSION_TOKEN
+echo "== moto_server on $endpoint"
+python3 infra/scripts/moto_fixture.py "$endpoint" amygdalas.com us-west-2
+
+echo "== isolation: plan staging and production, compare"
+start=$SECONDS
+for env in "${environments[@]}"; do
+    name="$(basename "$env")"
+    # Plans write no state: a local backend spares each environment's S3 backend here.
+    printf 'terraform {\n  backend "local" {\n    path = "%s"\n  }\n}\n' "$work/$name-plan.tfstate" \
+        >"$env/ci_backend_override.tf"
+    (cd "$env" && quiet tf init -reconfigure -input=false \
+        && quiet tf plan -input=false -var-file=../moto.tfvars -out="$work/$name.tfplan" \
+        && terraform show -json "$work/$name.tfplan" >"$work/$name.plan.json") || {
+        echo "error: planning $name failed" >&2
+        exit 1
+    }
+    rm "$env/ci_backend_override.tf"
+done
+python3 infra/scripts/isolation_check.py "$work/staging.plan.json" "$work/production.plan.json"
+elapsed $start
+
+echo "== bootstrap staging's state backend (S3 bucket + DynamoDB lock table) in moto"
+start=$SECONDS
+(cd infra/bootstrap && quiet tf init -input=false \
+    && quiet tf apply -auto-approve -input=false -var environment=staging -var force_destroy=true -state="$work/bootstrap.tfstate")
+elapsed $start
+
+echo "== apply staging to moto (state in its S3 backend, locked in DynamoDB)"
+start=$SECONDS
+staging=infra/environments/staging
+(cd "$staging" && quiet tf init -reconfigure -input=false -backend-config=use_path_style=true \
+    && quiet tf apply -auto-approve -input=false -var-file=../moto.tfvars -var image_tag=ci) || {
+    echo "error: applying staging to moto failed" >&2
+    exit 1
+}
+(cd "$staging" && terraform output -json) >"$work/outputs.json"
+bucket="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["bucket_name"]["value"])' "$work/outputs.json")"
+echo "   $(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["queue_urls"]["value"]))' "$work/outputs.json") queues, bucket $bucket"
+elapsed $start
+
+# What the ECS tasks get (the conveyor_environment output), plus moto.
+eval "$(python3 -c '
+import json, shlex, sys
+for k, v in json.load(open(sys.argv[1]))["conveyor_environment"]["value"].items():
+    print(f"export {k}={shlex.quote(v)}")' "$work/outputs.json")"
+export CONVEYOR_AWS_ENDPOINT="$endpoint" CONVEYOR_DATA_DIR="$work/data"
+
+echo "== conveyor provision: Terraform and config/conveyor.toml agree on every queue"
+"$conveyor" provision | tee "$work/provision.log"
+if grep -E '(created|updated)' "$work/provision.log" | grep -v "bucket" ; then
+    echo "error: conveyor provision had to change what Terraform created: infra/environments/staging/terraform.tfvars and config/conveyor.toml disagree" >&2
+    exit 1
+fi
+
+echo "== conveyor worker + scripts/validate-environment.sh staging (drift, names, conveyor smoke)"
+CONVEYOR_LISTEN=127.0.0.1:0 CONVEYOR_SQS_LISTEN=off "$conveyor" worker >"$work/worker.log" 2>&1 &
+worker_pid=$!
+# No /health: moto runs no containers, so nothing answers behind the load balancer.
+# moto does not store these attributes, so a fresh plan always wants to set them again; any other
+# difference fails (infra/README.md lists these).
+if ! CONVEYOR_BIN="$conveyor" SMOKE_TIMEOUT=90 scripts/validate-environment.sh staging --no-http \
+    --ignore-drift 'module.ecs.aws_ecs_service.this[[]*[]].availability_zone_rebalancing' \
+    --ignore-drift 'module.ecs.aws_ecs_service.this[[]"api"[]].health_check_grace_period_seconds' \
+    --ignore-drift 'module.ecs.aws_vpc_security_group_ingress_rule.api_from_alb.description' \
+    -- -var-file=../moto.tfvars -var image_tag=ci; then
+    echo "--- worker log" >&2
+    tail -50 "$work/worker.log" >&2
+    exit 1
+fi
+kill "$worker_pid"
+wait "$worker_pid" 2>/dev/null || true
+worker_pid=""
+
+echo "== destroy staging and its state backend"
+start=$SECONDS
+# moto 5.2 fails a DeleteObject of one version when its key also has a delete marker (500,
+# FakeDeleteMarker has no dispose), and the provider's force_destroy retries it forever; its
+# DeleteObjects works, so the buckets are emptied that way first.
+python3 - "$endpoint" <<'PY'
+import sys, boto3
+s3 = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-west-2").client("s3", endpoint_url=sys.argv[1])
+for bucket in (b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("mht-api-staging-")):
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        objects = [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+        if objects:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+PY
+(cd "$staging" && quiet tf destroy -auto-approve -input=false -var-file=../moto.tfvars -var image_tag=ci) || {
+    echo "error: destroying staging failed" >&2
+    exit 1
+}
+(cd infra/bootstrap && quiet tf destroy -auto-approve -input=false -var environment=staging -var force_destroy=true -state="$work/bootstrap.tfstate")
+left="$(python3 - "$endpoint" <<'PY'
+import sys, boto3
+s = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-west-2")
+e = sys.argv[1]
+left = [q for q in s.client("sqs", endpoint_url=e).list_queues().get("QueueUrls", [])]
+left += [b["Name"] for b in s.client("s3", endpoint_url=e).list_buckets()["Buckets"]]
+left += [r["RoleName"] for r in s.client("iam", endpoint_url=e).list_roles()["Roles"] if r["RoleName"].startswith("mht-api-")]
+print(" ".join(left))
+PY
+)"
+if [ -n "$left" ]; then
+    echo "error: destroy left these behind: $left" >&2
+    exit 1
+fi
+elapsed $start
+echo "== infra: all checks passed"

@@ -339,11 +339,13 @@ fn apply_variables(
                     .filter(|v| v.as_str() != Some(""))
                     .collect(),
             )
-        } else if path.last().is_some_and(|k| k.ends_with("secret")) {
-            // A secret is text even when it happens to look like a number.
-            toml::Value::String(value.clone())
         } else {
-            scalar(value)
+            typed_scalar(path.last().map_or("", String::as_str), value).map_err(|detail| {
+                ConfigError::Variable {
+                    name: name.clone(),
+                    detail,
+                }
+            })?
         };
         set_path(table, &path, parsed).map_err(|detail| ConfigError::Variable {
             name: name.clone(),
@@ -353,16 +355,34 @@ fn apply_variables(
     Ok(())
 }
 
-/// A variable's text as the TOML value it most plausibly means.
-fn scalar(text: &str) -> toml::Value {
-    if let Ok(i) = text.parse::<i64>() {
-        return toml::Value::Integer(i);
+/// Settings whose value is a whole number; every other scalar setting is text (or a duration,
+/// which reads text too). A test checks the built-in file against these lists.
+const INTEGER_SETTINGS: &[&str] = &["max_receive_count", "max_file_bytes", "max_request_bytes"];
+/// Settings whose value is `true` or `false`.
+const BOOLEAN_SETTINGS: &[&str] = &[
+    "fifo",
+    "omit_environment_in_names",
+    "allow_anonymous",
+    "s3_path_style",
+];
+
+/// A variable's text as the type its setting has: `ACCOUNT_ID=123456789012` stays text.
+fn typed_scalar(key: &str, text: &str) -> Result<toml::Value, String> {
+    if INTEGER_SETTINGS.contains(&key) {
+        return text
+            .trim()
+            .parse::<i64>()
+            .map(toml::Value::Integer)
+            .map_err(|_| format!("{key} takes a whole number, not {text:?}"));
     }
-    match text {
-        "true" => toml::Value::Boolean(true),
-        "false" => toml::Value::Boolean(false),
-        _ => toml::Value::String(text.to_string()),
+    if BOOLEAN_SETTINGS.contains(&key) {
+        return match text.trim() {
+            "true" => Ok(toml::Value::Boolean(true)),
+            "false" => Ok(toml::Value::Boolean(false)),
+            _ => Err(format!("{key} takes true or false, not {text:?}")),
+        };
     }
+    Ok(toml::Value::String(text.to_string()))
 }
 
 fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {

@@ -410,3 +410,56 @@ fn a_bucket_named_by_terraform_replaces_the_derived_name() {
         "{bad}"
     );
 }
+
+#[test]
+fn variables_take_the_type_of_their_setting() {
+    // An account id is text even though it is all digits.
+    let c = built_in(&[("CONVEYOR_ENVIRONMENTS__LOCAL__ACCOUNT_ID", "123456789012")]);
+    assert_eq!(c.selected.account_id, "123456789012");
+    let c = built_in(&[
+        ("CONVEYOR_QUEUES__FEEDBACK__MAX_RECEIVE_COUNT", "7"),
+        ("CONVEYOR_ENVIRONMENTS__LOCAL__SQS__ALLOW_ANONYMOUS", "true"),
+        ("CONVEYOR_ENVIRONMENTS__LOCAL__FILES__LEEWAY", "90"),
+    ]);
+    assert_eq!(c.selected.queue("feedback").unwrap().max_receive_count, 7);
+    assert!(c.selected.sqs.allow_anonymous);
+    assert_eq!(c.selected.files.leeway.seconds(), 90);
+    let err = load(
+        None,
+        vars(&[("CONVEYOR_QUEUES__FEEDBACK__MAX_RECEIVE_COUNT", "many")]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("CONVEYOR_QUEUES__FEEDBACK__MAX_RECEIVE_COUNT")
+            && err.contains("whole number"),
+        "{err}"
+    );
+}
+
+#[test]
+fn every_number_and_flag_of_the_built_in_file_is_typed_for_variables() {
+    fn walk(table: &toml::Table, found: &mut Vec<(String, &'static str)>) {
+        for (key, value) in table {
+            match value {
+                toml::Value::Table(t) => walk(t, found),
+                toml::Value::Integer(_) => found.push((key.clone(), "integer")),
+                toml::Value::Boolean(_) => found.push((key.clone(), "boolean")),
+                _ => {}
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(&BUILT_IN.parse::<toml::Table>().unwrap(), &mut found);
+    assert!(!found.is_empty());
+    for (key, kind) in found {
+        let listed = match kind {
+            "integer" => INTEGER_SETTINGS.contains(&key.as_str()),
+            _ => BOOLEAN_SETTINGS.contains(&key.as_str()),
+        };
+        assert!(
+            listed,
+            "{key} is a {kind} setting: add it to the {kind} list in lib.rs"
+        );
+    }
+}

@@ -51,6 +51,8 @@ impl TokenVerifier {
         install_hs256();
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = settings.leeway.seconds();
+        // jsonwebtoken checks `nbf` only when asked; the same leeway as `exp` applies.
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "sub"]);
         match &settings.audience {
             Some(audience) => validation.set_audience(&[audience]),
@@ -258,6 +260,21 @@ mod tests {
         );
         let late = sign_token(SECRET, &claims(json!("acme"), now() - 120)).unwrap();
         assert!(refused(&late).contains("expired"));
+    }
+
+    #[test]
+    fn refuses_a_token_that_is_not_valid_yet_beyond_the_leeway() {
+        let mut early = claims(json!("acme"), now() + 7200);
+        early["nbf"] = json!(now() + 3600);
+        assert!(refused(&sign_token(SECRET, &early).unwrap()).contains("not valid yet"));
+        let mut within = claims(json!("acme"), now() + 7200);
+        within["nbf"] = json!(now() + 30);
+        assert!(
+            verifier()
+                .verify(&sign_token(SECRET, &within).unwrap())
+                .is_ok(),
+            "30 s early is inside 60 s of leeway"
+        );
     }
 
     #[test]

@@ -254,6 +254,10 @@ pub async fn tokens_are_verified_on_every_endpoint(app: &App) {
         )),
         Some(jsonwebtoken_with_other_secret(claims(now() + 600))),
         Some(token_with(json!({ "sub": "u", "exp": now() + 600 }))),
+        // Not valid for another hour: beyond the 60 s leeway.
+        Some(token_with(
+            json!({ "sub": "u", "exp": now() + 7200, "nbf": now() + 3600, "app_metadata": { "tenant_id": "acme" } }),
+        )),
     ];
     for t in &refused {
         for (method, path, body) in ENDPOINTS {

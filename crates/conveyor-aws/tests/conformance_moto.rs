@@ -66,6 +66,7 @@ impl Harness for OnMoto {
             "message_limits" => "moto 5.2.1 does not enforce a queue's MaximumMessageSize and accepts U+0001 in a body",
             "message_move_task_redrives_back" | "message_move_task_to_named_queue_and_cancel" => "moto 5.2.1 does not implement StartMessageMoveTask",
             "purge_empties_and_is_rate_limited" => "moto 5.2.1 allows a second purge within 60 seconds",
+            "send_parameters_as_real_sqs_judges_them" => "moto 5.2.1 accepts a MessageDeduplicationId on a standard queue",
             "queue_name_rules" => "moto 5.2.1 creates a queue named .fifo without FifoQueue=true",
             "redrive_policy_rules" => "moto 5.2.1 does not enforce a dead-letter queue's RedriveAllowPolicy",
             "redrive_moves_to_dead_letter_queue" => "moto 5.2.1 does not set DeadLetterQueueSourceArn on dead-lettered messages",

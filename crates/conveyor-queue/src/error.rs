@@ -1,10 +1,33 @@
 //! One error type for every refusal the queue can give, each knowing the AWS error code and HTTP
 //! status an SQS client would see for it, so the protocol layer never has to guess.
+//!
+//! Where real SQS's wording of an error has been recorded (moto's tests marked `aws_verified`:
+//! `_verify_unknown_queue_error`, `test_delete_message_batch_with_zero_entries`,
+//! `test_send_message_batch_errors`), the message is that wording, word for word, since SDK users
+//! match on it.
+
+/// The batch action an entry belongs to, named as SQS names its entries in error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchAction {
+    SendMessage,
+    DeleteMessage,
+    ChangeMessageVisibility,
+}
+
+impl std::fmt::Display for BatchAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BatchAction::SendMessage => "SendMessageBatchRequestEntry",
+            BatchAction::DeleteMessage => "DeleteMessageBatchRequestEntry",
+            BatchAction::ChangeMessageVisibility => "ChangeMessageVisibilityBatchRequestEntry",
+        })
+    }
+}
 
 /// A refusal or failure of a queue operation.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum QueueError {
-    #[error("the queue {name:?} does not exist; create it first or check the name")]
+    #[error("The specified queue does not exist.")]
     QueueDoesNotExist { name: String },
     #[error("a queue named {name:?} already exists with different attributes; delete it or create it with the same attributes")]
     QueueAlreadyExists { name: String },
@@ -20,19 +43,24 @@ pub enum QueueError {
     InvalidMessageContents(String),
     #[error("the receipt handle {0:?} is not valid for this queue; use the handle from the latest receive")]
     ReceiptHandleIsInvalid(String),
+    /// A well-formed handle of an earlier receive: the message was received again since, or
+    /// deleted. Real SQS answers ChangeMessageVisibility so, with InvalidParameterValue in these
+    /// words (LocalStack's AWS-recorded `test_fifo_delete_message_with_expired_receipt_handle`).
+    #[error(
+        "Value {0} for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired."
+    )]
+    ReceiptHandleExpired(String),
     #[error("the message is not in flight (it was not received, or its visibility timeout expired); receive it again first")]
     MessageNotInflight,
-    #[error("two batch entries have the id {0:?}; give every entry a distinct id")]
+    #[error("Id {0} repeated.")]
     BatchEntryIdsNotDistinct(String),
-    #[error("the batch has no entries; send between 1 and 10")]
-    EmptyBatchRequest,
-    #[error("the batch has {0} entries; send at most 10")]
+    #[error("There should be at least one {0} in the request.")]
+    EmptyBatchRequest(BatchAction),
+    #[error("Maximum number of entries per request are 10. You have sent {0}.")]
     TooManyEntriesInBatchRequest(usize),
-    #[error(
-        "the batch entry id {0:?} is invalid: use 1 to 80 characters of A-Z, a-z, 0-9, '-' and '_'"
-    )]
+    #[error("A batch entry id can only contain alphanumeric characters, hyphens and underscores. It can be at most 80 letters long.")]
     InvalidBatchEntryId(String),
-    #[error("the batch totals {total} bytes, over the queue's limit of {limit} bytes; send fewer or smaller messages")]
+    #[error("Batch requests cannot be longer than {limit} bytes. You have sent {total} bytes.")]
     BatchRequestTooLong { total: usize, limit: usize },
     #[error("the queue {name:?} was purged less than 60 seconds ago; wait and retry")]
     PurgeQueueInProgress { name: String },
@@ -63,9 +91,10 @@ impl QueueError {
             MissingParameter(_) => "MissingParameter",
             InvalidMessageContents(_) => "InvalidMessageContents",
             ReceiptHandleIsInvalid(_) => "ReceiptHandleIsInvalid",
+            ReceiptHandleExpired(_) => "InvalidParameterValue",
             MessageNotInflight => "MessageNotInflight",
             BatchEntryIdsNotDistinct(_) => "BatchEntryIdsNotDistinct",
-            EmptyBatchRequest => "EmptyBatchRequest",
+            EmptyBatchRequest(_) => "EmptyBatchRequest",
             TooManyEntriesInBatchRequest(_) => "TooManyEntriesInBatchRequest",
             InvalidBatchEntryId(_) => "InvalidBatchEntryId",
             BatchRequestTooLong { .. } => "BatchRequestTooLong",
@@ -86,7 +115,7 @@ impl QueueError {
             QueueAlreadyExists { .. } => "QueueAlreadyExists",
             MessageNotInflight => "AWS.SimpleQueueService.MessageNotInflight",
             BatchEntryIdsNotDistinct(_) => "AWS.SimpleQueueService.BatchEntryIdsNotDistinct",
-            EmptyBatchRequest => "AWS.SimpleQueueService.EmptyBatchRequest",
+            EmptyBatchRequest(_) => "AWS.SimpleQueueService.EmptyBatchRequest",
             TooManyEntriesInBatchRequest(_) => {
                 "AWS.SimpleQueueService.TooManyEntriesInBatchRequest"
             }
@@ -135,6 +164,11 @@ mod tests {
             "AWS.SimpleQueueService.NonExistentQueue"
         );
         assert_eq!(missing.http_status(), 400);
+        assert_eq!(missing.to_string(), "The specified queue does not exist.");
+        assert_eq!(
+            QueueError::EmptyBatchRequest(BatchAction::DeleteMessage).to_string(),
+            "There should be at least one DeleteMessageBatchRequestEntry in the request."
+        );
         let purge = QueueError::PurgeQueueInProgress { name: "q".into() };
         assert_eq!(purge.http_status(), 403);
         assert!(!QueueError::Internal("x".into()).is_sender_fault());

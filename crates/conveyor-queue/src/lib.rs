@@ -23,7 +23,7 @@ pub use attributes::QueueConfig;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use embedded::{Durability, EmbeddedEngine, EngineOptions, OpenError};
 pub use ensure::{ensure_queue, Ensured};
-pub use error::{QueueError, QueueResult};
+pub use error::{BatchAction, QueueError, QueueResult};
 pub use model::*;
 
 /// Everything workers, the HTTP API and the SQS protocol need from a queue service.

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use crate::attributes::{QueueConfig, MAX_DELAY_SECONDS, MAX_VISIBILITY_TIMEOUT, MAX_WAIT_SECONDS};
-use crate::error::{QueueError, QueueResult};
+use crate::error::{BatchAction, QueueError, QueueResult};
 use crate::model::{BatchEntry, MessageAttributes, ReceiveRequest, SendMessage};
 
 pub const MAX_BATCH_ENTRIES: usize = 10;
@@ -27,9 +27,9 @@ pub fn queue_name(name: &str) -> QueueResult<()> {
 }
 
 /// Batch entries: 1–10, ids valid and distinct.
-pub fn batch_ids<T>(entries: &[BatchEntry<T>]) -> QueueResult<()> {
+pub fn batch_ids<T>(action: BatchAction, entries: &[BatchEntry<T>]) -> QueueResult<()> {
     if entries.is_empty() {
-        return Err(QueueError::EmptyBatchRequest);
+        return Err(QueueError::EmptyBatchRequest(action));
     }
     if entries.len() > MAX_BATCH_ENTRIES {
         return Err(QueueError::TooManyEntriesInBatchRequest(entries.len()));
@@ -111,10 +111,12 @@ pub fn send_message(config: &QueueConfig, message: &SendMessage) -> QueueResult<
     }
     message_attributes(&message.attributes)?;
     if let Some(delay) = message.delay_seconds {
-        if config.fifo {
-            return Err(QueueError::invalid(
-                "DelaySeconds cannot be set per message on a FIFO queue; set the queue's DelaySeconds instead",
-            ));
+        // Real SQS accepts DelaySeconds=0 on a FIFO queue and refuses any other value, in these
+        // words (moto's AWS-verified `test_send_message_delay_seconds_validation`).
+        if config.fifo && delay != 0 {
+            return Err(QueueError::invalid(format!(
+                "Value {delay} for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type."
+            )));
         }
         if delay > MAX_DELAY_SECONDS {
             return Err(QueueError::invalid(format!(
@@ -123,32 +125,41 @@ pub fn send_message(config: &QueueConfig, message: &SendMessage) -> QueueResult<
         }
     }
     if config.fifo {
-        match &message.group_id {
-            None => {
-                return Err(QueueError::MissingParameter(
-                    "MessageGroupId (every message sent to a FIFO queue needs one)".into(),
-                ))
-            }
-            Some(g) => fifo_token("MessageGroupId", g)?,
-        }
-        match &message.deduplication_id {
-            Some(d) => fifo_token("MessageDeduplicationId", d)?,
-            None if !config.content_based_deduplication => {
-                return Err(QueueError::invalid(
-                    "the queue has no ContentBasedDeduplication, so every message needs a MessageDeduplicationId",
-                ))
-            }
-            None => {}
-        }
-    } else if message.deduplication_id.is_some() {
-        return Err(QueueError::invalid(
-            "MessageDeduplicationId is only valid on FIFO queues",
-        ));
+        fifo_ids(config, message)
+    } else if let Some(d) = &message.deduplication_id {
+        // Real SQS refuses a deduplication id on a standard queue with InvalidParameterValue, in
+        // these words (as recorded from a live SQS error in a public deployment log; moto agrees).
+        Err(QueueError::invalid(format!(
+            "Value {d} for parameter MessageDeduplicationId is invalid. Reason: The request include parameter that is not valid for this queue type."
+        )))
     } else if let Some(g) = &message.group_id {
-        // Standard queues accept a group id (fair queues) but it must still be well formed.
-        fifo_token("MessageGroupId", g)?;
+        // Standard queues accept a group id (fair queues, since 2025) but it must be well formed.
+        fifo_token("MessageGroupId", g)
+    } else {
+        Ok(())
     }
-    Ok(())
+}
+
+/// A FIFO message's group and deduplication ids. A FIFO batch is checked with this for every
+/// entry before anything is sent: real SQS refuses the whole `SendMessageBatch` when one entry
+/// lacks either (LocalStack's AWS-validated `test_send_batch_missing_message_group_id_for_fifo_queue`
+/// and `..._missing_deduplication_id_...` expect the request to fail, not the entry).
+pub fn fifo_ids(config: &QueueConfig, message: &SendMessage) -> QueueResult<()> {
+    match &message.group_id {
+        None => {
+            return Err(QueueError::MissingParameter(
+                "MessageGroupId (every message sent to a FIFO queue needs one)".into(),
+            ))
+        }
+        Some(g) => fifo_token("MessageGroupId", g)?,
+    }
+    match &message.deduplication_id {
+        Some(d) => fifo_token("MessageDeduplicationId", d),
+        None if !config.content_based_deduplication => Err(QueueError::invalid(
+            "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly",
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Group and deduplication ids: 1–128 characters of alphanumerics and ASCII punctuation.
@@ -345,24 +356,30 @@ mod tests {
             id: id.to_string(),
             entry: (),
         };
-        assert_eq!(batch_ids::<()>(&[]), Err(QueueError::EmptyBatchRequest));
+        assert_eq!(
+            batch_ids::<()>(BatchAction::SendMessage, &[]),
+            Err(QueueError::EmptyBatchRequest(BatchAction::SendMessage))
+        );
         assert!(matches!(
-            batch_ids(&(0..11).map(|i| e(&i.to_string())).collect::<Vec<_>>()),
+            batch_ids(
+                BatchAction::SendMessage,
+                &(0..11).map(|i| e(&i.to_string())).collect::<Vec<_>>()
+            ),
             Err(QueueError::TooManyEntriesInBatchRequest(11))
         ));
         assert!(matches!(
-            batch_ids(&[e("a"), e("a")]),
+            batch_ids(BatchAction::SendMessage, &[e("a"), e("a")]),
             Err(QueueError::BatchEntryIdsNotDistinct(_))
         ));
         assert!(matches!(
-            batch_ids(&[e("a b")]),
+            batch_ids(BatchAction::SendMessage, &[e("a b")]),
             Err(QueueError::InvalidBatchEntryId(_))
         ));
         assert!(matches!(
-            batch_ids(&[e(&"x".repeat(81))]),
+            batch_ids(BatchAction::SendMessage, &[e(&"x".repeat(81))]),
             Err(QueueError::InvalidBatchEntryId(_))
         ));
-        assert!(batch_ids(&[e(&"x".repeat(80)), e("a-b_c")]).is_ok());
+        assert!(batch_ids(BatchAction::SendMessage, &[e(&"x".repeat(80)), e("a-b_c")]).is_ok());
     }
 
     #[test]
@@ -459,6 +476,10 @@ mod tests {
         assert!(send_message(&fifo, &SendMessage::new("a").group("g").dedup("d")).is_ok());
         assert!(
             send_message(&fifo, &SendMessage::new("a").group("g").dedup("d").delay(1)).is_err()
+        );
+        assert!(
+            send_message(&fifo, &SendMessage::new("a").group("g").dedup("d").delay(0)).is_ok(),
+            "real SQS accepts DelaySeconds=0 on FIFO queues"
         );
         assert!(send_message(&fifo, &SendMessage::new("a").group("g")).is_err());
     }

@@ -179,7 +179,8 @@ impl Model {
             .iter_mut()
             .find(|m| m.latest_handle == Some(handle))
         else {
-            return Err("ReceiptHandleIsInvalid");
+            // A superseded or deleted message's handle has expired, as real SQS says.
+            return Err("InvalidParameterValue");
         };
         if m.visible_at <= now {
             return Err("MessageNotInflight");

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use conveyor_queue::{
-    validate, BatchEntry, BatchOutcome, Location, MessageAttributeValue, MessageAttributes, Queue,
-    QueueError, ReceiveRequest, ReceivedMessage, SendMessage,
+    validate, BatchAction, BatchEntry, BatchOutcome, Location, MessageAttributeValue,
+    MessageAttributes, Queue, QueueError, ReceiveRequest, ReceivedMessage, SendMessage,
 };
 use serde_json::{json, Map, Value};
 
@@ -56,24 +56,35 @@ impl Context<'_> {
     }
 
     /// The queue a `QueueUrl` names: the last two path segments are account and name, as in
-    /// every SQS URL (`https://sqs.us-east-1.amazonaws.com/123456789012/jobs`).
+    /// every SQS URL (`https://sqs.us-east-1.amazonaws.com/123456789012/jobs`). A bare name is
+    /// taken as it is, as real SQS does (moto's AWS-verified
+    /// `test_send_message_delay_seconds_validation` passes `QueueUrl=name`, which boto3's
+    /// `sqs.Queue("name")` also sends); anything else names no queue, and real SQS answers it
+    /// with `NonExistentQueue` (moto's AWS-verified `test_get_queue_url_error_not_exists` loads
+    /// `http://whatever-incorrect-queue-address`).
     fn queue_name<'i>(&self, input: &Input<'i>) -> Result<&'i str, ApiError> {
         let url = input.required("QueueUrl")?;
-        let path = match url.find("://") {
-            Some(scheme_end) => url[scheme_end + 3..]
-                .find('/')
-                .map_or("", |p| &url[scheme_end + 3 + p..]),
-            None => url,
+        let missing = |name: &str| -> ApiError {
+            QueueError::QueueDoesNotExist {
+                name: name.to_string(),
+            }
+            .into()
         };
+        let Some(scheme_end) = url.find("://") else {
+            return match url.split('/').filter(|s| !s.is_empty()).collect::<Vec<_>>()[..] {
+                [name] => Ok(name),
+                [account, name] if account == self.location.account_id => Ok(name),
+                _ => Err(missing(url)),
+            };
+        };
+        let rest = &url[scheme_end + 3..];
+        let path = rest.find('/').map_or("", |p| &rest[p..]);
         let path = path.split(['?', '#']).next().unwrap_or("");
         let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
         match segments.as_slice() {
             [.., account, name] if *account == self.location.account_id => Ok(name),
-            [.., _, name] => Err(QueueError::QueueDoesNotExist {
-                name: name.to_string(),
-            }
-            .into()),
-            _ => Err(ApiError::invalid_address(url)),
+            [.., name] => Err(missing(name)),
+            [] => Err(missing(url)),
         }
     }
 }
@@ -113,8 +124,9 @@ pub async fn dispatch(cx: &Context<'_>, action: &str, input: Input<'_>) -> Resul
         }
         "DeleteMessageBatch" => {
             let name = cx.queue_name(&input)?;
-            let (entries, failed) =
-                batch_entries(&input, |e| Ok(e.required("ReceiptHandle")?.to_string()))?;
+            let (entries, failed) = batch_entries(&input, BatchAction::DeleteMessage, |e| {
+                Ok(e.required("ReceiptHandle")?.to_string())
+            })?;
             let outcome = cx.queue.delete_batch(name, entries).await?;
             Ok(batch_result(outcome, failed, |_| Map::new()))
         }
@@ -129,21 +141,35 @@ pub async fn dispatch(cx: &Context<'_>, action: &str, input: Input<'_>) -> Resul
         }
         "ChangeMessageVisibilityBatch" => {
             let name = cx.queue_name(&input)?;
-            let (entries, failed) = batch_entries(&input, |e| {
-                let handle = e.required("ReceiptHandle")?.to_string();
-                Ok((handle, e.integer("VisibilityTimeout")?.unwrap_or(0)))
-            })?;
+            let (entries, failed) =
+                batch_entries(&input, BatchAction::ChangeMessageVisibility, |e| {
+                    let handle = e.required("ReceiptHandle")?.to_string();
+                    Ok((handle, e.integer("VisibilityTimeout")?.unwrap_or(0)))
+                })?;
             let outcome = cx.queue.change_visibility_batch(name, entries).await?;
             Ok(batch_result(outcome, failed, |_| Map::new()))
         }
         "TagQueue" => {
             let name = cx.queue_name(&input)?;
-            cx.queue.tag(name, &input.string_map("Tags")?).await?;
+            let tags = input.string_map("Tags")?;
+            // Decided by moto's SQS model (no AWS-verified recording exists): TagQueue without
+            // tags is MissingParameter.
+            if tags.is_empty() {
+                return Err(ApiError::missing_parameter("Tags"));
+            }
+            cx.queue.tag(name, &tags).await?;
             Ok(json!({}))
         }
         "UntagQueue" => {
             let name = cx.queue_name(&input)?;
-            cx.queue.untag(name, &input.strings("TagKeys")?).await?;
+            let keys = input.strings("TagKeys")?;
+            // UntagQueue without keys: moto's wording, which is SQS's documented key length rule.
+            if keys.is_empty() {
+                return Err(ApiError::invalid_parameter(
+                    "Tag keys must be between 1 and 128 characters in length.",
+                ));
+            }
+            cx.queue.untag(name, &keys).await?;
             Ok(json!({}))
         }
         "ListQueueTags" => {
@@ -284,6 +310,12 @@ async fn get_queue_attributes(cx: &Context<'_>, input: Input<'_>) -> Result<Valu
         .iter()
         .filter(|(k, _)| every || wanted.contains(k))
         .collect();
+    // Real SQS leaves the key out when nothing is selected (a `Policy` asked for after
+    // RemovePermission: LocalStack's AWS-recorded `test_sqs_permission_lifecycle`); the same
+    // holds for `Attributes` and `MessageAttributes` of received messages.
+    if selected.is_empty() {
+        return Ok(json!({}));
+    }
     Ok(json!({ "Attributes": selected }))
 }
 
@@ -361,7 +393,7 @@ async fn send_message(cx: &Context<'_>, input: Input<'_>) -> Result<Value, ApiEr
 async fn send_message_batch(cx: &Context<'_>, input: Input<'_>) -> Result<Value, ApiError> {
     let name = cx.queue_name(&input)?;
     let mut digests: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
-    let (entries, failed) = batch_entries(&input, |e| {
+    let (entries, failed) = batch_entries(&input, BatchAction::SendMessage, |e| {
         let (message, d) = message(&e)?;
         digests.insert(e.required("Id")?.to_string(), d);
         Ok(message)
@@ -381,6 +413,7 @@ async fn send_message_batch(cx: &Context<'_>, input: Input<'_>) -> Result<Value,
 /// (as SQS reports them per entry) after the batch as a whole is checked.
 fn batch_entries<T>(
     input: &Input<'_>,
+    action: BatchAction,
     mut convert: impl FnMut(Input<'_>) -> Result<T, ApiError>,
 ) -> Result<(Vec<BatchEntry<T>>, Vec<Value>), ApiError> {
     let raw = input.objects("Entries")?;
@@ -393,7 +426,7 @@ fn batch_entries<T>(
             })
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
-    validate::batch_ids(&ids)?;
+    validate::batch_ids(action, &ids)?;
     let mut entries = Vec::with_capacity(raw.len());
     let mut failed = Vec::new();
     for (e, BatchEntry { id, .. }) in raw.into_iter().zip(ids) {
@@ -497,13 +530,18 @@ fn received(m: ReceivedMessage, system_names: &[String], attribute_names: &[Stri
     Value::Object(out)
 }
 
-/// Message attribute selection: `All`, `.*`, a `prefix.*` or an exact name.
+/// Message attribute selection: `All`, `*`, `.*`, `prefix.*` or an exact name. `prefix.*` is
+/// every name starting with `prefix`, dot or not: real SQS answers `Hel.*` with both `Hello` and
+/// `Help.Me` (LocalStack's AWS-recorded snapshot of
+/// `test_receive_message_message_attribute_names_filters`); names SQS would refuse (`AWS.`,
+/// `..foo`) select nothing rather than fail, as recorded there too.
 fn attribute_selected(name: &str, wanted: &[String]) -> bool {
     wanted.iter().any(|w| {
         w == "All"
-            || w == ".*"
+            || w == "*"
             || w == name
-            || (w.ends_with(".*") && name.starts_with(&w[..w.len() - 1]))
+            || w.strip_suffix(".*")
+                .is_some_and(|prefix| name.starts_with(prefix))
     })
 }
 
@@ -583,9 +621,13 @@ mod tests {
         let w = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert!(attribute_selected("a", &w(&["All"])));
         assert!(attribute_selected("a", &w(&[".*"])));
+        assert!(attribute_selected("a", &w(&["*"])));
         assert!(attribute_selected("bar.baz", &w(&["bar.*"])));
-        assert!(!attribute_selected("bar", &w(&["bar.*"])));
-        assert!(!attribute_selected("barbaz", &w(&["bar.*"])));
+        assert!(attribute_selected("bar", &w(&["bar.*"])));
+        assert!(attribute_selected("Custom1", &w(&["Custom.*"])));
+        assert!(attribute_selected("Help.Me", &w(&["Hel.*"])));
+        assert!(!attribute_selected("Other", &w(&["Custom.*"])));
+        assert!(!attribute_selected("Hello", &w(&["AWS."])));
         assert!(!attribute_selected("a", &w(&["b"])));
         assert!(!attribute_selected("a", &[]));
     }

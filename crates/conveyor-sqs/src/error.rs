@@ -58,14 +58,6 @@ impl ApiError {
         )
     }
 
-    pub fn invalid_address(url: &str) -> Self {
-        ApiError::sender(
-            "InvalidAddress",
-            404,
-            format!("the address {url:?} is not a queue URL of this endpoint; get one from GetQueueUrl or CreateQueue"),
-        )
-    }
-
     pub fn missing_authentication() -> Self {
         ApiError::sender(
             "MissingAuthenticationToken",

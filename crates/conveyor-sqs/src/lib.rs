@@ -37,7 +37,7 @@ pub const DEFAULT_MAX_REQUEST_BYTES: usize = 5 * 1024 * 1024;
 const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 
 /// How the endpoint presents itself.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SqsOptions {
     /// Region and account id in queue URLs and ARNs; must be the queue engine's own.
     pub location: Location,
@@ -46,6 +46,16 @@ pub struct SqsOptions {
     pub public_url: Option<String>,
     pub credentials: Credentials,
     pub max_request_bytes: usize,
+    /// Queues of regions other than `location`'s, for clients that sign for them. SQS queues
+    /// are per region; without this, a request signed for another region is refused.
+    pub other_regions: Option<Arc<dyn RegionalQueues>>,
+}
+
+/// The queue service of each region a client may sign for, besides the endpoint's own.
+pub trait RegionalQueues: Send + Sync {
+    /// The queues of `region` (already checked to be a well-formed region name); an error is
+    /// said to the client as a service failure.
+    fn queues(&self, region: &str) -> Result<Arc<dyn Queue>, String>;
 }
 
 impl Default for SqsOptions {
@@ -55,6 +65,7 @@ impl Default for SqsOptions {
             public_url: None,
             credentials: Credentials::AcceptAny,
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            other_regions: None,
         }
     }
 }
@@ -158,10 +169,15 @@ async fn call(
             headers: &parts.headers,
             body: &body,
         };
-        if let Err(e) = sigv4::verify(&signed, keys, &options.location.region, unix_now()) {
+        if let Err(e) = sigv4::verify(&signed, keys, unix_now()) {
             return (String::new(), Err(e));
         }
     }
+    // The region comes from the credential scope (signed or not), else it is the endpoint's.
+    let (queue, location) = match region_queues(service, &parts.headers) {
+        Ok(found) => found,
+        Err(e) => return (String::new(), Err(e)),
+    };
     let decoded = match protocol {
         Protocol::Json => decode_json(&parts.method, &parts.headers, &body),
         Protocol::Query => decode_query(&parts.method, &parts.uri, &body),
@@ -179,8 +195,8 @@ async fn call(
         }
     }
     let cx = actions::Context {
-        queue: service.queue.as_ref(),
-        location: &options.location,
+        queue: queue.as_ref(),
+        location: &location,
         base_url: &base_url,
     };
     let result = match input::Input::new(&parameters) {
@@ -188,6 +204,51 @@ async fn call(
         Err(e) => Err(e),
     };
     (action, result)
+}
+
+/// The queues and location of the region the request is signed for.
+fn region_queues(
+    service: &Service,
+    headers: &HeaderMap,
+) -> Result<(Arc<dyn Queue>, Location), ApiError> {
+    let home = &service.options.location;
+    let region = match sigv4::credential_region(headers) {
+        Some(region) if region != home.region => region,
+        _ => return Ok((service.queue.clone(), home.clone())),
+    };
+    let Some(regions) = &service.options.other_regions else {
+        return Err(ApiError::signature_mismatch(format!(
+            "the credential is scoped to the region {region}; this endpoint serves {}: set the client's region to it",
+            home.region
+        )));
+    };
+    if !is_region_name(region) {
+        return Err(ApiError::signature_mismatch(format!(
+            "{region:?} is not a region name like us-west-2"
+        )));
+    }
+    let queue = regions
+        .queues(region)
+        .map_err(|e| ApiError::from(conveyor_queue::QueueError::Unavailable(e)))?;
+    Ok((
+        queue,
+        Location {
+            region: region.to_string(),
+            account_id: home.account_id.clone(),
+        },
+    ))
+}
+
+/// `us-west-2`, `us-gov-east-1`, `cn-north-1`: lowercase words and digits joined by hyphens.
+/// Checked before a region becomes a directory name.
+fn is_region_name(region: &str) -> bool {
+    (2..=32).contains(&region.len())
+        && region.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
 }
 
 async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {

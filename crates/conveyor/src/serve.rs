@@ -189,7 +189,43 @@ fn sqs_options(settings: &Settings, location: Location) -> conveyor_sqs::SqsOpti
         location,
         public_url: settings.sqs.public_url.clone(),
         credentials,
+        other_regions: Some(Arc::new(RegionEngines {
+            settings: settings.clone(),
+            engines: Default::default(),
+        })),
         ..Default::default()
+    }
+}
+
+/// SQS queues are per region: a client signing for another region than the environment's gets
+/// that region's own engine, opened on first use at `{data_dir}/regions/{region}/queue.db`.
+/// Only the environment's region holds the configured queues, workers and metrics.
+struct RegionEngines {
+    settings: Settings,
+    engines: std::sync::Mutex<std::collections::HashMap<String, EmbeddedEngine>>,
+}
+
+impl conveyor_sqs::RegionalQueues for RegionEngines {
+    fn queues(&self, region: &str) -> Result<Arc<dyn Queue>, String> {
+        let mut engines = self.engines.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(engine) = engines.get(region) {
+            return Ok(Arc::new(engine.clone()));
+        }
+        let dir = self.settings.data_dir.join("regions").join(region);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let options = EngineOptions {
+            location: Location {
+                region: region.to_string(),
+                account_id: self.settings.account_id.clone(),
+            },
+            ..EngineOptions::new(dir.join("queue.db"))
+        };
+        let engine = EmbeddedEngine::open(options, Arc::new(SystemClock))
+            .map_err(|e| format!("cannot open the queues of region {region}: {e}"))?;
+        tracing::info!(region, "opened the queues of another region");
+        engines.insert(region.to_string(), engine.clone());
+        Ok(Arc::new(engine))
     }
 }
 

@@ -57,7 +57,7 @@ fn boto3_scenarios_pass_against_the_endpoint() {
     let report = assert_success(&out, "the boto3 scenarios");
     assert_eq!(
         report.lines().filter(|l| l.starts_with("ok ")).count(),
-        12,
+        14,
         "every scenario ran: {report}"
     );
 }
@@ -200,10 +200,12 @@ def client(key, secret, region="us-east-1"):
     return boto3.client("sqs", endpoint_url=sys.argv[1], region_name=region,
                         aws_access_key_id=key, aws_secret_access_key=secret)
 assert "QueueUrls" in client("AKIACONVEYORTEST", "correct-secret").list_queues()
+# Another region is another set of queues: signed correctly, it is served, and empty.
+assert "QueueUrls" not in client("AKIACONVEYORTEST", "correct-secret", "eu-west-1").list_queues()
 for key, secret, region, code in [
     ("AKIACONVEYORTEST", "wrong-secret", "us-east-1", "SignatureDoesNotMatch"),
     ("AKIAUNKNOWN", "correct-secret", "us-east-1", "InvalidClientTokenId"),
-    ("AKIACONVEYORTEST", "correct-secret", "eu-west-1", "SignatureDoesNotMatch"),
+    ("AKIACONVEYORTEST", "wrong-secret", "eu-west-1", "SignatureDoesNotMatch"),
 ]:
     try:
         client(key, secret, region).list_queues()

@@ -4,7 +4,7 @@
 use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 use crate::connect::root_cause;
-use conveyor_queue::QueueError;
+use conveyor_queue::{BatchAction, QueueError};
 
 /// The error of one SDK call about `queue` at `endpoint`.
 pub(crate) fn from_sdk<E, R>(err: SdkError<E, R>, queue: &str, endpoint: &str) -> QueueError
@@ -44,6 +44,9 @@ pub(crate) fn from_code(code: &str, message: &str, queue: &str) -> QueueError {
     let message = message.to_string();
     let name = || queue.to_string();
     match code {
+        "InvalidParameterValue" if message.contains("receipt handle has expired") => {
+            QueueError::ReceiptHandleExpired(message)
+        }
         "NonExistentQueue" | "QueueDoesNotExist" => QueueError::QueueDoesNotExist { name: name() },
         "QueueAlreadyExists" | "QueueNameExists" => QueueError::QueueAlreadyExists { name: name() },
         "InvalidParameterValue" | "InvalidParameterValueException" | "InvalidParameterCombination"
@@ -56,7 +59,9 @@ pub(crate) fn from_code(code: &str, message: &str, queue: &str) -> QueueError {
         "ReceiptHandleIsInvalid" | "InvalidIdFormat" => QueueError::ReceiptHandleIsInvalid(message),
         "MessageNotInflight" => QueueError::MessageNotInflight,
         "BatchEntryIdsNotDistinct" => QueueError::BatchEntryIdsNotDistinct(message),
-        "EmptyBatchRequest" => QueueError::EmptyBatchRequest,
+        // Batch shapes are checked here before any request (`batch_ids`), so SQS answering these
+        // is unexpected; the code is kept, the counts are unknown.
+        "EmptyBatchRequest" => QueueError::EmptyBatchRequest(BatchAction::SendMessage),
         "TooManyEntriesInBatchRequest" => QueueError::TooManyEntriesInBatchRequest(0),
         "InvalidBatchEntryId" => QueueError::InvalidBatchEntryId(message),
         "BatchRequestTooLong" => QueueError::BatchRequestTooLong { total: 0, limit: 0 },

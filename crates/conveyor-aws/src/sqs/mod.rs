@@ -19,8 +19,8 @@ use aws_sdk_sqs::types::{
 use aws_sdk_sqs::Client;
 use conveyor_queue::validate::{batch_ids, message_size};
 use conveyor_queue::{
-    BatchEntry, BatchOutcome, MoveTask, Page, Queue, QueueCounts, QueueError, QueueInfo,
-    QueueResult, ReceiveRequest, ReceivedMessage, SendMessage, SendOutcome,
+    BatchAction, BatchEntry, BatchOutcome, MoveTask, Page, Queue, QueueCounts, QueueError,
+    QueueInfo, QueueResult, ReceiveRequest, ReceivedMessage, SendMessage, SendOutcome,
 };
 
 use errors::{from_code, from_sdk};
@@ -292,7 +292,7 @@ impl Queue for SqsQueue {
         queue: &str,
         entries: Vec<BatchEntry<SendMessage>>,
     ) -> QueueResult<BatchOutcome<SendOutcome>> {
-        batch_ids(&entries)?;
+        batch_ids(BatchAction::SendMessage, &entries)?;
         let total: usize = entries.iter().map(|e| message_size(&e.entry)).sum();
         if total > MAX_BATCH_BYTES {
             return Err(QueueError::BatchRequestTooLong {
@@ -380,7 +380,7 @@ impl Queue for SqsQueue {
         queue: &str,
         entries: Vec<BatchEntry<String>>,
     ) -> QueueResult<BatchOutcome<()>> {
-        batch_ids(&entries)?;
+        batch_ids(BatchAction::DeleteMessage, &entries)?;
         let url = self.url(queue).await?;
         let sdk_entries = entries
             .into_iter()
@@ -427,7 +427,7 @@ impl Queue for SqsQueue {
         queue: &str,
         entries: Vec<BatchEntry<(String, u32)>>,
     ) -> QueueResult<BatchOutcome<()>> {
-        batch_ids(&entries)?;
+        batch_ids(BatchAction::ChangeMessageVisibility, &entries)?;
         let url = self.url(queue).await?;
         let sdk_entries = entries
             .into_iter()

@@ -26,7 +26,7 @@ pub use schema::{Durability, OpenError, SCHEMA_VERSION};
 
 use crate::arn::Location;
 use crate::clock::Clock;
-use crate::error::{QueueError, QueueResult};
+use crate::error::{BatchAction, QueueError, QueueResult};
 use crate::model::*;
 use crate::validate;
 use crate::Queue as _;
@@ -326,7 +326,7 @@ impl EmbeddedEngine {
                 .await
             {
                 Ok(()) => still_held.push(message),
-                Err(QueueError::ReceiptHandleIsInvalid(_) | QueueError::MessageNotInflight) => {}
+                Err(QueueError::ReceiptHandleExpired(_) | QueueError::MessageNotInflight) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -477,8 +477,13 @@ impl crate::Queue for EmbeddedEngine {
         queue: &str,
         entries: Vec<BatchEntry<SendMessage>>,
     ) -> QueueResult<BatchOutcome<SendOutcome>> {
-        validate::batch_ids(&entries)?;
+        validate::batch_ids(BatchAction::SendMessage, &entries)?;
         let meta = self.meta(queue)?;
+        if meta.config.fifo {
+            for e in &entries {
+                validate::fifo_ids(&meta.config, &e.entry)?;
+            }
+        }
         let total: usize = entries
             .iter()
             .map(|e| validate::message_size(&e.entry))
@@ -585,7 +590,7 @@ impl crate::Queue for EmbeddedEngine {
         queue: &str,
         entries: Vec<BatchEntry<String>>,
     ) -> QueueResult<BatchOutcome<()>> {
-        validate::batch_ids(&entries)?;
+        validate::batch_ids(BatchAction::DeleteMessage, &entries)?;
         let meta = self.meta(queue)?;
         let mut outcome = BatchOutcome::default();
         let mut ids = Vec::new();
@@ -637,7 +642,7 @@ impl crate::Queue for EmbeddedEngine {
         queue: &str,
         entries: Vec<BatchEntry<(String, u32)>>,
     ) -> QueueResult<BatchOutcome<()>> {
-        validate::batch_ids(&entries)?;
+        validate::batch_ids(BatchAction::ChangeMessageVisibility, &entries)?;
         let meta = self.meta(queue)?;
         let mut outcome = BatchOutcome::default();
         let mut ids = Vec::new();

@@ -365,6 +365,125 @@ def queue_attributes_round_trip():
     assert e[0] == "QueueDoesNotExist", e
 
 
+def message(e):
+    """The Error.Message a ClientError carries."""
+    return e.response["Error"]["Message"]
+
+
+def failure(call, **kwargs):
+    try:
+        call(**kwargs)
+    except ClientError as e:
+        return e
+    raise AssertionError(f"{call.__name__} succeeded, expected an error")
+
+
+def aws_verified_answers():
+    """What moto's tests marked aws_verified record real SQS answering, and LocalStack's
+    AWS-recorded snapshots where moto has none (the source is named at each step)."""
+    # _verify_unknown_queue_error: code, status, headers and wording.
+    for e in [
+        failure(sqs.get_queue_url, QueueName=unique("not-exists")),
+        failure(sqs.get_queue_attributes, QueueUrl="http://whatever-incorrect-queue-address"),
+        failure(sqs.delete_queue, QueueUrl=f"https://queue.amazonaws.com/000000000000/{unique('unknown')}"),
+    ]:
+        assert e.response["Error"]["Code"] == "AWS.SimpleQueueService.NonExistentQueue", e.response
+        assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 400, e.response
+        assert message(e) == "The specified queue does not exist.", message(e)
+    # boto3's sqs.Queue("name") sends the bare name as QueueUrl; real SQS takes it.
+    name = unique("bare")
+    sqs.create_queue(QueueName=name)
+    sqs.send_message(QueueUrl=name, MessageBody="by name")
+    # test_send_message_delay_seconds_validation: FIFO takes DelaySeconds=0 only.
+    fifo = unique("delay") + ".fifo"
+    sqs.create_queue(QueueName=fifo, Attributes={"FifoQueue": "true"})
+    e = failure(sqs.send_message, QueueUrl=fifo, MessageBody="t", DelaySeconds=5,
+                MessageGroupId="g", MessageDeduplicationId=unique("d"))
+    assert e.response["Error"]["Code"] == "InvalidParameterValue", e.response
+    assert message(e) == ("Value 5 for parameter DelaySeconds is invalid. Reason: "
+                          "The request include parameter that is not valid for this queue type."), message(e)
+    sqs.send_message(QueueUrl=fifo, MessageBody="t", DelaySeconds=0, MessageGroupId="g",
+                     MessageDeduplicationId=unique("d"))
+    out = sqs.send_message_batch(QueueUrl=fifo, Entries=[
+        {"Id": "z", "MessageBody": "t", "DelaySeconds": 0, "MessageGroupId": "g",
+         "MessageDeduplicationId": unique("d")}])
+    assert len(out["Successful"]) == 1 and not out.get("Failed"), out
+    # A FIFO batch with an entry lacking its group fails as a whole (LocalStack, AWS-validated).
+    e = failure(sqs.send_message_batch, QueueUrl=fifo, Entries=[
+        {"Id": "a", "MessageBody": "t", "MessageGroupId": "g", "MessageDeduplicationId": unique("d")},
+        {"Id": "b", "MessageBody": "t", "MessageDeduplicationId": unique("d")}])
+    assert e.response["Error"]["Code"] == "MissingParameter", e.response
+    # test_delete_message_batch_with_zero_entries and test_send_message_batch_errors.
+    url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    expected = {
+        "delete": "There should be at least one DeleteMessageBatchRequestEntry in the request.",
+        "send": "There should be at least one SendMessageBatchRequestEntry in the request.",
+        "id": "A batch entry id can only contain alphanumeric characters, hyphens and underscores. "
+              "It can be at most 80 letters long.",
+        "long": "Batch requests cannot be longer than 1048576 bytes. You have sent 1048577 bytes.",
+        "repeated": "Id id_2 repeated.",
+        "many": "Maximum number of entries per request are 10. You have sent 11.",
+    }
+    e = failure(sqs.delete_message_batch, QueueUrl=url, Entries=[])
+    assert e.response["Error"]["Code"] == "AWS.SimpleQueueService.EmptyBatchRequest", e.response
+    assert message(e) == expected["delete"], message(e)
+    assert message(failure(sqs.send_message_batch, QueueUrl=url, Entries=[])) == expected["send"]
+    for bad in ["", ".!@#$%^&*()+=", "i" * 81]:
+        e = failure(sqs.send_message_batch, QueueUrl=url, Entries=[{"Id": bad, "MessageBody": "b"}])
+        assert message(e) == expected["id"], message(e)
+    e = failure(sqs.send_message_batch, QueueUrl=url, Entries=[{"Id": "id_1", "MessageBody": "b" * 1048577}])
+    assert message(e) == expected["long"], message(e)
+    e = failure(sqs.send_message_batch, QueueUrl=url, Entries=[
+        {"Id": "id_1", "MessageBody": "1"}, {"Id": "id_2", "MessageBody": "2"},
+        {"Id": "id_2", "MessageBody": "2"}, {"Id": "id_1", "MessageBody": "1"}])
+    assert message(e) == expected["repeated"], message(e)
+    e = failure(sqs.send_message_batch, QueueUrl=url,
+                Entries=[{"Id": f"id_{i}", "MessageBody": "b"} for i in range(11)])
+    assert message(e) == expected["many"], message(e)
+    # Attribute name prefixes: "Hel.*" selects Hello and Help.Me (LocalStack's AWS recording).
+    sqs.purge_queue(QueueUrl=url)
+    attrs = {n: {"DataType": "String", "StringValue": n} for n in ["Custom1", "Custom2", "Help.Me", "Other"]}
+    sqs.send_message(QueueUrl=url, MessageBody="attrs", MessageAttributes=attrs)
+    got = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["Custom.*", "Hel.*"], VisibilityTimeout=0)
+    assert sorted(got["Messages"][0]["MessageAttributes"]) == ["Custom1", "Custom2", "Help.Me"], got
+    # A stale receipt handle has expired (InvalidParameterValue), as real SQS words it.
+    first = sqs.receive_message(QueueUrl=url, VisibilityTimeout=0)["Messages"][0]["ReceiptHandle"]
+    sqs.receive_message(QueueUrl=url, VisibilityTimeout=30)
+    e = failure(sqs.change_message_visibility, QueueUrl=url, ReceiptHandle=first, VisibilityTimeout=5)
+    assert e.response["Error"]["Code"] == "InvalidParameterValue", e.response
+    assert message(e).endswith("Reason: The receipt handle has expired."), message(e)
+    # Nothing selected: no Attributes key at all.
+    assert "Attributes" not in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])
+    # Empty Tags / TagKeys, and a deduplication id on a standard queue.
+    assert failure(sqs.tag_queue, QueueUrl=url, Tags={}).response["Error"]["Code"] == "MissingParameter"
+    e = failure(sqs.untag_queue, QueueUrl=url, TagKeys=[])
+    assert message(e) == "Tag keys must be between 1 and 128 characters in length.", message(e)
+    e = failure(sqs.send_message, QueueUrl=url, MessageBody="x", MessageDeduplicationId="d")
+    assert e.response["Error"]["Code"] == "InvalidParameterValue", e.response
+
+
+def queues_are_per_region():
+    """A client signing for one region does not see another region's queues."""
+    def client(region):
+        return boto3.client("sqs", endpoint_url=ENDPOINT, region_name=region, aws_access_key_id="local",
+                            aws_secret_access_key="local", config=Config(retries={"max_attempts": 1}))
+    west1, west2 = client("us-west-1"), client("us-west-2")
+    name = unique("regional")
+    url = west2.create_queue(QueueName=name)["QueueUrl"]
+    west2.send_message(QueueUrl=url, MessageBody="in us-west-2")
+    arn = west2.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    assert arn == f"arn:aws:sqs:us-west-2:000000000000:{name}", arn
+    for other in [west1, sqs]:
+        assert name not in " ".join(other.list_queues(QueueNamePrefix=name).get("QueueUrls", [])), name
+        e = error_code(other.get_queue_url, QueueName=name)
+        assert e[0] == "QueueDoesNotExist", e
+    # The same name in us-west-1 is a different queue.
+    url1 = west1.create_queue(QueueName=name)["QueueUrl"]
+    assert "Messages" not in west1.receive_message(QueueUrl=url1, WaitTimeSeconds=0)
+    got = west2.receive_message(QueueUrl=url, WaitTimeSeconds=1)["Messages"]
+    assert got[0]["Body"] == "in us-west-2", got
+
+
 SCENARIOS = [
     basics_and_digests,
     fifo_order_and_group_blocking,
@@ -378,6 +497,8 @@ SCENARIOS = [
     tags_and_permissions,
     receive_request_attempt_id,
     queue_attributes_round_trip,
+    aws_verified_answers,
+    queues_are_per_region,
 ]
 
 

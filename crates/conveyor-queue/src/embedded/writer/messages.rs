@@ -498,7 +498,7 @@ impl Writer {
                 })
                 .optional()?;
             let Some((visible_at, last_received_at, group)) = row else {
-                results.push(Err(QueueError::ReceiptHandleIsInvalid(r.encode())));
+                results.push(Err(QueueError::ReceiptHandleExpired(r.encode())));
                 continue;
             };
             if visible_at <= now {

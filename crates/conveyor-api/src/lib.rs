@@ -111,6 +111,10 @@ pub fn router(state: ApiState, limits: ApiLimits) -> Router {
         .route_layer(middleware::from_fn(metrics::track))
         .with_state(state)
         .layer(DefaultBodyLimit::max(limits.body_bytes))
+        .layer(middleware::from_fn_with_state(
+            (limits.body_bytes as u64, "the API's request body limit"),
+            refuse_declared_oversize,
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             limits.timeout,
@@ -187,6 +191,56 @@ async fn not_found() -> ApiError {
 }
 
 /// With API keys configured, every `/v1` request needs `Authorization: Bearer <key>`.
+/// Refuse a request whose declared `Content-Length` is over the limit at once, before reading
+/// any of its body: a client declaring a huge body and sending nothing must not hold a
+/// connection until the body limit is reached. The state is the limit and its name.
+pub(crate) async fn refuse_declared_oversize(
+    State((limit, what)): State<(u64, &'static str)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(n) if n > limit => {
+            // Answered at once; what the client is still sending is read and dropped for a
+            // bounded while, so the connection closes cleanly instead of resetting under the
+            // client before it has read the answer.
+            tokio::spawn(discard(request.into_body()));
+            let mut response = axum::response::IntoResponse::into_response(
+                ApiError::PayloadTooLarge(format!(
+                    "the request declares {n} bytes, over the {limit} bytes this route accepts ({what}); send less"
+                )),
+            );
+            response.headers_mut().insert(
+                header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+            response
+        }
+        _ => next.run(request).await,
+    }
+}
+
+/// Read and drop up to 16 MiB of a refused body, for at most 5 s.
+async fn discard(body: axum::body::Body) {
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut left: usize = 16 * 1024 * 1024;
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(Ok(chunk)) = stream.next().await {
+            left = left.saturating_sub(chunk.len());
+            if left == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
 async fn require_api_key(
     State(keys): State<Arc<Vec<Secret>>>,
     request: Request,

@@ -9,6 +9,7 @@
 //! This crate reads configuration and does no other I/O.
 
 mod backend;
+mod connections;
 mod duration;
 mod files;
 mod secret;
@@ -21,6 +22,7 @@ use std::path::{Component, Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use backend::{BackendSettings, QueueBackend, StoreBackend};
+pub use connections::ConnectionSettings;
 pub use duration::Span;
 pub use files::FilesSettings;
 pub use secret::Secret;
@@ -126,6 +128,8 @@ struct EnvironmentSpec {
     backend: backend::BackendSpec,
     #[serde(default)]
     files: files::FilesSpec,
+    #[serde(default)]
+    connections: connections::ConnectionsSpec,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -223,6 +227,8 @@ pub struct Settings {
     pub backend: BackendSettings,
     /// The files API: token verification, upload limits, presigned URLs, CORS.
     pub files: FilesSettings,
+    /// What every HTTP listener allows a client connection.
+    pub connections: ConnectionSettings,
 }
 
 impl Settings {
@@ -357,7 +363,12 @@ fn apply_variables(
 
 /// Settings whose value is a whole number; every other scalar setting is text (or a duration,
 /// which reads text too). A test checks the built-in file against these lists.
-const INTEGER_SETTINGS: &[&str] = &["max_receive_count", "max_file_bytes", "max_request_bytes"];
+const INTEGER_SETTINGS: &[&str] = &[
+    "max_receive_count",
+    "max_file_bytes",
+    "max_request_bytes",
+    "max_connections",
+];
 /// Settings whose value is `true` or `false`.
 const BOOLEAN_SETTINGS: &[&str] = &[
     "fifo",
@@ -528,6 +539,7 @@ fn environment_settings(
         sqs: sqs::resolve(env, &spec.sqs)?,
         backend: backend::resolve(env, &spec.backend)?,
         files: files::resolve(env, &spec.files)?,
+        connections: connections::resolve(env, &spec.connections)?,
         region: spec.region.clone(),
         account_id: spec.account_id.clone(),
         environment: env.to_string(),

@@ -158,6 +158,18 @@ async fn call(
 ) -> (String, Result<Value, ApiError>) {
     let (parts, body) = request.into_parts();
     let options = &service.options;
+    // A declared length over the limit is refused before any of the body is read.
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > options.max_request_bytes as u64) {
+        return (
+            String::new(),
+            Err(ApiError::too_large(options.max_request_bytes)),
+        );
+    }
     let body = match read_body(body, options.max_request_bytes).await {
         Ok(body) => body,
         Err(e) => return (String::new(), Err(e)),

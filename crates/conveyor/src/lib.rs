@@ -1,6 +1,7 @@
 //! The `conveyor` binary's commands: process wiring only; the behaviour lives in the libraries.
 
 pub mod bench;
+mod listener;
 mod provision;
 mod queue_cmd;
 mod serve;
@@ -70,48 +71,90 @@ pub enum ConfigCommand {
     Check(ConfigArgs),
 }
 
-/// Where the configuration comes from, and the overrides every command accepts.
+/// Where the configuration comes from: what every command that reads it accepts.
 #[derive(Debug, Clone, clap::Args)]
-pub struct ConfigArgs {
+pub struct ConfigSource {
     /// A configuration file to use instead of the built-in one (the seeds' example).
     #[arg(long, env = "CONVEYOR_CONFIG")]
     pub config: Option<PathBuf>,
     /// The environment to run as (local, staging, production, …).
     #[arg(long = "env", env = "CONVEYOR_ENVIRONMENT")]
     pub environment: Option<String>,
-    /// Address of the HTTP API.
-    #[arg(long, env = "CONVEYOR_LISTEN")]
+}
+
+impl ConfigSource {
+    /// Load the configuration: file or built-in, then `CONVEYOR_` variables.
+    pub fn load(&self) -> anyhow::Result<conveyor_config::Config> {
+        load_with(self, [])
+    }
+}
+
+/// The configuration and the overrides of the commands that run Conveyor's processes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConfigArgs {
+    #[command(flatten)]
+    pub source: ConfigSource,
+    /// Address of the HTTP API, like 127.0.0.1:8080.
+    #[arg(long, env = "CONVEYOR_LISTEN", value_parser = socket_address)]
     pub listen: Option<String>,
-    /// Where the queue database and the local object store live.
+    /// Where the environment's queue database (queue.db) and local object store (objects/)
+    /// live; by default data/<environment>.
     #[arg(long, env = "CONVEYOR_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// Address of the SQS wire-protocol endpoint (default 127.0.0.1:9324), or `off`.
-    #[arg(long, env = "CONVEYOR_SQS_LISTEN")]
+    #[arg(long, env = "CONVEYOR_SQS_LISTEN", value_parser = sqs_address)]
     pub sqs_listen: Option<String>,
 }
 
 impl ConfigArgs {
     /// Load the configuration: file or built-in, then `CONVEYOR_` variables, then these flags.
     pub fn load(&self) -> anyhow::Result<conveyor_config::Config> {
-        let mut variables: Vec<(String, String)> = std::env::vars().collect();
-        // Flags win over variables: append them last (clap already read the same variables).
-        let flags = [
-            ("CONVEYOR_ENVIRONMENT", self.environment.clone()),
-            ("CONVEYOR_LISTEN", self.listen.clone()),
-            ("CONVEYOR_SQS_LISTEN", self.sqs_listen.clone()),
-            (
-                "CONVEYOR_DATA_DIR",
-                self.data_dir.as_ref().map(|d| d.display().to_string()),
-            ),
-        ];
-        variables.retain(|(k, _)| !flags.iter().any(|(f, v)| f == k && v.is_some()));
-        variables.extend(
-            flags
-                .into_iter()
-                .filter_map(|(k, v)| v.map(|v| (k.to_string(), v))),
-        );
-        Ok(conveyor_config::load(self.config.as_deref(), variables)?)
+        load_with(
+            &self.source,
+            [
+                ("CONVEYOR_LISTEN", self.listen.clone()),
+                ("CONVEYOR_SQS_LISTEN", self.sqs_listen.clone()),
+                (
+                    "CONVEYOR_DATA_DIR",
+                    self.data_dir.as_ref().map(|d| d.display().to_string()),
+                ),
+            ],
+        )
     }
+}
+
+/// `--listen` is checked where it is typed, so its error names the flag, not the setting.
+fn socket_address(text: &str) -> Result<String, String> {
+    text.parse::<std::net::SocketAddr>()
+        .map(|_| text.to_string())
+        .map_err(|_| {
+            format!("{text:?} is not an address like 127.0.0.1:8080 (an IP address and a port)")
+        })
+}
+
+fn sqs_address(text: &str) -> Result<String, String> {
+    if text == "off" {
+        Ok(text.to_string())
+    } else {
+        socket_address(text).map_err(|e| format!("{e}, or off"))
+    }
+}
+
+fn load_with<const N: usize>(
+    source: &ConfigSource,
+    overrides: [(&str, Option<String>); N],
+) -> anyhow::Result<conveyor_config::Config> {
+    let mut variables: Vec<(String, String)> = std::env::vars().collect();
+    // Flags win over variables: append them last (clap already read the same variables).
+    let flags = overrides
+        .into_iter()
+        .chain([("CONVEYOR_ENVIRONMENT", source.environment.clone())]);
+    let flags: Vec<(String, String)> = flags
+        .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
+        .collect();
+    variables.retain(|(k, _)| !flags.iter().any(|(f, _)| f == k));
+    variables.extend(flags);
+    Ok(conveyor_config::load(source.config.as_deref(), variables)?)
 }
 
 pub fn init_logging(format: LogFormat) {

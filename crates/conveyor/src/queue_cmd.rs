@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
-use crate::ConfigArgs;
+use crate::ConfigSource;
 
 #[derive(Debug, Args)]
 pub struct QueueArgs {
@@ -20,7 +20,7 @@ pub struct QueueArgs {
     #[arg(long, env = "CONVEYOR_API_KEY", global = true, hide_env_values = true)]
     pub api_key: Option<String>,
     #[command(flatten)]
-    pub config: ConfigArgs,
+    pub config: ConfigSource,
 }
 
 #[derive(Debug, Subcommand)]

@@ -76,6 +76,7 @@ pub async fn serve(args: ConfigArgs, parts: Parts) -> anyhow::Result<()> {
                 address,
                 sqs_options(&settings, engine.location().clone()),
                 queue.clone(),
+                settings.connections,
                 terminated.clone(),
             )
             .await?,
@@ -125,8 +126,7 @@ pub async fn serve(args: ConfigArgs, parts: Parts) -> anyhow::Result<()> {
             metrics: Some(metrics),
         };
         let app = conveyor_api::router(state, conveyor_api::ApiLimits::default());
-        axum::serve(listener, app)
-            .with_graceful_shutdown(signalled(terminated.clone()))
+        crate::listener::serve(listener, app, settings.connections, terminated.clone())
             .await
             .context("the HTTP server failed")?;
     } else {
@@ -234,6 +234,7 @@ async fn start_sqs(
     address: std::net::SocketAddr,
     options: conveyor_sqs::SqsOptions,
     queue: Arc<dyn Queue>,
+    limits: conveyor_config::ConnectionSettings,
     terminated: watch::Receiver<bool>,
 ) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
     let listener = tokio::net::TcpListener::bind(address)
@@ -245,11 +246,9 @@ async fn start_sqs(
     tracing::info!(address = %bound, "conveyor serving the SQS protocol");
     println!("conveyor sqs listening on http://{bound}");
     let app = conveyor_sqs::router(queue, options);
-    Ok(tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(signalled(terminated))
-            .await
-    }))
+    Ok(tokio::spawn(crate::listener::serve(
+        listener, app, limits, terminated,
+    )))
 }
 
 /// Completes once the termination signal has been seen.

@@ -8,7 +8,7 @@ use conveyor_config::Span;
 #[derive(Debug, clap::Args)]
 pub struct TokenArgs {
     #[command(flatten)]
-    pub config: crate::ConfigArgs,
+    pub config: crate::ConfigSource,
     /// The tenant the token is for.
     #[arg(long)]
     pub tenant: String,

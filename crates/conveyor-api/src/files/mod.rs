@@ -80,7 +80,14 @@ pub(crate) fn routes() -> OpenApiRouter<FilesState> {
 pub fn router(state: FilesState) -> Router {
     let limit = usize::try_from(state.settings.max_request_bytes).unwrap_or(usize::MAX);
     let (router, _) = routes().split_for_parts();
-    router.layer(DefaultBodyLimit::max(limit)).with_state(state)
+    let declared = (state.settings.max_request_bytes, "files.max_request_bytes");
+    router
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            declared,
+            crate::refuse_declared_oversize,
+        ))
+        .with_state(state)
 }
 
 /// The object key of a tenant's path.

@@ -56,7 +56,14 @@ impl IntoResponse for ApiError {
                 return response;
             }
             ApiError::PayloadTooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", m),
-            ApiError::Rejected(status, m) => (status, "bad_request", m),
+            ApiError::Rejected(status, m) => (
+                status,
+                match status {
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+                    _ => "bad_request",
+                },
+                m,
+            ),
             ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", m),
             ApiError::Queue(e) if e.is_sender_fault() => {
                 let status = match e {

@@ -304,6 +304,13 @@ pub async fn generic_message(
     if let Some(g) = &m.group_id {
         group_field("group_id", g)?;
     }
+    // A FIFO queue orders messages within a group; silently putting every message without one
+    // in a shared group would serialise unrelated work, so the caller must choose.
+    if m.group_id.is_none() && state.settings.queue(&queue).is_some_and(|q| q.fifo) {
+        return Err(ApiError::BadRequest(format!(
+            "the {queue} queue is FIFO: give \"group_id\" (messages of one group are delivered in order, one at a time; use e.g. the user or recipient id)"
+        )));
+    }
     let body = match m.body {
         Value::String(s) => s,
         other => other.to_string(),

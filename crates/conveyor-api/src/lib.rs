@@ -292,10 +292,55 @@ where
                     "the request body is larger than this server accepts".into(),
                 ))
             }
-            Err(rejection) => Err(ApiError::Rejected(
-                rejection.status(),
-                rejection.body_text(),
-            )),
+            // Missing fields and wrong types (axum's 422) are a bad request like every other
+            // invalid value the API refuses: one status and code for all of them.
+            Err(rejection) if rejection.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                Err(ApiError::Rejected(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "send the body as JSON with content-type: application/json".into(),
+                ))
+            }
+            Err(rejection) => Err(ApiError::BadRequest(plain_json_error(
+                &rejection.body_text(),
+            ))),
         }
     }
+}
+
+/// serde's message with Rust's type names said in words (`expected u8` → `expected a whole
+/// number from 0 to 255`), so the caller is not told about the server's types.
+fn plain_json_error(text: &str) -> String {
+    let mut out = text
+        .replace(
+            "Failed to deserialize the JSON body into the target type: ",
+            "the JSON body does not fit: ",
+        )
+        .replace(
+            "Failed to parse the request body as JSON: ",
+            "the body is not valid JSON: ",
+        );
+    for (rust, words) in [
+        ("expected u8", "expected a whole number from 0 to 255"),
+        ("expected u16", "expected a whole number from 0 to 65535"),
+        (
+            "expected u32",
+            "expected a whole number from 0 to 4294967295",
+        ),
+        ("expected u64", "expected a whole number of 0 or more"),
+        ("expected i64", "expected a whole number"),
+        ("expected i32", "expected a whole number"),
+        ("expected f64", "expected a number"),
+        ("expected usize", "expected a whole number of 0 or more"),
+        ("expected a sequence", "expected a list"),
+        ("expected a map", "expected an object"),
+    ] {
+        out = out.replace(rust, words);
+    }
+    if let Some(start) = out.find("expected struct ") {
+        let end = out[start + 16..]
+            .find(|c: char| !c.is_alphanumeric())
+            .map_or(out.len(), |e| start + 16 + e);
+        out.replace_range(start..end, "expected an object");
+    }
+    out
 }

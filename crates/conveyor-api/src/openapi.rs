@@ -15,7 +15,12 @@ pub struct ErrorBody {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct ErrorDetail {
-    /// Stable and machine-readable (`bad_request`, `not_found`, an SQS error code, …).
+    /// Stable and machine-readable, one per kind of refusal across the whole API:
+    /// `bad_request` (400: invalid JSON, a missing field, a wrong type or value),
+    /// `unauthorized` (401), `forbidden` (403), `not_found` (404), `conflict` (409),
+    /// `payload_too_large` (413), `unsupported_media_type` (415), `range_not_satisfiable` (416),
+    /// `request_timeout` (408: headers or body sent too slowly), `unavailable` (503),
+    /// `store_failed` (502), `internal` (500), or a queue's own SQS error code (400/404).
     code: String,
     /// What was wrong and what to do.
     message: String,

@@ -262,14 +262,21 @@ async fn bad_requests_get_clear_4xx_answers_and_enqueue_nothing() {
             &[],
             r#"{"user_id":"u","message":"m"}"#,
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Content-Type",
+            "content-type",
         ),
         (
             "/v1/feedback",
             &[JSON],
             r#"{"user_id":"u"}"#,
-            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::BAD_REQUEST,
             "message",
+        ),
+        (
+            "/v1/feedback",
+            &[JSON],
+            r#"{"user_id":"u","message":"m","rating":"five"}"#,
+            StatusCode::BAD_REQUEST,
+            "a whole number from 0 to 255",
         ),
         (
             "/v1/feedback",
@@ -299,10 +306,25 @@ async fn bad_requests_get_clear_4xx_answers_and_enqueue_nothing() {
             StatusCode::NOT_FOUND,
             "nope",
         ),
+        (
+            "/v1/queues/testflight/messages",
+            &[JSON],
+            r#"{"body":"x"}"#,
+            StatusCode::BAD_REQUEST,
+            "group_id",
+        ),
     ];
     for (uri, headers, body, expected, mentions) in cases {
         let (status, json, _) = call(&app, "POST", uri, headers, body).await;
         assert_eq!(status, *expected, "{uri} {body}: {json}");
+        let code = json["error"]["code"].as_str().unwrap_or_default();
+        let vocabulary = match status {
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+            StatusCode::NOT_FOUND => "not_found",
+            _ => "bad_request",
+        };
+        assert_eq!(code, vocabulary, "{uri} {body}: {json}");
+        assert!(!json.to_string().contains("u8"), "{uri} {body}: {json}");
         let message = json["error"]["message"].as_str().unwrap_or_default();
         assert!(
             message.contains(mentions),

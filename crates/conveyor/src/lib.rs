@@ -19,15 +19,9 @@ use clap::{Parser, Subcommand, ValueEnum};
     about = "Durable queues with SQS semantics, an ingest API, workers and an object store, in one binary"
 )]
 pub struct Cli {
-    /// Log format on stderr.
-    #[arg(
-        long,
-        value_enum,
-        default_value = "json",
-        env = "CONVEYOR_LOG_FORMAT",
-        global = true
-    )]
-    pub log_format: LogFormat,
+    /// Log format on stderr; by default text on a terminal, JSON otherwise (for log shippers).
+    #[arg(long, value_enum, env = "CONVEYOR_LOG_FORMAT", global = true)]
+    pub log_format: Option<LogFormat>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -157,7 +151,13 @@ fn load_with<const N: usize>(
     Ok(conveyor_config::load(source.config.as_deref(), variables)?)
 }
 
-pub fn init_logging(format: LogFormat) {
+pub fn init_logging(format: Option<LogFormat>) {
+    use std::io::IsTerminal;
+    let format = format.unwrap_or(if std::io::stderr().is_terminal() {
+        LogFormat::Text
+    } else {
+        LogFormat::Json
+    });
     let filter = tracing_subscriber::EnvFilter::try_from_env("CONVEYOR_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
@@ -192,6 +192,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 fn config_check(args: &ConfigArgs) -> anyhow::Result<()> {
     let config = args.load()?;
     print!("{}", config.selected.to_masked_toml());
+    let mut refused = Vec::new();
+    for (command, parts) in [
+        ("serve", serve::Parts::Both),
+        ("api", serve::Parts::Api),
+        ("worker", serve::Parts::Workers),
+    ] {
+        for refusal in serve::refusals(&config.selected, parts) {
+            refused.push(format!(
+                "conveyor {command} would refuse to start: {refusal}"
+            ));
+        }
+    }
+    if !refused.is_empty() {
+        anyhow::bail!(
+            "the configuration is well formed, but:\n{}",
+            refused.join("\n")
+        );
+    }
     let names: Vec<&str> = config.environments.keys().map(String::as_str).collect();
     println!(
         "\n# valid: {} environment(s) ({}) checked; no queue, bucket, data directory or API key is shared",

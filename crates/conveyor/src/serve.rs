@@ -37,13 +37,8 @@ impl Parts {
 
 pub async fn serve(args: ConfigArgs, parts: Parts) -> anyhow::Result<()> {
     let settings = Arc::new(args.load()?.selected);
-    if parts.api() && !settings.listen.ip().is_loopback() && settings.api_keys.is_empty() {
-        bail!(
-            "environment {} would listen on {} with no API keys, open to anyone who can reach it: \
-             set api_keys (or CONVEYOR_API_KEYS), or listen on 127.0.0.1",
-            settings.environment,
-            settings.listen
-        );
+    if let Some(refusal) = refusals(&settings, parts).into_iter().next() {
+        bail!(refusal);
     }
     let handlers = settings
         .queues
@@ -110,7 +105,7 @@ pub async fn serve(args: ConfigArgs, parts: Parts) -> anyhow::Result<()> {
             .await
             .with_context(|| {
                 format!(
-                    "cannot listen on {}; is another process using it?",
+                    "cannot listen on {}; is another process using it? Start with --listen 127.0.0.1:PORT (or set CONVEYOR_LISTEN) to use another port",
                     settings.listen
                 )
             })?;
@@ -152,24 +147,37 @@ pub async fn serve(args: ConfigArgs, parts: Parts) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Refuse an SQS endpoint that anyone on the network could call without credentials.
-fn check_sqs_exposure(settings: &Settings) -> anyhow::Result<()> {
+/// What this process would refuse to start with, before touching any backend: an API or an
+/// SQS endpoint that anyone on the network could call without credentials. `config check`
+/// reports the same list.
+pub(crate) fn refusals(settings: &Settings, parts: Parts) -> Vec<String> {
+    let mut found = Vec::new();
+    if parts.api() && !settings.listen.ip().is_loopback() && settings.api_keys.is_empty() {
+        found.push(format!(
+            "environment {} would listen on {} with no API keys, open to anyone who can reach it: \
+             set api_keys (or CONVEYOR_API_KEYS), or listen on 127.0.0.1",
+            settings.environment, settings.listen
+        ));
+    }
     let sqs = &settings.sqs;
+    let embedded = settings.backend.queue == QueueBackend::Embedded;
     match sqs.listen {
         Some(address)
-            if !address.ip().is_loopback()
+            if embedded
+                && !address.ip().is_loopback()
                 && sqs.access_keys.is_empty()
                 && !sqs.allow_anonymous =>
         {
-            bail!(
+            found.push(format!(
                 "environment {} would serve SQS on {address} with no access keys, open to anyone who can reach it: \
                  set sqs.access_keys (or CONVEYOR_SQS_ACCESS_KEYS=id:secret), set sqs.allow_anonymous = true, \
                  or listen on 127.0.0.1",
                 settings.environment
-            )
+            ));
         }
-        _ => Ok(()),
+        _ => {}
     }
+    found
 }
 
 fn sqs_options(settings: &Settings, location: Location) -> conveyor_sqs::SqsOptions {
@@ -285,7 +293,6 @@ async fn open_backends(
                 (Arc::new(aws.sqs()), None)
             }
             _ => {
-                check_sqs_exposure(settings)?;
                 let engine = open_engine(settings)?;
                 crate::provision::provision_queues(&engine, settings, |name, done| {
                     tracing::debug!(queue = name, outcome = done.as_str(), "queue provisioned");

@@ -9,17 +9,9 @@ use common::*;
 
 const SECRET: &str = "serve-test-secret-serve-test-secret-0123456789";
 
-fn token(data: &std::path::Path, tenant: &str) -> String {
+fn token(tenant: &str) -> String {
     let output = Command::new(BIN)
-        .args([
-            "token",
-            "--tenant",
-            tenant,
-            "--valid-for",
-            "10m",
-            "--data-dir",
-        ])
-        .arg(data)
+        .args(["token", "--tenant", tenant, "--valid-for", "10m"])
         .env_remove("CONVEYOR_ENVIRONMENT")
         .env("CONVEYOR_JWT_SECRET", SECRET)
         .output()
@@ -38,7 +30,7 @@ async fn serve_runs_the_files_api_with_tokens_from_conveyor_token() {
     let server = start(dir.path(), &[("CONVEYOR_JWT_SECRET", SECRET)], None);
     let base = format!("http://{}", server.address);
     let http = reqwest::Client::new();
-    let t = token(dir.path(), "acme");
+    let t = token("acme");
 
     let form = reqwest::multipart::Form::new().part(
         "file",
@@ -87,7 +79,7 @@ async fn serve_runs_the_files_api_with_tokens_from_conveyor_token() {
     // Another tenant's token sees nothing of it.
     let other = http
         .get(format!("{base}/files/download/documents/contract.pdf"))
-        .bearer_auth(token(dir.path(), "bravo"))
+        .bearer_auth(token("bravo"))
         .send()
         .await
         .unwrap();
@@ -96,10 +88,8 @@ async fn serve_runs_the_files_api_with_tokens_from_conveyor_token() {
 
 #[test]
 fn conveyor_token_without_a_secret_says_what_to_set() {
-    let dir = tempfile::tempdir().unwrap();
     let output = Command::new(BIN)
-        .args(["token", "--tenant", "acme", "--data-dir"])
-        .arg(dir.path())
+        .args(["token", "--tenant", "acme"])
         .env_remove("CONVEYOR_ENVIRONMENT")
         .env_remove("CONVEYOR_JWT_SECRET")
         .output()

@@ -31,8 +31,7 @@ fn schemathesis_finds_no_server_error_in_any_operation() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), &[("CONVEYOR_JWT_SECRET", SECRET)], None);
     let token = Command::new(BIN)
-        .args(["token", "--tenant", "fuzz", "--data-dir"])
-        .arg(dir.path())
+        .args(["token", "--tenant", "fuzz"])
         .env_remove("CONVEYOR_ENVIRONMENT")
         .env("CONVEYOR_JWT_SECRET", SECRET)
         .output()

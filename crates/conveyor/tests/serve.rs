@@ -251,6 +251,20 @@ fn config_check_prints_masked_settings_and_refuses_shared_data_directories() {
         "{out}"
     );
 
+    // Without API keys, staging's public address is what `conveyor api` would refuse.
+    let open = Command::new(BIN)
+        .args(["config", "check", "--env", "staging"])
+        .env_remove("CONVEYOR_API_KEYS")
+        .output()
+        .unwrap();
+    assert!(!open.status.success());
+    let err = String::from_utf8_lossy(&open.stderr);
+    assert!(
+        err.contains("conveyor api would refuse to start") && err.contains("CONVEYOR_API_KEYS"),
+        "{err}"
+    );
+    assert!(!err.contains("conveyor worker would refuse"), "{err}");
+
     let shared = Command::new(BIN)
         .args(["config", "check"])
         .env(

@@ -29,50 +29,112 @@ pub enum QueueCommand {
     Ls,
     /// Create a queue (`--fifo` for a `.fifo` name, `--attribute Name=Value` for SQS attributes).
     Create {
+        /// The queue's full name (FIFO names end in `.fifo`).
         name: String,
+        /// Make it a FIFO queue.
         #[arg(long)]
         fifo: bool,
+        /// An SQS queue attribute, like VisibilityTimeout=60 (seconds); repeat for more.
         #[arg(long = "attribute", value_name = "NAME=VALUE")]
         attributes: Vec<String>,
     },
     /// Send one message.
     Send {
+        /// A configured short name (`feedback`, `feedback-dlq`) or a full queue name.
         queue: String,
+        /// The message body, sent as it is.
         body: String,
+        /// The message group (required on FIFO queues: one group is delivered in order).
         #[arg(long)]
         group: Option<String>,
+        /// The deduplication id (FIFO queues without content-based deduplication need one).
         #[arg(long)]
         dedup: Option<String>,
-        #[arg(long)]
+        /// Seconds before the message can be received (0–900; standard queues only).
+        #[arg(long, value_name = "SECONDS")]
         delay: Option<u32>,
     },
     /// Receive messages (and delete them with `--delete`).
     Receive {
+        /// A configured short name (`feedback`, `feedback-dlq`) or a full queue name.
         queue: String,
+        /// At most this many messages (1–10).
         #[arg(long, default_value_t = 10)]
         max: u32,
-        #[arg(long)]
+        /// Seconds the received messages stay hidden from other consumers (the queue's own
+        /// visibility timeout by default).
+        #[arg(long, value_name = "SECONDS")]
         visibility: Option<u32>,
-        #[arg(long, default_value_t = 0)]
+        /// Seconds to wait for a message when none is there (0–20; long polling).
+        #[arg(long, default_value_t = 0, value_name = "SECONDS")]
         wait: u32,
+        /// Delete each message once received.
         #[arg(long)]
         delete: bool,
     },
     /// Delete every message of a queue.
-    Purge { queue: String },
+    Purge {
+        /// A configured short name (`feedback`, `feedback-dlq`) or a full queue name.
+        queue: String,
+    },
     /// Show a queue's attributes.
-    Attrs { queue: String },
+    Attrs {
+        /// A configured short name (`feedback`, `feedback-dlq`) or a full queue name.
+        queue: String,
+    },
     /// Move a dead-letter queue's messages back to their source queues (or `--to` a queue);
     /// `--status` shows the recent move tasks instead.
     Redrive {
+        /// The dead-letter queue: a short name (`feedback-dlq`) or a full queue name.
         queue: String,
+        /// Move the messages to this queue instead of back to their sources.
         #[arg(long)]
         to: Option<String>,
-        #[arg(long)]
+        /// At most this many messages per second (1–500; as fast as possible by default).
+        #[arg(long, value_name = "PER_SECOND")]
         rate: Option<u32>,
+        /// Show the queue's recent move tasks instead of starting one.
         #[arg(long)]
         status: bool,
     },
+}
+
+impl QueueCommand {
+    /// The queue the command names, if it names one.
+    fn queue(&self) -> Option<&str> {
+        match self {
+            QueueCommand::Send { queue, .. }
+            | QueueCommand::Receive { queue, .. }
+            | QueueCommand::Purge { queue }
+            | QueueCommand::Attrs { queue }
+            | QueueCommand::Redrive { queue, .. } => Some(queue),
+            QueueCommand::Ls | QueueCommand::Create { .. } => None,
+        }
+    }
+}
+
+/// The configured name closest to a mistyped one (a few edits away), to suggest it.
+fn nearest<'a>(given: &str, names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    names
+        .map(|n| (edit_distance(given, n), n))
+        .filter(|(d, n)| *d <= 3.max(given.len() / 4) && *d < n.len())
+        .min()
+        .map(|(_, n)| n)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
+        }
+    }
+    row[b.len()]
 }
 
 struct Client {
@@ -195,8 +257,28 @@ pub async fn run(args: QueueArgs) -> anyhow::Result<()> {
             .map(|q| (q.key.clone(), (q.name.clone(), q.dlq_name.clone())))
             .collect(),
     };
+    let given = args.command.queue().map(str::to_string);
+    let outcome = execute(&client, args.command).await;
+    match (outcome, given) {
+        (Err(e), Some(given)) if e.to_string().contains("404") => {
+            let candidates = client.queues.iter().flat_map(|(key, (name, dlq))| {
+                [key.clone(), format!("{key}-dlq"), name.clone(), dlq.clone()]
+            });
+            let candidates: Vec<String> = candidates.collect();
+            match nearest(&given, candidates.iter().map(String::as_str)) {
+                Some(near) => Err(e.context(format!("no queue {given:?}; did you mean {near:?}?"))),
+                None => Err(e.context(format!(
+                    "no queue {given:?}; `conveyor queue ls` lists them"
+                ))),
+            }
+        }
+        (outcome, _) => outcome,
+    }
+}
+
+async fn execute(client: &Client, command: QueueCommand) -> anyhow::Result<()> {
     use reqwest::Method;
-    match args.command {
+    match command {
         QueueCommand::Ls => {
             let v = client.call(Method::GET, "/v1/admin/queues", None).await?;
             let rows = rows(
@@ -376,5 +458,22 @@ mod tests {
             ],
         );
         assert_eq!(t, "A    LONGER\nxyz  1\nq    22\n");
+    }
+
+    #[test]
+    fn a_mistyped_queue_name_suggests_the_nearest() {
+        let names = [
+            "feedback",
+            "feedback-dlq",
+            "emails",
+            "mht-api-local-api-processing-emails.fifo",
+        ];
+        assert_eq!(nearest("feedbak", names.into_iter()), Some("feedback"));
+        assert_eq!(nearest("email", names.into_iter()), Some("emails"));
+        assert_eq!(
+            nearest("feedback-dql", names.into_iter()),
+            Some("feedback-dlq")
+        );
+        assert_eq!(nearest("zzz", names.into_iter()), None);
     }
 }

@@ -16,6 +16,8 @@ pub enum ApiError {
     Forbidden(String),
     NotFound(String),
     Conflict(String),
+    /// An `Idempotency-Key` sent again with a different request.
+    KeyReused(String),
     /// A `Range` outside the object; carries the object's size for `Content-Range`.
     RangeNotSatisfiable(u64),
     PayloadTooLarge(String),
@@ -41,6 +43,11 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m),
+            ApiError::KeyReused(m) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                m,
+            ),
             ApiError::RangeNotSatisfiable(size) => {
                 let mut response = (
                     StatusCode::RANGE_NOT_SATISFIABLE,

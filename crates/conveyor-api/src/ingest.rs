@@ -3,23 +3,28 @@
 //!
 //! FIFO queues need a group and a deduplication id per message: the group orders one subject's
 //! messages (a user's feedback, one recipient's emails); the deduplication id is the request's
-//! `Idempotency-Key` header when given (so a retried request is accepted once), else fresh.
+//! scoped `Idempotency-Key` when given, else fresh. The key itself holds on every queue kind
+//! for the idempotency window (see `idempotency.rs`); SQS deduplication is a second line for
+//! the five minutes it lasts.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::Json;
 use conveyor_queue::{BatchEntry, SendMessage};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::openapi::{AcceptedBody, ApiRefusals, ErrorBody};
+use crate::idempotency::{fingerprint, once, ScopedKey};
+use crate::openapi::{AcceptedBody, ApiRefusals, ErrorBody, IdempotencyHeader};
 use crate::{ApiError, ApiJson, ApiState};
 
 type Accepted = (StatusCode, Json<Value>);
 
-fn accepted(ids: Vec<String>) -> Accepted {
-    let body = match ids.as_slice() {
-        [one] => serde_json::json!({ "message_id": one }),
+/// `202` with the message's id (`message_id`), or every id when the request may carry several.
+fn accepted(ids: Vec<String>, single: bool) -> Accepted {
+    let body = match (ids.as_slice(), single) {
+        ([one], true) => serde_json::json!({ "message_id": one }),
         _ => serde_json::json!({ "message_ids": ids }),
     };
     (StatusCode::ACCEPTED, Json(body))
@@ -60,59 +65,58 @@ fn email_field(field: &str, value: &str) -> Result<(), ApiError> {
     }
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    match headers.get("idempotency-key") {
-        None => Ok(None),
-        Some(v) => {
-            let key = v.to_str().ok().filter(|k| {
-                !k.is_empty() && k.len() <= 100 && k.bytes().all(|b| b.is_ascii_graphic())
-            });
-            key.map(|k| Some(k.to_string())).ok_or_else(|| {
-                ApiError::BadRequest(
-                    "Idempotency-Key must be 1 to 100 printable ASCII characters".into(),
-                )
-            })
-        }
-    }
-}
-
-/// Send `bodies` (with their group ids) to the configured queue `key`, in batches of ten.
+/// Send `messages` (bodies with their group ids) to the configured queue `key`, in batches of
+/// ten, once per `Idempotency-Key` of `route`; answers `202` with the message ids (a list when
+/// the route takes several messages, even if this request sent one).
 async fn enqueue(
     state: &ApiState,
+    headers: &HeaderMap,
+    route: &str,
     key: &str,
     messages: Vec<(String, Option<String>)>,
-    idempotency: Option<String>,
-) -> Result<Vec<String>, ApiError> {
+) -> Result<Response, ApiError> {
+    let listed = route == "/v1/analytics/events";
     let queue = state.settings.queue(key).ok_or_else(|| {
         ApiError::NotFound(format!("this deployment has no {key} queue configured"))
     })?;
+    let idempotency = ScopedKey::from_request(headers, route)?;
+    let request = fingerprint(
+        std::iter::once(route).chain(
+            messages
+                .iter()
+                .flat_map(|(body, group)| [body.as_str(), group.as_deref().unwrap_or("")]),
+        ),
+    );
     let single = messages.len() == 1;
-    let mut ids = Vec::with_capacity(messages.len());
-    let mut entries = Vec::new();
-    for (i, (body, group)) in messages.into_iter().enumerate() {
-        let mut m = SendMessage::new(body);
-        if queue.fifo {
-            m.group_id = Some(group.unwrap_or_else(|| "default".into()));
-            m.deduplication_id = Some(match (&idempotency, single) {
-                (Some(k), true) => k.clone(),
-                (Some(k), false) => format!("{k}-{i}"),
-                (None, _) => uuid::Uuid::new_v4().to_string(),
+    let work = async {
+        let mut ids = Vec::with_capacity(messages.len());
+        let mut entries = Vec::new();
+        for (i, (body, group)) in messages.into_iter().enumerate() {
+            let mut m = SendMessage::new(body);
+            if queue.fifo {
+                m.group_id = Some(group.unwrap_or_else(|| "default".into()));
+                m.deduplication_id = Some(match (&idempotency, single) {
+                    (Some(k), true) => k.digest().to_string(),
+                    (Some(k), false) => format!("{}-{i}", k.digest()),
+                    (None, _) => uuid::Uuid::new_v4().to_string(),
+                });
+            }
+            entries.push(BatchEntry {
+                id: i.to_string(),
+                entry: m,
             });
         }
-        entries.push(BatchEntry {
-            id: i.to_string(),
-            entry: m,
-        });
-    }
-    for chunk in entries.chunks(10) {
-        let outcome = state.queue.send_batch(&queue.name, chunk.to_vec()).await?;
-        if let Some((_, error)) = outcome.failed.into_iter().next() {
-            // Each message was validated already, so a refusal here is the queue's own rule.
-            return Err(error.into());
+        for chunk in entries.chunks(10) {
+            let outcome = state.queue.send_batch(&queue.name, chunk.to_vec()).await?;
+            if let Some((_, error)) = outcome.failed.into_iter().next() {
+                // Each message was validated already, so a refusal here is the queue's own rule.
+                return Err(error.into());
+            }
+            ids.extend(outcome.successful.into_iter().map(|(_, s)| s.message_id));
         }
-        ids.extend(outcome.successful.into_iter().map(|(_, s)| s.message_id));
-    }
-    Ok(ids)
+        Ok(accepted(ids, !listed))
+    };
+    once(state, idempotency.as_ref(), &request, work).await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -127,14 +131,14 @@ pub struct Feedback {
     metadata: Option<Value>,
 }
 
-#[utoipa::path(post, path = "/v1/feedback", tag = "ingest", request_body = Feedback, params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request count once")),
+#[utoipa::path(post, path = "/v1/feedback", tag = "ingest", request_body = Feedback, params(IdempotencyHeader),
     responses((status = 202, description = "Durably enqueued", body = AcceptedBody), ApiRefusals),
     security(("api_key" = [])))]
 pub async fn feedback(
     State(state): State<ApiState>,
     headers: HeaderMap,
     ApiJson(f): ApiJson<Feedback>,
-) -> Result<Accepted, ApiError> {
+) -> Result<Response, ApiError> {
     group_field("user_id", &f.user_id)?;
     text_field("message", &f.message, 10_000)?;
     if let Some(r) = f.rating {
@@ -148,14 +152,14 @@ pub async fn feedback(
     let body = serde_json::json!({
         "user_id": f.user_id, "message": f.message, "rating": f.rating, "email": f.email, "metadata": f.metadata,
     });
-    let ids = enqueue(
+    enqueue(
         &state,
+        &headers,
+        "/v1/feedback",
         "feedback",
         vec![(body.to_string(), Some(f.user_id))],
-        idempotency_key(&headers)?,
     )
-    .await?;
-    Ok(accepted(ids))
+    .await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -168,28 +172,28 @@ pub struct Email {
     variables: Option<serde_json::Map<String, Value>>,
 }
 
-#[utoipa::path(post, path = "/v1/emails", tag = "ingest", request_body = Email, params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request count once")),
+#[utoipa::path(post, path = "/v1/emails", tag = "ingest", request_body = Email, params(IdempotencyHeader),
     responses((status = 202, description = "Durably enqueued", body = AcceptedBody), ApiRefusals),
     security(("api_key" = [])))]
 pub async fn email(
     State(state): State<ApiState>,
     headers: HeaderMap,
     ApiJson(e): ApiJson<Email>,
-) -> Result<Accepted, ApiError> {
+) -> Result<Response, ApiError> {
     email_field("to", &e.to)?;
     text_field("subject", &e.subject, 998)?;
     if let Some(t) = &e.template {
         text_field("template", t, 128)?;
     }
     let body = serde_json::json!({ "to": e.to, "subject": e.subject, "template": e.template, "variables": e.variables });
-    let ids = enqueue(
+    enqueue(
         &state,
+        &headers,
+        "/v1/emails",
         "emails",
         vec![(body.to_string(), Some(e.to.to_ascii_lowercase()))],
-        idempotency_key(&headers)?,
     )
-    .await?;
-    Ok(accepted(ids))
+    .await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -211,14 +215,14 @@ pub struct AnalyticsEvent {
 /// Most events one request may carry.
 const MAX_EVENTS: usize = 500;
 
-#[utoipa::path(post, path = "/v1/analytics/events", tag = "ingest", request_body = AnalyticsBatch, params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request count once")),
+#[utoipa::path(post, path = "/v1/analytics/events", tag = "ingest", request_body = AnalyticsBatch, params(IdempotencyHeader),
     responses((status = 202, description = "Durably enqueued", body = AcceptedBody), ApiRefusals),
     security(("api_key" = [])))]
 pub async fn analytics_events(
     State(state): State<ApiState>,
     headers: HeaderMap,
     ApiJson(batch): ApiJson<AnalyticsBatch>,
-) -> Result<Accepted, ApiError> {
+) -> Result<Response, ApiError> {
     if batch.events.is_empty() || batch.events.len() > MAX_EVENTS {
         return Err(ApiError::BadRequest(format!(
             "events must hold 1 to {MAX_EVENTS} events"
@@ -235,11 +239,14 @@ pub async fn analytics_events(
             serde_json::to_string(&event).map_err(|e| ApiError::BadRequest(e.to_string()))?;
         messages.push((body, Some(group)));
     }
-    let ids = enqueue(&state, "analytics", messages, idempotency_key(&headers)?).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(serde_json::json!({ "message_ids": ids })),
-    ))
+    enqueue(
+        &state,
+        &headers,
+        "/v1/analytics/events",
+        "analytics",
+        messages,
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -253,14 +260,14 @@ pub struct Invitation {
     groups: Vec<String>,
 }
 
-#[utoipa::path(post, path = "/v1/testflight/invitations", tag = "ingest", request_body = Invitation, params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request count once")),
+#[utoipa::path(post, path = "/v1/testflight/invitations", tag = "ingest", request_body = Invitation, params(IdempotencyHeader),
     responses((status = 202, description = "Durably enqueued", body = AcceptedBody), ApiRefusals),
     security(("api_key" = [])))]
 pub async fn testflight_invitation(
     State(state): State<ApiState>,
     headers: HeaderMap,
     ApiJson(inv): ApiJson<Invitation>,
-) -> Result<Accepted, ApiError> {
+) -> Result<Response, ApiError> {
     email_field("email", &inv.email)?;
     for (field, v) in [
         ("first_name", &inv.first_name),
@@ -273,14 +280,14 @@ pub async fn testflight_invitation(
     let body = serde_json::json!({
         "email": inv.email, "first_name": inv.first_name, "last_name": inv.last_name, "groups": inv.groups,
     });
-    let ids = enqueue(
+    enqueue(
         &state,
+        &headers,
+        "/v1/testflight/invitations",
         "testflight",
         vec![(body.to_string(), Some(inv.email.to_ascii_lowercase()))],
-        idempotency_key(&headers)?,
     )
-    .await?;
-    Ok(accepted(ids))
+    .await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -292,7 +299,7 @@ pub struct GenericMessage {
 }
 
 #[utoipa::path(post, path = "/v1/queues/{queue}/messages", tag = "ingest", request_body = GenericMessage,
-    params(("queue" = String, Path, description = "The queue's key in the configuration, like feedback"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request count once")),
+    params(("queue" = String, Path, description = "The queue's key in the configuration, like feedback"), IdempotencyHeader),
     responses((status = 202, description = "Durably enqueued", body = AcceptedBody), ApiRefusals, (status = 404, description = "Not found", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn generic_message(
@@ -300,7 +307,7 @@ pub async fn generic_message(
     Path(queue): Path<String>,
     headers: HeaderMap,
     ApiJson(m): ApiJson<GenericMessage>,
-) -> Result<Accepted, ApiError> {
+) -> Result<Response, ApiError> {
     if let Some(g) = &m.group_id {
         group_field("group_id", g)?;
     }
@@ -315,12 +322,6 @@ pub async fn generic_message(
         Value::String(s) => s,
         other => other.to_string(),
     };
-    let ids = enqueue(
-        &state,
-        &queue,
-        vec![(body, m.group_id)],
-        idempotency_key(&headers)?,
-    )
-    .await?;
-    Ok(accepted(ids))
+    let route = format!("/v1/queues/{queue}/messages");
+    enqueue(&state, &headers, &route, &queue, vec![(body, m.group_id)]).await
 }

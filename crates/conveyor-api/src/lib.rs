@@ -7,6 +7,7 @@
 mod admin;
 mod error;
 pub mod files;
+mod idempotency;
 mod ingest;
 pub mod metrics;
 pub mod openapi;
@@ -31,6 +32,7 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use error::ApiError;
+pub use idempotency::StoreKeys;
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -40,6 +42,8 @@ pub struct ApiState {
     pub settings: Arc<Settings>,
     /// The Prometheus recorder's handle (`metrics::install`); `None` leaves `/metrics` off.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// Where `Idempotency-Key`s are kept: the engine's database, or the object store.
+    pub idempotency: Arc<dyn conveyor_queue::idempotency::IdempotencyKeys>,
 }
 
 /// Request limits.

@@ -18,12 +18,27 @@ pub struct ErrorDetail {
     /// Stable and machine-readable, one per kind of refusal across the whole API:
     /// `bad_request` (400: invalid JSON, a missing field, a wrong type or value),
     /// `unauthorized` (401), `forbidden` (403), `not_found` (404), `conflict` (409),
-    /// `payload_too_large` (413), `unsupported_media_type` (415), `range_not_satisfiable` (416),
+    /// `idempotency_key_reused` (422: the key came with another request), `payload_too_large` (413), `unsupported_media_type` (415), `range_not_satisfiable` (416),
     /// `request_timeout` (408: headers or body sent too slowly), `unavailable` (503),
     /// `store_failed` (502), `internal` (500), or a queue's own SQS error code (400/404).
     code: String,
     /// What was wrong and what to do.
     message: String,
+}
+
+/// The `Idempotency-Key` header of the ingest routes.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct IdempotencyHeader {
+    /// Makes a retried request count once: for the idempotency window (24 hours unless
+    /// `idempotency_window` says otherwise) every request with the same key, from the same API
+    /// key to the same route, gets the first request's answer again (marked
+    /// `Idempotent-Replayed: true`) and enqueues nothing; the same key with a different body is
+    /// refused with 422, and while the first request is still running, with 409. 1 to 100
+    /// printable ASCII characters.
+    #[param(rename = "Idempotency-Key")]
+    idempotency_key: Option<String>,
 }
 
 /// The refusals every files route can give (listed once, used by each route's document).

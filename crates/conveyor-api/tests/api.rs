@@ -18,10 +18,17 @@ struct App {
 
 async fn app(api_keys: &str, limits: ApiLimits) -> App {
     let dir = tempfile::tempdir().unwrap();
-    let mut vars = vec![(
-        "CONVEYOR_DATA_DIR".to_string(),
-        dir.path().display().to_string(),
-    )];
+    let mut vars = vec![
+        (
+            "CONVEYOR_DATA_DIR".to_string(),
+            dir.path().display().to_string(),
+        ),
+        // A standard queue beside the seeds' FIFO ones.
+        (
+            "CONVEYOR_QUEUES__JOBS__FIFO".to_string(),
+            "false".to_string(),
+        ),
+    ];
     if !api_keys.is_empty() {
         vars.push(("CONVEYOR_API_KEYS".into(), api_keys.into()));
     }
@@ -52,6 +59,7 @@ async fn app(api_keys: &str, limits: ApiLimits) -> App {
         store,
         settings: settings.clone(),
         metrics: Some(conveyor_api::metrics::install().unwrap()),
+        idempotency: Arc::new(engine.clone()),
     };
     App {
         router: router(state, limits),
@@ -192,6 +200,92 @@ async fn an_idempotency_key_makes_a_retried_request_count_once() {
             .visible,
         1
     );
+}
+
+#[tokio::test]
+async fn an_idempotency_key_holds_on_standard_and_fifo_queues_and_replays_the_first_answer() {
+    let app = app("key-one,key-two", ApiLimits::default()).await;
+    let as_one = [
+        JSON,
+        ("idempotency-key", "order-1"),
+        ("authorization", "Bearer key-one"),
+    ];
+    for (route, queue, body) in [
+        ("/v1/queues/jobs/messages", "jobs", r#"{"body":"charge"}"#),
+        (
+            "/v1/queues/testflight/messages",
+            "testflight",
+            r#"{"body":"invite","group_id":"g"}"#,
+        ),
+    ] {
+        let (s1, b1, h1) = call(&app, "POST", route, &as_one, body).await;
+        let (s2, b2, h2) = call(&app, "POST", route, &as_one, body).await;
+        assert_eq!(
+            (s1, s2),
+            (StatusCode::ACCEPTED, StatusCode::ACCEPTED),
+            "{b1} {b2}"
+        );
+        assert_eq!(b1, b2, "{route}: the first answer is returned again");
+        assert!(!h1.contains_key("idempotent-replayed"));
+        assert_eq!(h2["idempotent-replayed"], "true");
+        let depth = |app: &App| {
+            let name = queue_name(app, queue);
+            let engine = app.engine.clone();
+            async move { engine.counts(&name).await.unwrap().visible }
+        };
+        assert_eq!(depth(&app).await, 1, "{route}: enqueued once");
+        // The same key with another body is refused, and enqueues nothing.
+        let other = body.replace("\"body\":\"", "\"body\":\"other ");
+        let (status, json, _) = call(&app, "POST", route, &as_one, &other).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{json}");
+        assert_eq!(json["error"]["code"], "idempotency_key_reused");
+        assert_eq!(depth(&app).await, 1);
+        // Another API key has its own keys: the same Idempotency-Key is a new request there.
+        let as_two = [
+            JSON,
+            ("idempotency-key", "order-1"),
+            ("authorization", "Bearer key-two"),
+        ];
+        let (status, b3, _) = call(&app, "POST", route, &as_two, body).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{b3}");
+        assert_ne!(b3, b1);
+        assert_eq!(depth(&app).await, 2);
+    }
+    // Keys are per route: the same key on another route is another request.
+    let (status, json, _) = call(
+        &app,
+        "POST",
+        "/v1/emails",
+        &as_one,
+        r#"{"to":"a@example.com","subject":"Hi"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{json}");
+}
+
+#[tokio::test]
+async fn a_refused_request_does_not_use_up_its_idempotency_key() {
+    let app = app("", ApiLimits::default()).await;
+    let headers = [JSON, ("idempotency-key", "retry-me")];
+    // Refused before any work (the queue does not exist): the key stays free.
+    let (status, _, _) = call(
+        &app,
+        "POST",
+        "/v1/queues/nope/messages",
+        &headers,
+        r#"{"body":"x"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, json, _) = call(
+        &app,
+        "POST",
+        "/v1/queues/jobs/messages",
+        &headers,
+        r#"{"body":"x"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{json}");
 }
 
 #[tokio::test]

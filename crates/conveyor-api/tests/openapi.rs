@@ -35,10 +35,11 @@ async fn serve() -> (String, tokio::task::JoinHandle<()>, tempfile::TempDir) {
     )
     .unwrap();
     let state = ApiState {
-        queue: Arc::new(engine),
+        queue: Arc::new(engine.clone()),
         store: Store::local(dir.path().join("objects")).unwrap(),
         settings: Arc::new(settings),
         metrics: None,
+        idempotency: Arc::new(engine),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

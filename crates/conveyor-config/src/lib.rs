@@ -130,6 +130,9 @@ struct EnvironmentSpec {
     files: files::FilesSpec,
     #[serde(default)]
     connections: connections::ConnectionsSpec,
+    /// How long an `Idempotency-Key`'s first answer is kept and replayed.
+    #[serde(default = "default_idempotency_window")]
+    idempotency_window: Span,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -163,6 +166,9 @@ fn default_max_receive_count() -> u32 {
 }
 fn default_dlq_retention() -> Span {
     Span(std::time::Duration::from_secs(14 * 86_400))
+}
+fn default_idempotency_window() -> Span {
+    Span(std::time::Duration::from_secs(86_400))
 }
 fn default_region() -> String {
     "us-east-1".into()
@@ -229,6 +235,8 @@ pub struct Settings {
     pub files: FilesSettings,
     /// What every HTTP listener allows a client connection.
     pub connections: ConnectionSettings,
+    /// How long an `Idempotency-Key`'s first answer is kept and replayed (24 hours).
+    pub idempotency_window: Span,
 }
 
 impl Settings {
@@ -540,6 +548,7 @@ fn environment_settings(
         backend: backend::resolve(env, &spec.backend)?,
         files: files::resolve(env, &spec.files)?,
         connections: connections::resolve(env, &spec.connections)?,
+        idempotency_window: idempotency_window(env, spec.idempotency_window)?,
         region: spec.region.clone(),
         account_id: spec.account_id.clone(),
         environment: env.to_string(),
@@ -551,6 +560,15 @@ fn environment_settings(
         api_keys: spec.api_keys.clone(),
         queues,
     })
+}
+
+fn idempotency_window(env: &str, window: Span) -> Result<Span, ConfigError> {
+    if window.0 < std::time::Duration::from_secs(60) || window.seconds() > 30 * 86_400 {
+        return Err(ConfigError::Invalid(format!(
+            "environments.{env}.idempotency_window = {window} is out of range: use 1m to 30d"
+        )));
+    }
+    Ok(window)
 }
 
 fn handler(env: &str, key: &str, spec: &HandlerSpec) -> Result<Handler, ConfigError> {

@@ -14,6 +14,7 @@ pub mod conformance;
 pub mod embedded;
 pub mod ensure;
 pub mod error;
+pub mod idempotency;
 pub mod model;
 pub mod policy;
 pub mod validate;

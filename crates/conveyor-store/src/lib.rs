@@ -197,6 +197,26 @@ impl Store {
             .map_err(|e| self.backend_error(key, e))
     }
 
+    /// Write `key` only if no object is there; `false` when one already was. Atomic on both
+    /// backends (a no-clobber link on the filesystem, `If-None-Match: *` on S3).
+    pub async fn put_if_absent(
+        &self,
+        key: &str,
+        bytes: impl Into<Bytes>,
+    ) -> Result<bool, StoreError> {
+        let path = Self::path(key)?;
+        let options = object_store::PutOptions::from(object_store::PutMode::Create);
+        match self
+            .inner
+            .put_opts(&path, PutPayload::from_bytes(bytes.into()), options)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+            Err(e) => Err(self.backend_error(key, e)),
+        }
+    }
+
     pub async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
         let path = Self::path(key)?;
         let result = self

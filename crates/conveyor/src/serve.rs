@@ -56,6 +56,11 @@ pub async fn serve(args: ConfigArgs, parts: Parts) -> anyhow::Result<()> {
         .collect::<anyhow::Result<Vec<_>>>()?;
 
     let (queue, store, embedded) = open_backends(&settings).await?;
+    // Idempotency keys live with the queues on the embedded engine, else in the object store.
+    let idempotency: Arc<dyn conveyor_queue::idempotency::IdempotencyKeys> = match &embedded {
+        Some(engine) => Arc::new(engine.clone()),
+        None => Arc::new(conveyor_api::StoreKeys::new(store.clone())),
+    };
 
     let (stop, stopped) = watch::channel(false);
     // One termination signal stops both listeners.
@@ -119,6 +124,7 @@ pub async fn serve(args: ConfigArgs, parts: Parts) -> anyhow::Result<()> {
             store: store.clone(),
             settings: settings.clone(),
             metrics: Some(metrics),
+            idempotency,
         };
         let app = conveyor_api::router(state, conveyor_api::ApiLimits::default());
         crate::listener::serve(listener, app, settings.connections, terminated.clone())

@@ -415,3 +415,44 @@ async fn a_deployment_that_cannot_work_says_why_in_one_line() {
         ],
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_keys_hold_on_sqs_and_s3() {
+    let moto = start_moto();
+    let env = staging_on(&moto);
+    let dir = tempfile::tempdir().unwrap();
+    let provisioned = conveyor(&["provision"], &env, dir.path());
+    assert!(provisioned.status.success(), "{}", stderr(&provisioned));
+    let api = start_on("api", &env, &dir.path().join("api"));
+    let headers = [
+        ("content-type", "application/json"),
+        ("idempotency-key", "welcome-ada"),
+    ];
+    let body = r#"{"to":"ada@example.com","subject":"Welcome"}"#;
+    let (s1, first) = http(&api.address, "POST", "/v1/emails", &headers, body).await;
+    let (s2, again) = http(&api.address, "POST", "/v1/emails", &headers, body).await;
+    assert_eq!((s1, s2), (202, 202), "{first} {again}");
+    assert_eq!(first, again, "the retry gets the first answer");
+    let (status, refused) = http(
+        &api.address,
+        "POST",
+        "/v1/emails",
+        &headers,
+        r#"{"to":"bob@example.com","subject":"Welcome"}"#,
+    )
+    .await;
+    assert_eq!(status, 422, "{refused}");
+    let (settings, aws) = staging_aws(&env).await;
+    let emails = settings.queue("emails").unwrap().name.clone();
+    let counts = conveyor_queue::Queue::counts(&aws.sqs(), &emails)
+        .await
+        .unwrap();
+    assert_eq!(counts.visible, 1, "enqueued once");
+    let keys = aws
+        .s3_store(&settings.bucket)
+        .unwrap()
+        .list("_conveyor/idempotency")
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 1, "the key is kept in the bucket: {keys:?}");
+}

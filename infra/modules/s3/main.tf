@@ -124,6 +124,17 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
     }
   }
 
+  rule {
+    id     = "conveyor-idempotency-keys"
+    status = "Enabled"
+    filter {
+      prefix = "_conveyor/idempotency/"
+    }
+    expiration {
+      days = var.idempotency_key_expiration_days
+    }
+  }
+
   depends_on = [aws_s3_bucket_versioning.this]
 }
 

@@ -162,6 +162,16 @@ variable "staging_area_expiration_days" {
   default     = 1
 }
 
+variable "idempotency_key_expiration_days" {
+  description = "Expire the API's Idempotency-Key records under _conveyor/idempotency/. Each record carries its own expiry (Conveyor's idempotency_window, 24 hours by default) and is judged by it when read; this only removes old ones, so it must be at least the window."
+  type        = number
+  default     = 2
+  validation {
+    condition     = var.idempotency_key_expiration_days >= 1
+    error_message = "idempotency_key_expiration_days must be 1 or more (S3 expires whole days)."
+  }
+}
+
 variable "create_intelligent_tiering" {
   description = "Add an S3 Intelligent-Tiering configuration with the archive tiers below (objects must be stored as INTELLIGENT_TIERING for it to apply)."
   type        = bool

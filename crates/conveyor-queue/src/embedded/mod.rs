@@ -177,7 +177,37 @@ impl EmbeddedEngine {
     pub fn location(&self) -> &Location {
         &self.inner.location
     }
+}
 
+/// The HTTP API's idempotency keys, in the queue database (see `writer/keys.rs`).
+#[async_trait::async_trait]
+impl crate::idempotency::IdempotencyKeys for EmbeddedEngine {
+    async fn claim(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        times: crate::idempotency::KeyTimes,
+    ) -> QueueResult<crate::idempotency::Claim> {
+        self.call(|reply| Command::ClaimKey {
+            key: key.to_string(),
+            fingerprint: fingerprint.to_string(),
+            times,
+            reply,
+        })
+        .await
+    }
+
+    async fn settle(&self, key: &str, answer: Option<&str>) -> QueueResult<()> {
+        self.call(|reply| Command::SettleKey {
+            key: key.to_string(),
+            answer: answer.map(str::to_string),
+            reply,
+        })
+        .await
+    }
+}
+
+impl EmbeddedEngine {
     fn catalog(&self) -> Arc<Catalog> {
         match self.inner.catalog.read() {
             Ok(c) => c.clone(),

@@ -9,7 +9,8 @@ use rusqlite::{Connection, OpenFlags};
 const APPLICATION_ID: i32 = 0x434F_4E56;
 
 /// Migrations in order; entry `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE queues (
     id INTEGER PRIMARY KEY,
@@ -71,7 +72,18 @@ CREATE TABLE move_tasks (
     failure_reason TEXT
 );
 INSERT INTO meta (key, value) VALUES ('next_message_id', 1);
-"#];
+"#,
+    r#"
+CREATE TABLE idempotency_keys (
+    key TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    answer TEXT,
+    claimed_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
+"#,
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -259,6 +271,34 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(v, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_version_1_database_is_migrated_keeping_its_queues() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(&format!(
+                "{} INSERT INTO queues (name, config, tags, created_at, modified_at) VALUES ('kept', '{{}}', '{{}}', 0, 0); \
+                 PRAGMA application_id={APPLICATION_ID}; PRAGMA user_version=1;",
+                MIGRATIONS[0]
+            ))
+            .unwrap();
+        }
+        let conn = open_writer(&path, Durability::Full).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, 2);
+        let kept: String = conn
+            .query_row("SELECT name FROM queues", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kept, "kept");
+        let keys: i64 = conn
+            .query_row("SELECT count(*) FROM idempotency_keys", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(keys, 0, "the new table exists, empty");
     }
 
     #[test]

@@ -107,6 +107,10 @@ run "lifecycle_days_are_the_ones_given" {
     error_message = "The files API's staging area must expire."
   }
   assert {
+    condition     = aws_s3_bucket_lifecycle_configuration.this[0].rule[2].filter[0].prefix == "_conveyor/idempotency/" && aws_s3_bucket_lifecycle_configuration.this[0].rule[2].expiration[0].days == 2
+    error_message = "Old Idempotency-Key records must expire."
+  }
+  assert {
     condition     = aws_s3_bucket_lifecycle_configuration.logs[0].rule[0].expiration[0].days == 14
     error_message = "Access logs must expire after access_log_retention_days."
   }

@@ -33,6 +33,9 @@ impl Writer {
         self.conn
             .prepare_cached("DELETE FROM dedup WHERE expires_at <= ?1")?
             .execute([now])?;
+        self.conn
+            .prepare_cached("DELETE FROM idempotency_keys WHERE expires_at <= ?1")?
+            .execute([now])?;
         self.advance_move_tasks(now)
     }
 

@@ -21,6 +21,7 @@ macro_rules! refuse {
     };
 }
 
+mod keys;
 mod maintenance;
 mod messages;
 mod queues;
@@ -131,6 +132,17 @@ pub enum Command {
     },
     Maintain {
         reply: Option<Reply<()>>,
+    },
+    ClaimKey {
+        key: String,
+        fingerprint: String,
+        times: crate::idempotency::KeyTimes,
+        reply: Reply<crate::idempotency::Claim>,
+    },
+    SettleKey {
+        key: String,
+        answer: Option<String>,
+        reply: Reply<()>,
     },
 }
 
@@ -444,6 +456,15 @@ impl Writer {
                 self.start_move(&source_arn, destination_arn, rate, now)?,
             ),
             Command::CancelMove { handle, reply } => complete(reply, self.cancel_move(&handle)?),
+            Command::ClaimKey {
+                key,
+                fingerprint,
+                times,
+                reply,
+            } => complete(reply, Ok(self.claim_key(&key, &fingerprint, times, now)?)),
+            Command::SettleKey { key, answer, reply } => {
+                complete(reply, Ok(self.settle_key(&key, answer.as_deref())?))
+            }
             Command::Maintain { reply } => {
                 self.maintain(now)?;
                 match reply {

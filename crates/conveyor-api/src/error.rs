@@ -79,6 +79,24 @@ impl IntoResponse for ApiError {
                 };
                 (status, e.aws_code(), e.to_string())
             }
+            ApiError::Store(e @ conveyor_store::StoreError::Full { .. }) => {
+                tracing::error!(error = %e, "object store full");
+                (
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "insufficient_storage",
+                    "the server has no space left to store this; nothing was stored, retry later"
+                        .to_string(),
+                )
+            }
+            ApiError::Queue(QueueError::Unavailable(detail)) => {
+                tracing::error!(error = %detail, "queue service unavailable");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the queue service cannot take this request right now; nothing was stored, retry later"
+                        .to_string(),
+                )
+            }
             ApiError::Store(e) => {
                 tracing::error!(error = %e, "object store failure");
                 (

@@ -19,7 +19,8 @@ pub struct ErrorDetail {
     /// `bad_request` (400: invalid JSON, a missing field, a wrong type or value),
     /// `unauthorized` (401), `forbidden` (403), `not_found` (404), `conflict` (409),
     /// `idempotency_key_reused` (422: the key came with another request), `payload_too_large` (413), `unsupported_media_type` (415), `range_not_satisfiable` (416),
-    /// `request_timeout` (408: headers or body sent too slowly), `unavailable` (503),
+    /// `request_timeout` (408: headers or body sent too slowly), `unavailable` (503: the queue
+    /// service cannot take requests, e.g. its disk is full), `insufficient_storage` (507),
     /// `store_failed` (502), `internal` (500), or a queue's own SQS error code (400/404).
     code: String,
     /// What was wrong and what to do.

@@ -32,6 +32,9 @@ pub enum StoreError {
     Unsupported(String),
     #[error("{0}")]
     Conflict(String),
+    /// The filesystem under the local store has no space left; writes work again once it does.
+    #[error("the object store ({store}) has no space left to write {key}; free space on it")]
+    Full { store: String, key: String },
     #[error("the object store ({store}) failed on {key}: {detail}")]
     Backend {
         store: String,
@@ -170,6 +173,12 @@ impl Store {
     }
 
     fn backend_error(&self, key: &str, e: object_store::Error) -> StoreError {
+        if is_out_of_space(&e) {
+            return StoreError::Full {
+                store: self.description.clone(),
+                key: key.to_string(),
+            };
+        }
         if is_file_folder_clash(&e) {
             return StoreError::Conflict(format!(
                 "{key} cannot be written: a file and a folder of that name would clash"
@@ -253,19 +262,35 @@ impl Store {
 
 /// Whether a filesystem refused because a file stands where a folder must go or the other way
 /// round (S3 has no folders, so only the local store says this).
-fn is_file_folder_clash(e: &object_store::Error) -> bool {
-    use std::io::ErrorKind;
+/// The first I/O error in the chain of `e`.
+fn io_cause(e: &object_store::Error) -> Option<&std::io::Error> {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(error) = source {
         if let Some(io) = error.downcast_ref::<std::io::Error>() {
-            return matches!(
-                io.kind(),
-                ErrorKind::IsADirectory | ErrorKind::NotADirectory | ErrorKind::DirectoryNotEmpty
-            );
+            return Some(io);
         }
         source = error.source();
     }
-    false
+    None
+}
+
+fn is_file_folder_clash(e: &object_store::Error) -> bool {
+    use std::io::ErrorKind;
+    io_cause(e).is_some_and(|io| {
+        matches!(
+            io.kind(),
+            ErrorKind::IsADirectory | ErrorKind::NotADirectory | ErrorKind::DirectoryNotEmpty
+        )
+    })
+}
+
+fn is_out_of_space(e: &object_store::Error) -> bool {
+    io_cause(e).is_some_and(|io| {
+        matches!(
+            io.kind(),
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+        )
+    })
 }
 
 #[cfg(test)]

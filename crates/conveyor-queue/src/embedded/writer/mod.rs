@@ -391,9 +391,15 @@ impl Writer {
             Some(e) => {
                 let _ = self.conn.execute_batch("ROLLBACK");
                 self.wake.clear();
-                let error = QueueError::Internal(format!(
-                    "the database write failed and was rolled back ({e}); nothing of this request was stored, retry it"
-                ));
+                let error = if is_out_of_space(&e) {
+                    QueueError::Unavailable(
+                        "the disk holding the queue database is full: nothing of this request was stored; free space and retry".into(),
+                    )
+                } else {
+                    QueueError::Internal(format!(
+                        "the database write failed and was rolled back ({e}); nothing of this request was stored, retry it"
+                    ))
+                };
                 if let Err(reload) = self.reload() {
                     eprintln!("conveyor-queue: reloading state after a failed commit also failed: {reload}");
                 }
@@ -496,6 +502,11 @@ impl Writer {
         self.catalog.insert(meta);
         self.catalog_changed = true;
     }
+}
+
+/// SQLite's "database or disk is full".
+fn is_out_of_space(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(failure, _) if failure.code == rusqlite::ErrorCode::DiskFull)
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {

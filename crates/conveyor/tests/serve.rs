@@ -294,6 +294,51 @@ fn serve_refuses_a_public_address_without_api_keys() {
     assert!(err.contains("API keys"), "{err}");
 }
 
+#[test]
+fn command_line_mistakes_name_the_flag_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(args)
+            .env_remove("CONVEYOR_ENVIRONMENT")
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    // A hostname where an address belongs: the flag is named, not the setting behind it.
+    let (ok, _, err) = run(&["serve", "--listen", "localhost"]);
+    assert!(!ok);
+    assert!(
+        err.contains("--listen") && err.contains("127.0.0.1:8080"),
+        "{err}"
+    );
+    assert!(!err.contains("environments.local.listen"), "{err}");
+    // A busy port suggests another.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = busy.local_addr().unwrap().to_string();
+    let (ok, _, err) = run(&["serve", "--listen", &address, "--sqs-listen", "off"]);
+    assert!(!ok);
+    assert!(err.contains("--listen 127.0.0.1:PORT"), "{err}");
+    // Commands show only the options that apply to them, each with its unit.
+    let (_, token_help, _) = run(&["token", "--help"]);
+    let (_, queue_help, _) = run(&["queue", "receive", "--help"]);
+    for help in [&token_help, &queue_help] {
+        for serve_only in ["--listen", "--data-dir", "--sqs-listen"] {
+            assert!(!help.contains(serve_only), "{serve_only} in:\n{help}");
+        }
+    }
+    assert!(
+        queue_help.contains("--visibility <SECONDS>"),
+        "{queue_help}"
+    );
+    assert!(queue_help.contains("--wait <SECONDS>"), "{queue_help}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_whose_worker_is_killed_is_redelivered_after_its_visibility_timeout() {
     use std::sync::atomic::{AtomicU64, Ordering};

@@ -12,8 +12,10 @@ mod backend;
 mod connections;
 mod duration;
 mod files;
+mod handlers;
 mod secret;
 mod sqs;
+mod worker;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -25,8 +27,11 @@ pub use backend::{BackendSettings, QueueBackend, StoreBackend};
 pub use connections::ConnectionSettings;
 pub use duration::Span;
 pub use files::FilesSettings;
+use handlers::HandlerSpec;
+pub use handlers::{HandlerConfig, HttpConfig};
 pub use secret::Secret;
 pub use sqs::{AccessKey, SqsSettings, DEFAULT_SQS_LISTEN};
+pub use worker::WorkerSettings;
 
 /// The built-in configuration: what `conveyor serve` runs with no flags.
 pub const BUILT_IN: &str = include_str!("../../../config/conveyor.toml");
@@ -87,6 +92,8 @@ struct QueueSpec {
     dlq_retention: Span,
     #[serde(default)]
     handler: HandlerSpec,
+    #[serde(default)]
+    worker: worker::WorkerSpec,
 }
 
 /// Per-environment changes to a queue; absent fields keep the queue's own value.
@@ -99,6 +106,7 @@ struct QueueOverride {
     max_receive_count: Option<u32>,
     dlq_retention: Option<Span>,
     handler: Option<HandlerSpec>,
+    worker: Option<worker::WorkerSpec>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -135,23 +143,6 @@ struct EnvironmentSpec {
     idempotency_window: Span,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-enum HandlerSpec {
-    Kind(String),
-    Table {
-        kind: String,
-        url: Option<String>,
-        timeout: Option<Span>,
-    },
-}
-
-impl Default for HandlerSpec {
-    fn default() -> Self {
-        HandlerSpec::Kind("log".into())
-    }
-}
-
 fn default_retention() -> Span {
     Span(std::time::Duration::from_secs(4 * 86_400))
 }
@@ -182,18 +173,6 @@ fn default_listen() -> String {
 
 // ---- the effective settings -------------------------------------------------------------
 
-/// What a worker does with each message of a queue.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum Handler {
-    /// Record the message (its result object holds it).
-    Log,
-    /// POST the message to `url`; any non-2xx answer is a failure.
-    Http { url: String, timeout: Span },
-    /// Always fail, to exercise retries and the dead-letter queue.
-    Fail,
-}
-
 /// One queue as an environment runs it, with its white-label names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct QueueSettings {
@@ -209,7 +188,9 @@ pub struct QueueSettings {
     pub delay: Span,
     pub max_receive_count: u32,
     pub dlq_retention: Span,
-    pub handler: Handler,
+    pub handler: HandlerConfig,
+    /// How this queue's worker runs (`[queues.X.worker]`).
+    pub worker: WorkerSettings,
 }
 
 /// The effective settings of one environment.
@@ -376,6 +357,7 @@ const INTEGER_SETTINGS: &[&str] = &[
     "max_file_bytes",
     "max_request_bytes",
     "max_connections",
+    "concurrency",
 ];
 /// Settings whose value is `true` or `false`.
 const BOOLEAN_SETTINGS: &[&str] = &[
@@ -538,6 +520,7 @@ fn environment_settings(
             max_receive_count: o.max_receive_count.unwrap_or(base.max_receive_count),
             dlq_retention: o.dlq_retention.unwrap_or(base.dlq_retention),
             handler: handler(env, key, o.handler.as_ref().unwrap_or(&base.handler))?,
+            worker: worker::resolve(env, key, &base.worker, o.worker.as_ref())?,
         };
         check_queue(env, &q)?;
         queues.push(q);
@@ -571,27 +554,16 @@ fn idempotency_window(env: &str, window: Span) -> Result<Span, ConfigError> {
     Ok(window)
 }
 
-fn handler(env: &str, key: &str, spec: &HandlerSpec) -> Result<Handler, ConfigError> {
-    let (kind, url, timeout) = match spec {
-        HandlerSpec::Kind(k) => (k.as_str(), None, None),
-        HandlerSpec::Table { kind, url, timeout } => (kind.as_str(), url.clone(), *timeout),
-    };
-    match (kind, url) {
-        ("log", _) => Ok(Handler::Log),
-        ("fail", _) => Ok(Handler::Fail),
-        ("http", Some(url)) if url.starts_with("http://") || url.starts_with("https://") => {
-            Ok(Handler::Http {
-                url,
-                timeout: timeout.unwrap_or(Span(std::time::Duration::from_secs(10))),
-            })
+fn handler(env: &str, key: &str, spec: &HandlerSpec) -> Result<HandlerConfig, ConfigError> {
+    if let HandlerConfig::Http(http) = &spec.0 {
+        if !(http.url.starts_with("http://") || http.url.starts_with("https://")) {
+            return Err(ConfigError::Invalid(format!(
+                "queues.{key}.handler.url ({env}) = {:?}: the http handler needs url = \"http://…\" or \"https://…\"",
+                http.url
+            )));
         }
-        ("http", _) => Err(ConfigError::Invalid(format!(
-            "the http handler of queue {key} ({env}) needs url = \"http://…\" or \"https://…\""
-        ))),
-        (other, _) => Err(ConfigError::Invalid(format!(
-            "queue {key} ({env}) has the unknown handler {other:?}: use log, http or fail"
-        ))),
     }
+    Ok(spec.0.clone())
 }
 
 /// The queue's names and settings, checked with the queue engine's own SQS rules.

@@ -213,11 +213,36 @@ fn bad_files_say_what_is_wrong() {
         range.to_string().contains("MessageRetentionPeriod"),
         "{range}"
     );
+    // The file, the queue and the key are named, with what is allowed.
     let handler =
         from_text(&base.replace("[queues.jobs]", "[queues.jobs]\nhandler = \"smtp\"")).unwrap_err();
+    let said = handler.to_string();
     assert!(
-        handler.to_string().contains("log, http or fail"),
+        said.contains("c.toml")
+            && said.contains("queues.jobs.handler")
+            && said.contains("smtp")
+            && said.contains("`http`"),
         "{handler}"
+    );
+    let typo = from_text(&base.replace(
+        "[queues.jobs]",
+        "[queues.jobs]\nhandler = { kind = \"http\", url = \"http://h\", timout = \"1s\" }",
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        typo.contains("timout") && typo.contains("queues.jobs.handler"),
+        "{typo}"
+    );
+    let wrong_type = from_text(&base.replace(
+        "[queues.jobs]",
+        "[queues.jobs]\nhandler = { kind = \"http\", url = 5 }",
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        wrong_type.contains("queues.jobs.handler") && wrong_type.contains("string"),
+        "{wrong_type}"
     );
     let http = from_text(&base.replace(
         "[queues.jobs]",

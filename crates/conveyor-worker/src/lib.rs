@@ -2,10 +2,13 @@
 //! queue's handler on it, store a result record under the Athena partition path, and only then
 //! delete the message.
 //!
-//! Failure is handled by the queue, not here: a failed message is left in flight, so it comes
-//! back after its visibility timeout and, after the redrive policy's count, goes to the
-//! dead-letter queue. While a handler runs, its message's visibility is extended, so a slow
-//! handler is not mistaken for a dead one. On shutdown, no new message is taken; a running
+//! A handler says what failed and what to do: `Retry` with an `after` (a 429's `Retry-After`)
+//! makes the message visible again after that long; `Retry` without one backs off
+//! exponentially with jitter (the queue's `backoff`), both through `ChangeMessageVisibility`;
+//! the redrive policy's count still sends a message that keeps failing to the dead-letter queue.
+//! `Reject` never retries: the message goes to its dead-letter queue at once (sent there, then
+//! deleted), or is deleted with a `rejected` result where the queue has none. While a handler
+//! runs, its message's visibility is extended, so a slow handler is not mistaken for a dead one. On shutdown, no new message is taken; a running
 //! handler may finish within a grace period, after which its message is released (made
 //! visible again) rather than held until its timeout.
 //!
@@ -16,22 +19,76 @@
 //! `conveyor-smoke` = `dead-letter`) is handed back at once, so it reaches the dead-letter queue
 //! after the redrive policy's count of receives, proving the policy on a live deployment.
 
-mod handlers;
-
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use conveyor_queue::{Queue, ReceiveRequest, ReceivedMessage};
+use conveyor_queue::{Queue, ReceiveRequest, ReceivedMessage, SendMessage};
 use conveyor_store::Store;
 use tokio::sync::watch;
 
-pub use handlers::{FailHandler, HttpHandler, LogHandler};
+/// Why a handler did not finish a message, and what should happen to it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HandlerError {
+    /// Try again: after `after` when given (what the remote asked, e.g. a 429's `Retry-After`),
+    /// else after the queue's backoff for this attempt.
+    #[error("{reason}")]
+    Retry {
+        reason: String,
+        after: Option<Duration>,
+    },
+    /// Never retry (a bad address, a refused request): to the dead-letter queue at once.
+    #[error("{reason}")]
+    Reject { reason: String },
+}
 
-/// A handler's refusal of a message; the message will be retried.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub struct HandlerError(pub String);
+impl HandlerError {
+    pub fn retry(reason: impl Into<String>) -> Self {
+        HandlerError::Retry {
+            reason: reason.into(),
+            after: None,
+        }
+    }
+
+    pub fn retry_after(reason: impl Into<String>, after: Duration) -> Self {
+        HandlerError::Retry {
+            reason: reason.into(),
+            after: Some(after),
+        }
+    }
+
+    pub fn reject(reason: impl Into<String>) -> Self {
+        HandlerError::Reject {
+            reason: reason.into(),
+        }
+    }
+}
+
+/// How long a failed message waits before its next attempt, when its handler did not say:
+/// `initial` after the first failure, doubling with every receive up to `max`, each wait drawn
+/// at random from its upper half so that messages failing together do not return together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+impl Backoff {
+    /// The wait before attempt `receive_count + 1`, before jitter.
+    pub fn ceiling(&self, receive_count: u32) -> Duration {
+        let doublings = receive_count.saturating_sub(1).min(30);
+        self.initial
+            .saturating_mul(1u32 << doublings)
+            .min(self.max)
+            .max(self.initial.min(self.max))
+    }
+
+    fn wait(&self, receive_count: u32) -> Duration {
+        let ceiling = self.ceiling(receive_count);
+        let half = ceiling / 2;
+        half + ceiling.saturating_sub(half).mul_f64(rand::random::<f64>())
+    }
+}
 
 /// What a worker does with a message. `Ok` carries the output stored in the result record.
 #[async_trait::async_trait]
@@ -55,6 +112,10 @@ pub struct QueueWorker {
     pub poll_wait: Duration,
     /// After a stop request, how long a running handler may take before its message is released.
     pub shutdown_grace: Duration,
+    /// When a handler fails without saying when to retry.
+    pub backoff: Backoff,
+    /// Where a rejected message goes at once; without one it is deleted with a `rejected` result.
+    pub dead_letter_queue: Option<String>,
 }
 
 /// Outcome counters, shared with whoever reports metrics.
@@ -203,30 +264,104 @@ async fn process(
     metrics::histogram!("conveyor_handler_duration_seconds", "queue" => worker.queue.clone())
         .record(started.elapsed().as_secs_f64());
     match outcome {
-        Ok(output) => match store_result(store, worker, &message, output).await {
-            Ok(()) => {
-                if let Err(e) = queue.delete(&worker.queue, &message.receipt_handle).await {
-                    tracing::warn!(queue = %worker.queue, message_id = %message.message_id, error = %e, "processed but not deleted; it will be delivered again");
-                }
-                stats.processed.fetch_add(1, Ordering::Relaxed);
-                record_outcome(&worker.queue, "processed");
+        Ok(output) => finish(queue, store, worker, stats, &message, "processed", output).await,
+        Err(HandlerError::Retry { reason, after }) => {
+            let wait =
+                after.unwrap_or_else(|| worker.backoff.wait(message.approximate_receive_count));
+            // Visibility is in whole seconds (rounded up, so a backoff never collapses to an
+            // immediate retry); SQS keeps a message in flight at most 12 hours from its receive.
+            let seconds = (wait.as_secs_f64().ceil() as u64).min(43_200) as u32;
+            if let Err(e) = queue
+                .change_visibility(&worker.queue, &message.receipt_handle, seconds)
+                .await
+            {
+                tracing::warn!(queue = %worker.queue, message_id = %message.message_id, error = %e, "cannot schedule the retry; the message returns after its visibility timeout");
             }
-            Err(e) => {
-                stats.failed.fetch_add(1, Ordering::Relaxed);
-                record_outcome(&worker.queue, "failed");
-                tracing::warn!(queue = %worker.queue, message_id = %message.message_id, error = %e, "result not stored; the message will be retried");
-            }
-        },
-        Err(e) => {
             stats.failed.fetch_add(1, Ordering::Relaxed);
-            record_outcome(&worker.queue, "failed");
+            record_outcome(&worker.queue, "retried");
             tracing::warn!(
                 queue = %worker.queue, message_id = %message.message_id, receive_count = message.approximate_receive_count,
-                error = %e, "handler failed; the message returns after its visibility timeout"
+                retry_in_seconds = seconds, error = %reason, "handler failed; retrying"
             );
+        }
+        Err(HandlerError::Reject { reason }) => {
+            tracing::warn!(queue = %worker.queue, message_id = %message.message_id, error = %reason, "handler rejected the message");
+            reject(queue, store, worker, stats, &message, reason).await;
         }
     }
     true
+}
+
+/// Store the result record, then delete the message: every deleted message has its result.
+async fn finish(
+    queue: &dyn Queue,
+    store: &Store,
+    worker: &QueueWorker,
+    stats: &WorkerStats,
+    message: &ReceivedMessage,
+    status: &'static str,
+    output: serde_json::Value,
+) {
+    match store_result(store, worker, message, status, output).await {
+        Ok(()) => {
+            if let Err(e) = queue.delete(&worker.queue, &message.receipt_handle).await {
+                tracing::warn!(queue = %worker.queue, message_id = %message.message_id, error = %e, "processed but not deleted; it will be delivered again");
+            }
+            let counter = match status {
+                "processed" => &stats.processed,
+                _ => &stats.failed,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+            record_outcome(&worker.queue, status);
+        }
+        Err(e) => {
+            stats.failed.fetch_add(1, Ordering::Relaxed);
+            record_outcome(&worker.queue, "failed");
+            tracing::warn!(queue = %worker.queue, message_id = %message.message_id, error = %e, "result not stored; the message will be retried");
+        }
+    }
+}
+
+/// A message its handler will never accept: to the dead-letter queue now (a copy sent there,
+/// then the original deleted, so a crash in between can only leave it in both), or, without
+/// one, deleted with a `rejected` result.
+async fn reject(
+    queue: &dyn Queue,
+    store: &Store,
+    worker: &QueueWorker,
+    stats: &WorkerStats,
+    message: &ReceivedMessage,
+    reason: String,
+) {
+    let Some(dlq) = &worker.dead_letter_queue else {
+        let output = serde_json::json!({ "rejected": reason });
+        return finish(queue, store, worker, stats, message, "rejected", output).await;
+    };
+    let mut copy = SendMessage::new(message.body.clone());
+    copy.attributes = message.attributes.clone();
+    if dlq.ends_with(".fifo") {
+        copy.group_id = Some(
+            message
+                .group_id
+                .clone()
+                .unwrap_or_else(|| "rejected".into()),
+        );
+        copy.deduplication_id = Some(message.message_id.clone());
+    }
+    match queue.send(dlq, copy).await {
+        Ok(_) => {
+            if let Err(e) = queue.delete(&worker.queue, &message.receipt_handle).await {
+                tracing::warn!(queue = %worker.queue, message_id = %message.message_id, error = %e, "rejected to the dead-letter queue but not deleted; it will be delivered again");
+            }
+            stats.failed.fetch_add(1, Ordering::Relaxed);
+            record_outcome(&worker.queue, "rejected");
+        }
+        Err(e) => {
+            stats.failed.fetch_add(1, Ordering::Relaxed);
+            record_outcome(&worker.queue, "failed");
+            tracing::warn!(queue = %worker.queue, message_id = %message.message_id, error = %e, "cannot move a rejected message to its dead-letter queue; it returns after its visibility timeout");
+        }
+    }
 }
 
 /// Count a message's outcome for `/metrics` (a no-op until a recorder is installed).
@@ -265,6 +400,7 @@ async fn store_result(
     store: &Store,
     worker: &QueueWorker,
     message: &ReceivedMessage,
+    status: &str,
     output: serde_json::Value,
 ) -> Result<(), conveyor_store::StoreError> {
     let processed_at = now_millis();
@@ -277,7 +413,7 @@ async fn store_result(
     let record = serde_json::json!({
         "message_id": message.message_id,
         "queue": worker.queue,
-        "status": "processed",
+        "status": status,
         "handler": worker.handler.kind(),
         "sent_timestamp": message.sent_timestamp,
         "processed_timestamp": processed_at,
@@ -287,4 +423,24 @@ async fn store_result(
         "output": output,
     });
     store.put(&key, record.to_string()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_per_receive_within_its_bounds_and_jitters_in_the_upper_half() {
+        let b = Backoff {
+            initial: Duration::from_secs(2),
+            max: Duration::from_secs(60),
+        };
+        let ceilings: Vec<u64> = (1..=7).map(|n| b.ceiling(n).as_secs()).collect();
+        assert_eq!(ceilings, [2, 4, 8, 16, 32, 60, 60]);
+        for n in 1..=7 {
+            let w = b.wait(n);
+            assert!(w >= b.ceiling(n) / 2 && w <= b.ceiling(n), "{w:?} for {n}");
+        }
+        assert_eq!(b.ceiling(u32::MAX).as_secs(), 60, "no overflow");
+    }
 }

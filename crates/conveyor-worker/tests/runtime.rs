@@ -10,7 +10,7 @@ use conveyor_queue::{
     SystemClock,
 };
 use conveyor_store::Store;
-use conveyor_worker::{FailHandler, Handler, HandlerError, LogHandler, QueueWorker, WorkerStats};
+use conveyor_worker::{Backoff, Handler, HandlerError, QueueWorker, WorkerStats};
 use tokio::sync::watch;
 
 struct Fixture {
@@ -49,6 +49,60 @@ fn worker(queue: &str, handler: Arc<dyn Handler>, visibility: u64) -> QueueWorke
         visibility: Duration::from_secs(visibility),
         poll_wait: Duration::from_secs(1),
         shutdown_grace: Duration::from_secs(5),
+        backoff: Backoff {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(1),
+        },
+        dead_letter_queue: None,
+    }
+}
+
+/// What a `Scripted` handler answers on each call (the last answer repeats).
+#[derive(Clone)]
+enum Answer {
+    Done,
+    Retry(Option<Duration>),
+    Reject,
+}
+
+/// Answers from a script and notes when each call came.
+struct Scripted {
+    script: Vec<Answer>,
+    calls: std::sync::Mutex<Vec<std::time::Instant>>,
+}
+
+impl Scripted {
+    fn new(script: &[Answer]) -> Arc<Scripted> {
+        Arc::new(Scripted {
+            script: script.to_vec(),
+            calls: Default::default(),
+        })
+    }
+
+    fn calls(&self) -> Vec<std::time::Instant> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl Handler for Scripted {
+    fn kind(&self) -> &'static str {
+        "scripted"
+    }
+    async fn handle(&self, _m: &ReceivedMessage) -> Result<serde_json::Value, HandlerError> {
+        let n = {
+            let mut calls = self.calls.lock().unwrap();
+            calls.push(std::time::Instant::now());
+            calls.len() - 1
+        };
+        match self.script[n.min(self.script.len() - 1)].clone() {
+            Answer::Done => Ok(serde_json::json!({ "call": n + 1 })),
+            Answer::Retry(after) => Err(HandlerError::Retry {
+                reason: "not yet".into(),
+                after,
+            }),
+            Answer::Reject => Err(HandlerError::reject("never")),
+        }
     }
 }
 
@@ -116,7 +170,11 @@ async fn every_message_gets_a_result_at_its_partition_path_then_is_deleted() {
         );
     }
     let stats = Arc::new(WorkerStats::default());
-    let (stop, task) = start(&f, worker("jobs", Arc::new(LogHandler), 30), stats.clone());
+    let (stop, task) = start(
+        &f,
+        worker("jobs", Scripted::new(&[Answer::Done]), 30),
+        stats.clone(),
+    );
     eventually("five messages are processed", async || {
         stats.processed() == 5
     })
@@ -142,7 +200,7 @@ async fn every_message_gets_a_result_at_its_partition_path_then_is_deleted() {
             serde_json::from_slice(&f.store.get(key).await.unwrap()).unwrap();
         assert_eq!(record["message_id"], id.as_str());
         assert_eq!(record["status"], "processed");
-        assert_eq!(record["handler"], "log");
+        assert_eq!(record["handler"], "scripted");
         assert!(
             record["body"]["n"].is_number(),
             "JSON bodies are stored as JSON: {record}"
@@ -176,7 +234,11 @@ async fn failing_messages_reach_the_dead_letter_queue_with_their_receive_count()
         .await
         .unwrap();
     let stats = Arc::new(WorkerStats::default());
-    let (stop, task) = start(&f, worker("jobs", Arc::new(FailHandler), 1), stats.clone());
+    let (stop, task) = start(
+        &f,
+        worker("jobs", Scripted::new(&[Answer::Retry(None)]), 1),
+        stats.clone(),
+    );
     eventually("the message is dead-lettered", async || {
         f.engine.counts("jobs-dlq").await.unwrap().visible == 1
     })
@@ -199,6 +261,148 @@ async fn failing_messages_reach_the_dead_letter_queue_with_their_receive_count()
         f.store.list("results/jobs").await.unwrap().is_empty(),
         "a failed message has no result"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_with_after_comes_back_after_that_time_not_the_visibility_timeout() {
+    let f = fixture();
+    f.engine
+        .create_queue(
+            "later",
+            &attrs(&[("VisibilityTimeout", "60")]),
+            &BTreeMap::new(),
+        )
+        .await
+        .unwrap();
+    f.engine.send("later", SendMessage::new("m")).await.unwrap();
+    let handler = Scripted::new(&[Answer::Retry(Some(Duration::from_secs(2))), Answer::Done]);
+    let stats = Arc::new(WorkerStats::default());
+    let (stop, task) = start(&f, worker("later", handler.clone(), 60), stats.clone());
+    eventually("the retried message is processed", async || {
+        stats.processed() == 1
+    })
+    .await;
+    stop.send(true).unwrap();
+    task.await.unwrap();
+    let calls = handler.calls();
+    let gap = calls[1] - calls[0];
+    assert!(
+        gap >= Duration::from_millis(1900) && gap < Duration::from_secs(10),
+        "came back after {gap:?}: the handler asked for 2 s (the visibility timeout is 60 s)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_after_retries_back_off_more_each_time() {
+    let f = fixture();
+    f.engine
+        .create_queue(
+            "flaky",
+            &attrs(&[("VisibilityTimeout", "60")]),
+            &BTreeMap::new(),
+        )
+        .await
+        .unwrap();
+    f.engine.send("flaky", SendMessage::new("m")).await.unwrap();
+    let handler = Scripted::new(&[Answer::Retry(None)]);
+    let mut w = worker("flaky", handler.clone(), 60);
+    w.concurrency = 1;
+    w.backoff = Backoff {
+        initial: Duration::from_secs(1),
+        max: Duration::from_secs(8),
+    };
+    let stats = Arc::new(WorkerStats::default());
+    let (stop, task) = start(&f, w, stats.clone());
+    eventually("four attempts", async || handler.calls().len() >= 4).await;
+    stop.send(true).unwrap();
+    task.await.unwrap();
+    let calls = handler.calls();
+    let gaps: Vec<Duration> = calls.windows(2).map(|w| w[1] - w[0]).collect();
+    // Waits drawn from [1/2, 1] s, [1, 2] s, [2, 4] s: each at least the one before.
+    assert!(gaps[0] >= Duration::from_millis(450), "{gaps:?}");
+    assert!(gaps[2] >= Duration::from_millis(1950), "{gaps:?}");
+    assert!(gaps[2] > gaps[0], "the backoff grows: {gaps:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_message_reaches_its_dead_letter_queue_after_one_receive() {
+    let f = fixture();
+    f.engine
+        .create_queue("jobs-dlq", &BTreeMap::new(), &BTreeMap::new())
+        .await
+        .unwrap();
+    let policy = format!(
+        r#"{{"deadLetterTargetArn":"{}","maxReceiveCount":5}}"#,
+        Location::default().arn("jobs-dlq")
+    );
+    f.engine
+        .create_queue(
+            "jobs",
+            &attrs(&[("RedrivePolicy", &policy)]),
+            &BTreeMap::new(),
+        )
+        .await
+        .unwrap();
+    f.engine
+        .send("jobs", SendMessage::new("bad address"))
+        .await
+        .unwrap();
+    let handler = Scripted::new(&[Answer::Reject]);
+    let mut w = worker("jobs", handler.clone(), 30);
+    w.dead_letter_queue = Some("jobs-dlq".into());
+    let stats = Arc::new(WorkerStats::default());
+    let (stop, task) = start(&f, w, stats.clone());
+    eventually(
+        "the rejected message is in the dead-letter queue",
+        async || f.engine.counts("jobs-dlq").await.unwrap().visible == 1,
+    )
+    .await;
+    stop.send(true).unwrap();
+    task.await.unwrap();
+    assert_eq!(
+        handler.calls().len(),
+        1,
+        "one receive, none of the other four"
+    );
+    let counts = f.engine.counts("jobs").await.unwrap();
+    assert_eq!((counts.visible, counts.in_flight), (0, 0));
+    let dead = f
+        .engine
+        .receive("jobs-dlq", ReceiveRequest::up_to(1))
+        .await
+        .unwrap();
+    assert_eq!(dead[0].body, "bad address");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_message_without_a_dead_letter_queue_is_deleted_with_a_rejected_result() {
+    let f = fixture();
+    f.engine
+        .create_queue("jobs", &BTreeMap::new(), &BTreeMap::new())
+        .await
+        .unwrap();
+    f.engine
+        .send("jobs", SendMessage::new("refused"))
+        .await
+        .unwrap();
+    let stats = Arc::new(WorkerStats::default());
+    let (stop, task) = start(
+        &f,
+        worker("jobs", Scripted::new(&[Answer::Reject]), 30),
+        stats.clone(),
+    );
+    eventually("a result is stored", async || {
+        !f.store.list("results/jobs").await.unwrap().is_empty()
+    })
+    .await;
+    stop.send(true).unwrap();
+    task.await.unwrap();
+    let key = f.store.list("results/jobs").await.unwrap().remove(0);
+    let record: serde_json::Value =
+        serde_json::from_slice(&f.store.get(&key).await.unwrap()).unwrap();
+    assert_eq!(record["status"], "rejected");
+    assert_eq!(record["output"]["rejected"], "never");
+    assert_eq!(f.engine.counts("jobs").await.unwrap().visible, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

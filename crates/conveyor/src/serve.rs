@@ -5,16 +5,14 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use conveyor_aws::Aws;
-use conveyor_config::{Handler, QueueBackend, Settings, StoreBackend};
+use conveyor_config::{QueueBackend, Settings, StoreBackend};
 use conveyor_queue::{EmbeddedEngine, EngineOptions, Location, Queue, SystemClock};
 use conveyor_store::Store;
-use conveyor_worker::{FailHandler, HttpHandler, LogHandler, QueueWorker, WorkerStats};
+use conveyor_worker::{Backoff, QueueWorker, WorkerStats};
 use tokio::sync::watch;
 
 use crate::ConfigArgs;
 
-/// Message loops per queue.
-const WORKER_CONCURRENCY: usize = 4;
 /// How long a running handler may finish after a stop request.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
@@ -43,15 +41,9 @@ pub async fn serve(args: ConfigArgs, parts: Parts) -> anyhow::Result<()> {
     let handlers = settings
         .queues
         .iter()
-        .map(|q| -> anyhow::Result<Arc<dyn conveyor_worker::Handler>> {
-            match &q.handler {
-                Handler::Log => Ok(Arc::new(LogHandler)),
-                Handler::Fail => Ok(Arc::new(FailHandler)),
-                Handler::Http { url, timeout } => Ok(Arc::new(
-                    HttpHandler::new(url.clone(), timeout.0)
-                        .map_err(|e| anyhow::anyhow!("queue {}: {e}", q.key))?,
-                )),
-            }
+        .map(|q| {
+            conveyor_handlers::build(&q.handler)
+                .map_err(|e| anyhow::anyhow!("queue {}: {e}", q.key))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
 
@@ -89,10 +81,15 @@ pub async fn serve(args: ConfigArgs, parts: Parts) -> anyhow::Result<()> {
             let worker = QueueWorker {
                 queue: q.name.clone(),
                 handler,
-                concurrency: WORKER_CONCURRENCY,
+                concurrency: q.worker.concurrency,
                 visibility: q.visibility.0,
                 poll_wait: Duration::from_secs(2),
                 shutdown_grace: SHUTDOWN_GRACE,
+                backoff: Backoff {
+                    initial: q.worker.backoff_initial.0,
+                    max: q.worker.backoff_max.0,
+                },
+                dead_letter_queue: Some(q.dlq_name.clone()),
             };
             let stats = Arc::new(WorkerStats::default());
             workers.push(tokio::spawn(conveyor_worker::run(

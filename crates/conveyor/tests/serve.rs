@@ -124,6 +124,8 @@ fifo = true
 visibility = "1s"
 max_receive_count = 3
 handler = "fail"
+# Failures back off (10 s by default); a second keeps the test short.
+worker = { backoff = { initial = "1s", max = "1s" } }
 [environments.test]
 data_dir = "unused"
 bucket_suffix = "data"

@@ -1,0 +1,79 @@
+//! Conveyor's handlers: one module per kind, each built from its own typed configuration
+//! (`conveyor_config::HandlerConfig`) by [`build`], the one place that maps a kind to its code.
+//! Adding a handler is a module here, a variant of `HandlerConfig` and an arm of `build`
+//! (the `every_kind_is_one_module_and_one_arm` test checks the three agree). Handlers that need
+//! heavy dependencies sit behind cargo features, on by default.
+
+mod fail;
+#[cfg(feature = "http")]
+mod http;
+mod log;
+
+use std::sync::Arc;
+
+use conveyor_config::HandlerConfig;
+use conveyor_worker::Handler;
+
+pub use fail::FailHandler;
+#[cfg(feature = "http")]
+pub use http::HttpHandler;
+pub use log::LogHandler;
+
+/// Why a handler could not be built from its configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("the {0} handler is not in this build: rebuild with the cargo feature {0} of conveyor-handlers")]
+    NotBuilt(&'static str),
+    #[error("the {kind} handler cannot start: {detail}")]
+    Setup { kind: &'static str, detail: String },
+}
+
+/// The handler a queue's configuration names.
+pub fn build(config: &HandlerConfig) -> Result<Arc<dyn Handler>, BuildError> {
+    Ok(match config {
+        HandlerConfig::Log {} => Arc::new(LogHandler),
+        HandlerConfig::Fail {} => Arc::new(FailHandler),
+        #[cfg(feature = "http")]
+        HandlerConfig::Http(c) => Arc::new(HttpHandler::new(c)?),
+        #[cfg(not(feature = "http"))]
+        HandlerConfig::Http(_) => return Err(BuildError::NotBuilt("http")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One configuration of every kind. The match is exhaustive, so a new `HandlerConfig`
+    /// variant does not compile until it is listed here too.
+    fn one_of_each() -> Vec<HandlerConfig> {
+        let all = vec![
+            HandlerConfig::Log {},
+            HandlerConfig::Fail {},
+            HandlerConfig::Http(conveyor_config::HttpConfig {
+                url: "http://127.0.0.1:9/hook".into(),
+                timeout: conveyor_config::Span(std::time::Duration::from_secs(1)),
+            }),
+        ];
+        for c in &all {
+            match c {
+                HandlerConfig::Log {} | HandlerConfig::Fail {} | HandlerConfig::Http(_) => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn every_kind_is_one_module_and_one_arm() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        for config in one_of_each() {
+            let kind = config.kind();
+            let handler = build(&config).unwrap();
+            assert_eq!(handler.kind(), kind, "build maps {kind} to its own handler");
+            assert!(
+                src.join(format!("{kind}.rs")).exists() || src.join(kind).join("mod.rs").exists(),
+                "the {kind} handler lives in its own module, src/{kind}.rs"
+            );
+        }
+    }
+}

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use conveyor_queue::{BatchEntry, ReceiveRequest, SendMessage};
+use conveyor_queue::{BatchEntry, ReceiveRequest, SendMessage, PAUSED_TAG};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -174,6 +174,31 @@ pub async fn purge(
 ) -> Result<Json<Value>, ApiError> {
     state.queue.purge(&name).await?;
     Ok(Json(json!({ "purged": name })))
+}
+
+/// Stop the queue's workers taking messages, in every process, until resumed.
+#[utoipa::path(post, path = "/v1/admin/queues/{name}/pause", tag = "admin", params(("name" = String, Path, description = "The queue's full name")),
+    responses((status = 200, description = "Paused", body = serde_json::Value), ApiRefusals, (status = 404, description = "Not found", body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn pause(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let tag = BTreeMap::from([(PAUSED_TAG.to_string(), "true".to_string())]);
+    state.queue.tag(&name, &tag).await?;
+    Ok(Json(json!({ "queue": name, "paused": true })))
+}
+
+/// Let the queue's workers take messages again.
+#[utoipa::path(post, path = "/v1/admin/queues/{name}/resume", tag = "admin", params(("name" = String, Path, description = "The queue's full name")),
+    responses((status = 200, description = "Resumed", body = serde_json::Value), ApiRefusals, (status = 404, description = "Not found", body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn resume(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    state.queue.untag(&name, &[PAUSED_TAG.to_string()]).await?;
+    Ok(Json(json!({ "queue": name, "paused": false })))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -84,6 +84,8 @@ fn v1_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(admin::send))
         .routes(routes!(admin::receive))
         .routes(routes!(admin::purge))
+        .routes(routes!(admin::pause))
+        .routes(routes!(admin::resume))
         .routes(routes!(admin::redrive, admin::redrive_status))
 }
 

@@ -31,7 +31,7 @@ use handlers::HandlerSpec;
 pub use handlers::{HandlerConfig, HttpConfig};
 pub use secret::Secret;
 pub use sqs::{AccessKey, SqsSettings, DEFAULT_SQS_LISTEN};
-pub use worker::WorkerSettings;
+pub use worker::{RateKeySetting, WorkerSettings};
 
 /// The built-in configuration: what `conveyor serve` runs with no flags.
 pub const BUILT_IN: &str = include_str!("../../../config/conveyor.toml");
@@ -174,7 +174,7 @@ fn default_listen() -> String {
 // ---- the effective settings -------------------------------------------------------------
 
 /// One queue as an environment runs it, with its white-label names.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct QueueSettings {
     /// The short name used in configuration and URLs (`feedback`).
     pub key: String,
@@ -194,7 +194,7 @@ pub struct QueueSettings {
 }
 
 /// The effective settings of one environment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Settings {
     pub environment: String,
     pub instance: String,
@@ -358,7 +358,11 @@ const INTEGER_SETTINGS: &[&str] = &[
     "max_request_bytes",
     "max_connections",
     "concurrency",
+    "key_concurrency",
+    "processes",
 ];
+/// Settings whose value is a number that may have a fraction.
+const FRACTION_SETTINGS: &[&str] = &["rate"];
 /// Settings whose value is `true` or `false`.
 const BOOLEAN_SETTINGS: &[&str] = &[
     "fifo",
@@ -375,6 +379,13 @@ fn typed_scalar(key: &str, text: &str) -> Result<toml::Value, String> {
             .parse::<i64>()
             .map(toml::Value::Integer)
             .map_err(|_| format!("{key} takes a whole number, not {text:?}"));
+    }
+    if FRACTION_SETTINGS.contains(&key) {
+        return text
+            .trim()
+            .parse::<f64>()
+            .map(toml::Value::Float)
+            .map_err(|_| format!("{key} takes a number, not {text:?}"));
     }
     if BOOLEAN_SETTINGS.contains(&key) {
         return match text.trim() {

@@ -488,3 +488,54 @@ fn every_number_and_flag_of_the_built_in_file_is_typed_for_variables() {
         );
     }
 }
+
+#[test]
+fn worker_settings_are_checked_and_rates_split_across_processes() {
+    let c = built_in(&[
+        ("CONVEYOR_QUEUES__EMAILS__WORKER__RATE", "10"),
+        ("CONVEYOR_QUEUES__EMAILS__WORKER__RATE_KEY", "domain:/to"),
+        ("CONVEYOR_QUEUES__EMAILS__WORKER__KEY_CONCURRENCY", "2"),
+        ("CONVEYOR_QUEUES__EMAILS__WORKER__PROCESSES", "4"),
+    ]);
+    let w = &c.selected.queue("emails").unwrap().worker;
+    assert_eq!(w.rate, Some(2.5), "each of 4 processes takes a quarter");
+    assert_eq!(
+        w.rate_key,
+        Some(RateKeySetting::Pointer {
+            pointer: "/to".into(),
+            domain: true
+        })
+    );
+    assert_eq!(w.key_concurrency, Some(2));
+    assert_eq!(c.selected.queue("feedback").unwrap().worker.concurrency, 4);
+    for (name, value, says) in [
+        ("RATE_KEY", "to", "rate_key"),
+        ("RATE", "0", "rate"),
+        ("CONCURRENCY", "0", "concurrency"),
+    ] {
+        let err = load(
+            None,
+            vars(&[(&format!("CONVEYOR_QUEUES__EMAILS__WORKER__{name}"), value)]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("queues.emails.worker") && err.contains(says),
+            "{err}"
+        );
+    }
+    let lonely = load(
+        None,
+        vars(&[("CONVEYOR_QUEUES__EMAILS__WORKER__KEY_CONCURRENCY", "2")]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(lonely.contains("rate_key"), "{lonely}");
+    let typo = load(
+        None,
+        vars(&[("CONVEYOR_QUEUES__EMAILS__WORKER__CONCURENCY", "2")]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(typo.contains("concurency"), "{typo}");
+}

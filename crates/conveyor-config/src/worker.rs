@@ -9,6 +9,10 @@ use crate::{ConfigError, Span};
 pub(crate) struct WorkerSpec {
     concurrency: Option<u64>,
     backoff: Option<BackoffSpec>,
+    rate: Option<f64>,
+    rate_key: Option<String>,
+    key_concurrency: Option<u64>,
+    processes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -18,8 +22,18 @@ struct BackoffSpec {
     max: Span,
 }
 
+/// Which part of a message its rate bucket and concurrency slot are keyed by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RateKeySetting {
+    /// `rate_key = "group"`: the message group id.
+    Group,
+    /// `rate_key = "/to"` (a JSON pointer into the body), or `"domain:/to"` for the part after `@`.
+    Pointer { pointer: String, domain: bool },
+}
+
 /// The effective worker settings of one queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WorkerSettings {
     /// Messages handled at once by this process.
     pub concurrency: usize,
@@ -27,6 +41,31 @@ pub struct WorkerSettings {
     /// doubling per receive up to `backoff_max`, with jitter.
     pub backoff_initial: Span,
     pub backoff_max: Span,
+    /// Messages per second this process takes (`rate / processes` when `processes` is set),
+    /// per key with `rate_key`.
+    pub rate: Option<f64>,
+    pub rate_key: Option<RateKeySetting>,
+    /// At most this many messages of one key at once (needs `rate_key`).
+    pub key_concurrency: Option<usize>,
+}
+
+fn rate_key(text: &str) -> Result<RateKeySetting, String> {
+    if text == "group" {
+        return Ok(RateKeySetting::Group);
+    }
+    let (domain, pointer) = match text.strip_prefix("domain:") {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    if pointer.starts_with('/') {
+        return Ok(RateKeySetting::Pointer {
+            pointer: pointer.to_string(),
+            domain,
+        });
+    }
+    Err(format!(
+        "rate_key = {text:?}: use \"group\" (the message group), a JSON pointer into the body like \"/to\", or \"domain:/to\" (the part after @)"
+    ))
 }
 
 const DEFAULT_CONCURRENCY: usize = 4;
@@ -63,9 +102,40 @@ pub(crate) fn resolve(
             "backoff = {{ initial = \"{initial}\", max = \"{max}\" }}: initial must be over 0s and at most max, and max at most 12h (SQS's longest visibility)"
         )));
     }
+    let pick = |f: fn(&WorkerSpec) -> Option<u64>| over.and_then(f).or(f(base));
+    let processes = pick(|w| w.processes).unwrap_or(1);
+    if processes == 0 {
+        return Err(invalid("processes must be 1 or more".into()));
+    }
+    let rate = over.and_then(|o| o.rate).or(base.rate);
+    if let Some(r) = rate {
+        if !(r.is_finite() && r > 0.0 && r <= 1_000_000.0) {
+            return Err(invalid(format!(
+                "rate = {r} is out of range: messages per second, over 0 and at most 1000000"
+            )));
+        }
+    }
+    let key = over
+        .and_then(|o| o.rate_key.clone())
+        .or_else(|| base.rate_key.clone())
+        .map(|k| rate_key(&k))
+        .transpose()
+        .map_err(invalid)?;
+    let key_concurrency = pick(|w| w.key_concurrency).map(|n| n as usize);
+    if key_concurrency.is_some() && key.is_none() {
+        return Err(invalid(
+            "key_concurrency needs a rate_key to say what a key is".into(),
+        ));
+    }
+    if key_concurrency == Some(0) {
+        return Err(invalid("key_concurrency must be 1 or more".into()));
+    }
     Ok(WorkerSettings {
         concurrency,
         backoff_initial: initial,
         backoff_max: max,
+        rate: rate.map(|r| r / processes as f64),
+        rate_key: key,
+        key_concurrency,
     })
 }

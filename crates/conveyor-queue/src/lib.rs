@@ -27,6 +27,11 @@ pub use ensure::{ensure_queue, Ensured};
 pub use error::{BatchAction, QueueError, QueueResult};
 pub use model::*;
 
+/// The queue tag by which `conveyor queue pause` stops a queue's workers taking messages, in
+/// every process that serves it: the tag lives with the queue (on the engine or on SQS), so the
+/// API that sets it and the workers that read it need share nothing else.
+pub const PAUSED_TAG: &str = "conveyor:paused";
+
 /// Everything workers, the HTTP API and the SQS protocol need from a queue service.
 #[async_trait::async_trait]
 pub trait Queue: Send + Sync {

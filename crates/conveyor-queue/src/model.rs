@@ -164,7 +164,7 @@ impl ReceiveRequest {
 
 /// A delivered message with everything SQS can report about it; the protocol layer filters
 /// by the attribute names the caller asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReceivedMessage {
     pub message_id: String,
     pub receipt_handle: String,

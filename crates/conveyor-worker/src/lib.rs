@@ -19,6 +19,8 @@
 //! `conveyor-smoke` = `dead-letter`) is handed back at once, so it reaches the dead-letter queue
 //! after the redrive policy's count of receives, proving the policy on a live deployment.
 
+mod flow;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -26,6 +28,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use conveyor_queue::{Queue, ReceiveRequest, ReceivedMessage, SendMessage};
 use conveyor_store::Store;
 use tokio::sync::watch;
+
+pub use conveyor_queue::PAUSED_TAG;
+pub use flow::{FlowLimits, RateKey};
 
 /// Why a handler did not finish a message, and what should happen to it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -116,6 +121,15 @@ pub struct QueueWorker {
     pub backoff: Backoff,
     /// Where a rejected message goes at once; without one it is deleted with a `rejected` result.
     pub dead_letter_queue: Option<String>,
+    /// Rate and per-key concurrency, shared by this process's loops.
+    pub flow: FlowLimits,
+}
+
+/// What every loop of one queue shares: its flow limits and whether it is paused.
+struct Shared {
+    rate: Option<flow::RateLimiter>,
+    gate: Option<flow::KeyGate>,
+    paused: watch::Receiver<bool>,
 }
 
 /// Outcome counters, shared with whoever reports metrics.
@@ -153,21 +167,71 @@ pub async fn run(
     stats: Arc<WorkerStats>,
     stop: watch::Receiver<bool>,
 ) {
+    let (pause, paused) = watch::channel(false);
+    let watcher = tokio::spawn(watch_pause(
+        queue.clone(),
+        worker.queue.clone(),
+        worker.poll_wait,
+        pause,
+        stop.clone(),
+    ));
+    let shared = Arc::new(Shared {
+        rate: worker.flow.rate.map(flow::RateLimiter::new),
+        gate: worker
+            .flow
+            .key_concurrency
+            .filter(|_| worker.flow.key.is_some())
+            .map(flow::KeyGate::new),
+        paused,
+    });
     let loops: Vec<_> = (0..worker.concurrency.max(1))
         .map(|_| {
-            let (queue, store, worker, stats, stop) = (
+            let (queue, store, worker, stats, stop, shared) = (
                 queue.clone(),
                 store.clone(),
                 worker.clone(),
                 stats.clone(),
                 stop.clone(),
+                shared.clone(),
             );
-            tokio::spawn(async move { poll_loop(queue, store, worker, stats, stop).await })
+            tokio::spawn(async move { poll_loop(queue, store, worker, stats, stop, shared).await })
         })
         .collect();
     for l in loops {
         if let Err(e) = l.await {
             tracing::error!(error = %e, "a worker loop panicked");
+        }
+    }
+    watcher.abort();
+}
+
+/// Follow the queue's pause tag, read once per poll interval.
+async fn watch_pause(
+    queue: Arc<dyn Queue>,
+    name: String,
+    every: Duration,
+    pause: watch::Sender<bool>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let every = every.clamp(Duration::from_millis(200), Duration::from_secs(2));
+    loop {
+        match queue.list_tags(&name).await {
+            Ok(tags) => {
+                let paused = tags.get(PAUSED_TAG).is_some_and(|v| v == "true");
+                pause.send_if_modified(|p| {
+                    let changed = *p != paused;
+                    if changed {
+                        tracing::info!(queue = %name, paused, "queue pause changed");
+                    }
+                    *p = paused;
+                    changed
+                });
+            }
+            Err(e) => tracing::debug!(queue = %name, error = %e, "cannot read the pause tag"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
         }
     }
 }
@@ -178,9 +242,20 @@ async fn poll_loop(
     worker: QueueWorker,
     stats: Arc<WorkerStats>,
     stop: watch::Receiver<bool>,
+    shared: Arc<Shared>,
 ) {
     let wait = worker.poll_wait.as_secs().clamp(0, 20) as u32;
+    let mut paused = shared.paused.clone();
     while !*stop.borrow() {
+        if *paused.borrow() {
+            // Paused: take nothing until resumed (or stopped), checking at least once per poll.
+            let _ = tokio::time::timeout(worker.poll_wait, paused.changed()).await;
+            continue;
+        }
+        // Without a key, the rate is spent before receiving, so no message waits in flight.
+        if let (Some(rate), None) = (&shared.rate, &worker.flow.key) {
+            rate.acquire("").await;
+        }
         // The receive is never abandoned half-way: a dropped receive could leave a message in
         // flight with nobody working on it until its timeout. Stopping waits for the poll instead.
         let received = match queue
@@ -206,7 +281,7 @@ async fn poll_loop(
             return;
         }
         for message in received {
-            if !process(&*queue, &store, &worker, &stats, &stop, message).await {
+            if !process(&*queue, &store, &worker, &stats, &stop, &shared, message).await {
                 return;
             }
         }
@@ -232,6 +307,7 @@ async fn process(
     worker: &QueueWorker,
     stats: &WorkerStats,
     stop: &watch::Receiver<bool>,
+    shared: &Shared,
     message: ReceivedMessage,
 ) -> bool {
     if is_dead_letter_probe(&message) {
@@ -245,8 +321,20 @@ async fn process(
     let outcome = {
         let extend = keep_in_flight(queue, worker, &message.receipt_handle);
         let released = released_after_grace(stop.clone(), worker.shutdown_grace);
+        let key = worker.flow.key.as_ref().map(|k| k.of(&message));
+        let work = async {
+            // Waiting for a key's slot or token keeps the message in flight like handling does.
+            let _slot = match (&shared.gate, &key) {
+                (Some(gate), Some(key)) => gate.enter(key).await,
+                _ => None,
+            };
+            if let (Some(rate), Some(key)) = (&shared.rate, &key) {
+                rate.acquire(key).await;
+            }
+            worker.handler.handle(&message).await
+        };
         tokio::select! {
-            out = worker.handler.handle(&message) => Some(out),
+            out = work => Some(out),
             () = extend => None,
             () = released => None,
         }

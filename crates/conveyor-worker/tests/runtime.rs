@@ -54,6 +54,7 @@ fn worker(queue: &str, handler: Arc<dyn Handler>, visibility: u64) -> QueueWorke
             max: Duration::from_secs(1),
         },
         dead_letter_queue: None,
+        flow: Default::default(),
     }
 }
 
@@ -509,4 +510,145 @@ async fn stopping_releases_a_message_whose_handler_overruns_the_grace() {
         .unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].body, "never finishes");
+}
+
+/// Notes every call's key and when it ran, sleeping `delay` in it.
+struct Timed {
+    delay: Duration,
+    spans: std::sync::Mutex<Vec<(String, std::time::Instant, std::time::Instant)>>,
+}
+
+#[async_trait::async_trait]
+impl Handler for Timed {
+    fn kind(&self) -> &'static str {
+        "timed"
+    }
+    async fn handle(&self, m: &ReceivedMessage) -> Result<serde_json::Value, HandlerError> {
+        let start = std::time::Instant::now();
+        tokio::time::sleep(self.delay).await;
+        let key = m.group_id.clone().unwrap_or_default();
+        self.spans
+            .lock()
+            .unwrap()
+            .push((key, start, std::time::Instant::now()));
+        Ok(serde_json::json!({}))
+    }
+}
+
+fn timed(delay_ms: u64) -> Arc<Timed> {
+    Arc::new(Timed {
+        delay: Duration::from_millis(delay_ms),
+        spans: Default::default(),
+    })
+}
+
+async fn fill(f: &Fixture, queue: &str, n: usize, groups: usize) {
+    f.engine
+        .create_queue(queue, &BTreeMap::new(), &BTreeMap::new())
+        .await
+        .unwrap();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(10) {
+        let entries = chunk
+            .iter()
+            .map(|i| conveyor_queue::BatchEntry {
+                id: i.to_string(),
+                entry: SendMessage::new(format!("m{i}")).group(format!("g{}", i % groups)),
+            })
+            .collect();
+        f.engine.send_batch(queue, entries).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_of_20_per_second_holds_over_10_seconds_with_8_loops() {
+    let f = fixture();
+    fill(&f, "paced", 300, 1).await;
+    let handler = timed(0);
+    let mut w = worker("paced", handler.clone(), 30);
+    w.concurrency = 8;
+    w.flow.rate = Some(20.0);
+    let stats = Arc::new(WorkerStats::default());
+    let (stop, task) = start(&f, w, stats.clone());
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    stop.send(true).unwrap();
+    task.await.unwrap();
+    let spans = handler.spans.lock().unwrap().clone();
+    let first = spans.iter().map(|s| s.1).min().unwrap();
+    let in_window = spans
+        .iter()
+        .filter(|s| s.1 < first + Duration::from_secs(10))
+        .count();
+    // 20 per second for 10 s, plus the first token: 201; within 5% either way.
+    assert!(
+        (191..=211).contains(&in_window),
+        "{in_window} messages in the first 10 s at 20/s"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_key_concurrency_never_exceeds_its_bound() {
+    let f = fixture();
+    fill(&f, "keyed", 40, 2).await;
+    let handler = timed(150);
+    let mut w = worker("keyed", handler.clone(), 30);
+    w.concurrency = 8;
+    w.flow.key = Some(conveyor_worker::RateKey::Group);
+    w.flow.key_concurrency = Some(2);
+    let stats = Arc::new(WorkerStats::default());
+    let (stop, task) = start(&f, w, stats.clone());
+    eventually("all 40 are processed", async || stats.processed() == 40).await;
+    stop.send(true).unwrap();
+    task.await.unwrap();
+    let spans = handler.spans.lock().unwrap().clone();
+    let mut most = 0;
+    for (key, start, _) in &spans {
+        // How many of this key's calls were running at the moment this one started.
+        let running = spans
+            .iter()
+            .filter(|(k, s, e)| k == key && s <= start && e > start)
+            .count();
+        most = most.max(running);
+    }
+    assert_eq!(
+        most, 2,
+        "at most 2 per key at once, and the bound is reached"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_queue_takes_nothing_until_resumed() {
+    let f = fixture();
+    f.engine
+        .create_queue("held", &BTreeMap::new(), &BTreeMap::new())
+        .await
+        .unwrap();
+    let stats = Arc::new(WorkerStats::default());
+    let (stop, task) = start(
+        &f,
+        worker("held", Scripted::new(&[Answer::Done]), 30),
+        stats.clone(),
+    );
+    let paused = BTreeMap::from([(conveyor_worker::PAUSED_TAG.to_string(), "true".to_string())]);
+    f.engine.tag("held", &paused).await.unwrap();
+    // Within one poll (1 s here) the loops stop taking messages.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    for i in 0..3 {
+        f.engine
+            .send("held", SendMessage::new(format!("m{i}")))
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(stats.processed(), 0, "nothing is taken while paused");
+    assert_eq!(f.engine.counts("held").await.unwrap().visible, 3);
+    f.engine
+        .untag("held", &[conveyor_worker::PAUSED_TAG.to_string()])
+        .await
+        .unwrap();
+    eventually("the queue drains once resumed", async || {
+        stats.processed() == 3
+    })
+    .await;
+    stop.send(true).unwrap();
+    task.await.unwrap();
 }

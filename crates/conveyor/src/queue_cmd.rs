@@ -77,6 +77,16 @@ pub enum QueueCommand {
         /// A configured short name (`feedback`, `feedback-dlq`) or a full queue name.
         queue: String,
     },
+    /// Stop the queue's workers taking messages (in every process) until `resume`.
+    Pause {
+        /// A configured short name (`feedback`, `feedback-dlq`) or a full queue name.
+        queue: String,
+    },
+    /// Let the queue's workers take messages again.
+    Resume {
+        /// A configured short name (`feedback`, `feedback-dlq`) or a full queue name.
+        queue: String,
+    },
     /// Show a queue's attributes.
     Attrs {
         /// A configured short name (`feedback`, `feedback-dlq`) or a full queue name.
@@ -106,6 +116,8 @@ impl QueueCommand {
             QueueCommand::Send { queue, .. }
             | QueueCommand::Receive { queue, .. }
             | QueueCommand::Purge { queue }
+            | QueueCommand::Pause { queue }
+            | QueueCommand::Resume { queue }
             | QueueCommand::Attrs { queue }
             | QueueCommand::Redrive { queue, .. } => Some(queue),
             QueueCommand::Ls | QueueCommand::Create { .. } => None,
@@ -383,6 +395,28 @@ async fn execute(client: &Client, command: QueueCommand) -> anyhow::Result<()> {
                 )
                 .await?;
             println!("purged {name}");
+        }
+        QueueCommand::Pause { queue } => {
+            let name = client.name(&queue);
+            client
+                .call(
+                    Method::POST,
+                    &format!("/v1/admin/queues/{name}/pause"),
+                    None,
+                )
+                .await?;
+            println!("paused {name}: its workers take no new message until `conveyor queue resume {queue}`");
+        }
+        QueueCommand::Resume { queue } => {
+            let name = client.name(&queue);
+            client
+                .call(
+                    Method::POST,
+                    &format!("/v1/admin/queues/{name}/resume"),
+                    None,
+                )
+                .await?;
+            println!("resumed {name}");
         }
         QueueCommand::Attrs { queue } => {
             let v = client

@@ -90,6 +90,7 @@ pub async fn serve(args: ConfigArgs, parts: Parts) -> anyhow::Result<()> {
                     max: q.worker.backoff_max.0,
                 },
                 dead_letter_queue: Some(q.dlq_name.clone()),
+                flow: flow_limits(&q.worker),
             };
             let stats = Arc::new(WorkerStats::default());
             workers.push(tokio::spawn(conveyor_worker::run(
@@ -148,6 +149,22 @@ pub async fn serve(args: ConfigArgs, parts: Parts) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The worker's flow limits, as configured.
+fn flow_limits(w: &conveyor_config::WorkerSettings) -> conveyor_worker::FlowLimits {
+    use conveyor_config::RateKeySetting;
+    conveyor_worker::FlowLimits {
+        rate: w.rate,
+        key: w.rate_key.as_ref().map(|k| match k {
+            RateKeySetting::Group => conveyor_worker::RateKey::Group,
+            RateKeySetting::Pointer { pointer, domain } => conveyor_worker::RateKey::Pointer {
+                pointer: pointer.clone(),
+                domain: *domain,
+            },
+        }),
+        key_concurrency: w.key_concurrency,
+    }
 }
 
 /// What this process would refuse to start with, before touching any backend: an API or an

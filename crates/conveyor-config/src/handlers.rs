@@ -20,6 +20,9 @@ pub enum HandlerConfig {
     Fail {},
     /// POST the message to `url`.
     Http(HttpConfig),
+    /// Named steps run in order; each step's output is checkpointed before the next, so a
+    /// message delivered again resumes after its last finished step.
+    Steps(StepsConfig),
 }
 
 impl HandlerConfig {
@@ -29,6 +32,7 @@ impl HandlerConfig {
             HandlerConfig::Log {} => "log",
             HandlerConfig::Fail {} => "fail",
             HandlerConfig::Http(_) => "http",
+            HandlerConfig::Steps(_) => "steps",
         }
     }
 }
@@ -47,9 +51,61 @@ fn default_http_timeout() -> Span {
     Span(std::time::Duration::from_secs(10))
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepsConfig {
+    pub steps: Vec<StepConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepConfig {
+    /// Names the step in checkpoints and in the result's output (`ticket`, `confirm`).
+    pub name: String,
+    #[serde(serialize_with = "inner_config")]
+    pub handler: HandlerSpec,
+}
+
+fn inner_config<S: serde::Serializer>(spec: &HandlerSpec, s: S) -> Result<S::Ok, S::Error> {
+    spec.0.serialize(s)
+}
+
+impl StepsConfig {
+    /// Steps need distinct plain names, and cannot nest.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if self.steps.is_empty() {
+            return Err("steps is empty: list at least one { name, handler }".into());
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for step in &self.steps {
+            let plain = !step.name.is_empty()
+                && step.name.len() <= 64
+                && step.name.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
+                });
+            if !plain {
+                return Err(format!(
+                    "step name {:?} is invalid: use 1 to 64 lowercase letters, digits, _ and -",
+                    step.name
+                ));
+            }
+            if !seen.insert(step.name.as_str()) {
+                return Err(format!("two steps are named {:?}", step.name));
+            }
+            if matches!(step.handler.0, HandlerConfig::Steps(_)) {
+                return Err(format!(
+                    "step {:?} is itself a list of steps; list its steps here instead",
+                    step.name
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `handler = "kind"` or `handler = { kind = "…", … }`, as the file writes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct HandlerSpec(pub HandlerConfig);
+pub struct HandlerSpec(pub HandlerConfig);
 
 impl Default for HandlerSpec {
     fn default() -> Self {
@@ -127,5 +183,31 @@ mod tests {
         assert!(e.contains("timeout") || e.contains("duration"), "{e}");
         let e = parse(r#"handler = "http""#).unwrap_err();
         assert!(e.contains("url"), "{e}");
+    }
+
+    #[test]
+    fn steps_name_their_handlers() {
+        let steps = parse(
+            r#"handler = { kind = "steps", steps = [
+                { name = "ticket", handler = { kind = "http", url = "http://h/t" } },
+                { name = "confirm", handler = "log" },
+            ] }"#,
+        )
+        .unwrap();
+        let HandlerConfig::Steps(s) = steps else {
+            panic!("{steps:?}")
+        };
+        assert_eq!(s.steps.len(), 2);
+        assert_eq!(s.steps[1].handler.0, HandlerConfig::Log {});
+        assert!(s.check().is_ok());
+        let e = parse(
+            r#"handler = { kind = "steps", steps = [{ name = "a", handler = "log", retry = 1 }] }"#,
+        )
+        .unwrap_err();
+        assert!(e.contains("retry"), "{e}");
+        let twice = StepsConfig {
+            steps: vec![s.steps[1].clone(), s.steps[1].clone()],
+        };
+        assert!(twice.check().unwrap_err().contains("two steps"));
     }
 }

@@ -27,8 +27,7 @@ pub use backend::{BackendSettings, QueueBackend, StoreBackend};
 pub use connections::ConnectionSettings;
 pub use duration::Span;
 pub use files::FilesSettings;
-use handlers::HandlerSpec;
-pub use handlers::{HandlerConfig, HttpConfig};
+pub use handlers::{HandlerConfig, HandlerSpec, HttpConfig, StepConfig, StepsConfig};
 pub use secret::Secret;
 pub use sqs::{AccessKey, SqsSettings, DEFAULT_SQS_LISTEN};
 pub use worker::{RateKeySetting, WorkerSettings};
@@ -566,6 +565,14 @@ fn idempotency_window(env: &str, window: Span) -> Result<Span, ConfigError> {
 }
 
 fn handler(env: &str, key: &str, spec: &HandlerSpec) -> Result<HandlerConfig, ConfigError> {
+    if let HandlerConfig::Steps(steps) = &spec.0 {
+        steps
+            .check()
+            .map_err(|why| ConfigError::Invalid(format!("queues.{key}.handler ({env}): {why}")))?;
+        for step in &steps.steps {
+            handler(env, key, &step.handler)?;
+        }
+    }
     if let HandlerConfig::Http(http) = &spec.0 {
         if !(http.url.starts_with("http://") || http.url.starts_with("https://")) {
             return Err(ConfigError::Invalid(format!(

@@ -8,16 +8,28 @@ mod fail;
 #[cfg(feature = "http")]
 mod http;
 mod log;
+mod steps;
 
 use std::sync::Arc;
 
 use conveyor_config::HandlerConfig;
+use conveyor_store::Store;
 use conveyor_worker::Handler;
 
 pub use fail::FailHandler;
 #[cfg(feature = "http")]
 pub use http::HttpHandler;
 pub use log::LogHandler;
+pub use steps::StepsHandler;
+
+/// What a handler may need besides its own settings: where results and checkpoints live, and
+/// the queue it serves.
+#[derive(Clone)]
+pub struct HandlerEnv {
+    pub store: Store,
+    /// The queue's full name.
+    pub queue: String,
+}
 
 /// Why a handler could not be built from its configuration.
 #[derive(Debug, thiserror::Error)]
@@ -29,8 +41,16 @@ pub enum BuildError {
 }
 
 /// The handler a queue's configuration names.
-pub fn build(config: &HandlerConfig) -> Result<Arc<dyn Handler>, BuildError> {
+pub fn build(config: &HandlerConfig, env: &HandlerEnv) -> Result<Arc<dyn Handler>, BuildError> {
     Ok(match config {
+        HandlerConfig::Steps(c) => Arc::new(StepsHandler::new(
+            c.steps
+                .iter()
+                .map(|s| Ok((s.name.clone(), build(&s.handler.0, env)?)))
+                .collect::<Result<_, BuildError>>()?,
+            env.store.clone(),
+            env.queue.clone(),
+        )),
         HandlerConfig::Log {} => Arc::new(LogHandler),
         HandlerConfig::Fail {} => Arc::new(FailHandler),
         #[cfg(feature = "http")]
@@ -54,21 +74,40 @@ mod tests {
                 url: "http://127.0.0.1:9/hook".into(),
                 timeout: conveyor_config::Span(std::time::Duration::from_secs(1)),
             }),
+            HandlerConfig::Steps(conveyor_config::StepsConfig {
+                steps: vec![conveyor_config::StepConfig {
+                    name: "only".into(),
+                    handler: conveyor_config::HandlerSpec(HandlerConfig::Log {}),
+                }],
+            }),
         ];
         for c in &all {
             match c {
-                HandlerConfig::Log {} | HandlerConfig::Fail {} | HandlerConfig::Http(_) => {}
+                HandlerConfig::Log {}
+                | HandlerConfig::Fail {}
+                | HandlerConfig::Http(_)
+                | HandlerConfig::Steps(_) => {}
             }
         }
         all
     }
 
+    fn env() -> (HandlerEnv, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let env = HandlerEnv {
+            store: Store::local(dir.path()).unwrap(),
+            queue: "q".into(),
+        };
+        (env, dir)
+    }
+
     #[test]
     fn every_kind_is_one_module_and_one_arm() {
         let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let (env, _dir) = env();
         for config in one_of_each() {
             let kind = config.kind();
-            let handler = build(&config).unwrap();
+            let handler = build(&config, &env).unwrap();
             assert_eq!(handler.kind(), kind, "build maps {kind} to its own handler");
             assert!(
                 src.join(format!("{kind}.rs")).exists() || src.join(kind).join("mod.rs").exists(),

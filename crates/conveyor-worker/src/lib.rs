@@ -101,6 +101,9 @@ pub trait Handler: Send + Sync {
     /// A short name for logs, metrics and result records (`log`, `http`, …).
     fn kind(&self) -> &'static str;
     async fn handle(&self, message: &ReceivedMessage) -> Result<serde_json::Value, HandlerError>;
+    /// Called once the message's result is stored (and before it is deleted): where a handler
+    /// kept state for a redelivery, such as step checkpoints, it can let go of it now.
+    async fn after_result(&self, _message: &ReceivedMessage) {}
 }
 
 /// How to run the workers of one queue.
@@ -392,6 +395,7 @@ async fn finish(
 ) {
     match store_result(store, worker, message, status, output).await {
         Ok(()) => {
+            worker.handler.after_result(message).await;
             if let Err(e) = queue.delete(&worker.queue, &message.receipt_handle).await {
                 tracing::warn!(queue = %worker.queue, message_id = %message.message_id, error = %e, "processed but not deleted; it will be delivered again");
             }

@@ -38,16 +38,19 @@ pub async fn serve(args: ConfigArgs, parts: Parts) -> anyhow::Result<()> {
     if let Some(refusal) = refusals(&settings, parts).into_iter().next() {
         bail!(refusal);
     }
+    let (queue, store, embedded) = open_backends(&settings).await?;
     let handlers = settings
         .queues
         .iter()
         .map(|q| {
-            conveyor_handlers::build(&q.handler)
+            let env = conveyor_handlers::HandlerEnv {
+                store: store.clone(),
+                queue: q.name.clone(),
+            };
+            conveyor_handlers::build(&q.handler, &env)
                 .map_err(|e| anyhow::anyhow!("queue {}: {e}", q.key))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-
-    let (queue, store, embedded) = open_backends(&settings).await?;
     // Idempotency keys live with the queues on the embedded engine, else in the object store.
     let idempotency: Arc<dyn conveyor_queue::idempotency::IdempotencyKeys> = match &embedded {
         Some(engine) => Arc::new(engine.clone()),

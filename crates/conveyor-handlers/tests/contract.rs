@@ -1,0 +1,239 @@
+//! The handler contract, written once and run against every handler kind (as the queue
+//! conformance suite is for queues): success is a JSON value; a failure worth retrying is
+//! `Retry`; one that retrying cannot fix is `Reject`; a handler gives up within its timeout
+//! (as `Retry`); and a handler cancelled mid-way (shutdown drops its future) leaves nothing
+//! half-done, so the same message succeeds when handled again. Each kind says how to make it
+//! succeed, fail, refuse and hang against a local endpoint, or that it cannot (`None`).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use conveyor_config::{HandlerConfig, HandlerSpec, HttpConfig, Span, StepConfig, StepsConfig};
+use conveyor_handlers::{build, HandlerEnv};
+use conveyor_queue::ReceivedMessage;
+use conveyor_store::Store;
+use conveyor_worker::HandlerError;
+
+/// A local endpoint: `/ok` 200, `/fail` 500, `/bad` 400, `/hang` never answers.
+async fn endpoint() -> String {
+    use axum::http::StatusCode;
+    let app = axum::Router::new()
+        .route(
+            "/ok",
+            axum::routing::post(|| async { axum::Json(serde_json::json!({ "ok": true })) }),
+        )
+        .route(
+            "/fail",
+            axum::routing::post(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
+        )
+        .route(
+            "/bad",
+            axum::routing::post(|| async { (StatusCode::BAD_REQUEST, "no such address") }),
+        )
+        .route(
+            "/hang",
+            axum::routing::post(|| async {
+                tokio::time::sleep(Duration::from_secs(600)).await;
+                "late"
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+/// How one kind is made to do each thing the contract checks; `None` where it cannot (the
+/// fail handler never succeeds, the log handler never fails).
+trait Kind {
+    fn ok(&self, base: &str) -> Option<HandlerConfig>;
+    fn retry(&self, base: &str) -> Option<HandlerConfig>;
+    fn reject(&self, base: &str) -> Option<HandlerConfig>;
+    /// A configuration that would wait on `/hang`, with a 1 s timeout.
+    fn hang(&self, base: &str) -> Option<HandlerConfig>;
+}
+
+fn http(base: &str, path: &str, timeout: u64) -> HandlerConfig {
+    HandlerConfig::Http(HttpConfig {
+        url: format!("{base}{path}"),
+        timeout: Span(Duration::from_secs(timeout)),
+    })
+}
+
+fn steps(list: Vec<(&str, HandlerConfig)>) -> HandlerConfig {
+    HandlerConfig::Steps(StepsConfig {
+        steps: list
+            .into_iter()
+            .map(|(name, handler)| StepConfig {
+                name: name.into(),
+                handler: HandlerSpec(handler),
+            })
+            .collect(),
+    })
+}
+
+struct Log;
+impl Kind for Log {
+    fn ok(&self, _: &str) -> Option<HandlerConfig> {
+        Some(HandlerConfig::Log {})
+    }
+    fn retry(&self, _: &str) -> Option<HandlerConfig> {
+        None
+    }
+    fn reject(&self, _: &str) -> Option<HandlerConfig> {
+        None
+    }
+    fn hang(&self, _: &str) -> Option<HandlerConfig> {
+        None
+    }
+}
+
+struct Fail;
+impl Kind for Fail {
+    fn ok(&self, _: &str) -> Option<HandlerConfig> {
+        None
+    }
+    fn retry(&self, _: &str) -> Option<HandlerConfig> {
+        Some(HandlerConfig::Fail {})
+    }
+    fn reject(&self, _: &str) -> Option<HandlerConfig> {
+        None
+    }
+    fn hang(&self, _: &str) -> Option<HandlerConfig> {
+        None
+    }
+}
+
+struct Http;
+impl Kind for Http {
+    fn ok(&self, base: &str) -> Option<HandlerConfig> {
+        Some(http(base, "/ok", 5))
+    }
+    fn retry(&self, base: &str) -> Option<HandlerConfig> {
+        Some(http(base, "/fail", 5))
+    }
+    fn reject(&self, base: &str) -> Option<HandlerConfig> {
+        Some(http(base, "/bad", 5))
+    }
+    fn hang(&self, base: &str) -> Option<HandlerConfig> {
+        Some(http(base, "/hang", 1))
+    }
+}
+
+struct Steps;
+impl Kind for Steps {
+    fn ok(&self, base: &str) -> Option<HandlerConfig> {
+        Some(steps(vec![
+            ("first", http(base, "/ok", 5)),
+            ("second", HandlerConfig::Log {}),
+        ]))
+    }
+    fn retry(&self, base: &str) -> Option<HandlerConfig> {
+        Some(steps(vec![
+            ("first", http(base, "/ok", 5)),
+            ("second", http(base, "/fail", 5)),
+        ]))
+    }
+    fn reject(&self, base: &str) -> Option<HandlerConfig> {
+        Some(steps(vec![("first", http(base, "/bad", 5))]))
+    }
+    fn hang(&self, base: &str) -> Option<HandlerConfig> {
+        Some(steps(vec![
+            ("first", http(base, "/ok", 5)),
+            ("second", http(base, "/hang", 1)),
+        ]))
+    }
+}
+
+/// The contract case of each kind. Exhaustive: a new `HandlerConfig` kind does not compile
+/// until it has a case (and then its generated test below).
+fn case(config: &HandlerConfig) -> &'static dyn Kind {
+    match config {
+        HandlerConfig::Log {} => &Log,
+        HandlerConfig::Fail {} => &Fail,
+        HandlerConfig::Http(_) => &Http,
+        HandlerConfig::Steps(_) => &Steps,
+    }
+}
+
+/// A message of its own for each check: a handler may keep state per message (steps do).
+fn message() -> ReceivedMessage {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    ReceivedMessage {
+        message_id: format!("contract-message-{n}"),
+        body: r#"{"to":"ada@example.com"}"#.into(),
+        approximate_receive_count: 1,
+        ..ReceivedMessage::default()
+    }
+}
+
+async fn contract(kind: &dyn Kind) {
+    let base = endpoint().await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = HandlerEnv {
+        store: Store::local(dir.path()).unwrap(),
+        queue: "contract".into(),
+    };
+    let make = |c: &HandlerConfig| build(c, &env).unwrap();
+
+    if let Some(c) = kind.ok(&base) {
+        let out = make(&c).handle(&message()).await;
+        assert!(
+            matches!(out, Ok(serde_json::Value::Object(_))),
+            "success is a JSON object: {out:?}"
+        );
+    }
+    if let Some(c) = kind.retry(&base) {
+        let out = make(&c).handle(&message()).await;
+        assert!(
+            matches!(out, Err(HandlerError::Retry { .. })),
+            "a passing failure is Retry: {out:?}"
+        );
+    }
+
+    if let Some(c) = kind.reject(&base) {
+        let out = make(&c).handle(&message()).await;
+        assert!(
+            matches!(out, Err(HandlerError::Reject { .. })),
+            "a lasting one is Reject: {out:?}"
+        );
+    }
+
+    if let Some(c) = kind.hang(&base) {
+        let started = Instant::now();
+        let out = make(&c).handle(&message()).await;
+        assert!(
+            matches!(out, Err(HandlerError::Retry { .. }))
+                && started.elapsed() < Duration::from_secs(4),
+            "a hung call gives up within its timeout as Retry: {out:?} after {:?}",
+            started.elapsed()
+        );
+        // Cancelled mid-way (as shutdown drops it): the message still succeeds afterwards.
+        let handler: Arc<dyn conveyor_worker::Handler> = make(&c);
+        let m = message();
+        let _ = tokio::time::timeout(Duration::from_millis(300), handler.handle(&m)).await;
+        if let Some(ok) = kind.ok(&base) {
+            let again = make(&ok).handle(&m).await;
+            assert!(again.is_ok(), "nothing was left half-done: {again:?}");
+        }
+    }
+}
+
+macro_rules! handler_contract {
+    ($($name:ident => $config:expr),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                contract(case(&$config)).await;
+            }
+        )*
+    };
+}
+
+handler_contract! {
+    log_keeps_the_handler_contract => HandlerConfig::Log {},
+    fail_keeps_the_handler_contract => HandlerConfig::Fail {},
+    http_keeps_the_handler_contract => http("http://unused", "/", 1),
+    steps_keeps_the_handler_contract => steps(vec![]),
+}

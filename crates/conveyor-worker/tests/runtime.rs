@@ -10,7 +10,10 @@ use conveyor_queue::{
     SystemClock,
 };
 use conveyor_store::Store;
-use conveyor_worker::{Backoff, Handler, HandlerError, QueueWorker, WorkerStats};
+
+mod outcomes;
+use conveyor_worker::{Handler, HandlerError, QueueWorker, WorkerStats};
+use outcomes::{attrs, eventually, worker, Answer, Scripted};
 use tokio::sync::watch;
 
 struct Fixture {
@@ -34,105 +37,18 @@ fn fixture() -> Fixture {
     }
 }
 
-fn attrs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-fn worker(queue: &str, handler: Arc<dyn Handler>, visibility: u64) -> QueueWorker {
-    QueueWorker {
-        queue: queue.into(),
-        handler,
-        concurrency: 2,
-        visibility: Duration::from_secs(visibility),
-        poll_wait: Duration::from_secs(1),
-        shutdown_grace: Duration::from_secs(5),
-        backoff: Backoff {
-            initial: Duration::from_secs(1),
-            max: Duration::from_secs(1),
-        },
-        dead_letter_queue: None,
-        flow: Default::default(),
-    }
-}
-
-/// What a `Scripted` handler answers on each call (the last answer repeats).
-#[derive(Clone)]
-enum Answer {
-    Done,
-    Retry(Option<Duration>),
-    Reject,
-}
-
-/// Answers from a script and notes when each call came.
-struct Scripted {
-    script: Vec<Answer>,
-    calls: std::sync::Mutex<Vec<std::time::Instant>>,
-}
-
-impl Scripted {
-    fn new(script: &[Answer]) -> Arc<Scripted> {
-        Arc::new(Scripted {
-            script: script.to_vec(),
-            calls: Default::default(),
-        })
-    }
-
-    fn calls(&self) -> Vec<std::time::Instant> {
-        self.calls.lock().unwrap().clone()
-    }
-}
-
-#[async_trait::async_trait]
-impl Handler for Scripted {
-    fn kind(&self) -> &'static str {
-        "scripted"
-    }
-    async fn handle(&self, _m: &ReceivedMessage) -> Result<serde_json::Value, HandlerError> {
-        let n = {
-            let mut calls = self.calls.lock().unwrap();
-            calls.push(std::time::Instant::now());
-            calls.len() - 1
-        };
-        match self.script[n.min(self.script.len() - 1)].clone() {
-            Answer::Done => Ok(serde_json::json!({ "call": n + 1 })),
-            Answer::Retry(after) => Err(HandlerError::Retry {
-                reason: "not yet".into(),
-                after,
-            }),
-            Answer::Reject => Err(HandlerError::reject("never")),
-        }
-    }
-}
-
-/// Run `w` in the background; the returned sender stops it.
+/// Run `w` on the fixture's engine in the background; the returned sender stops it.
 fn start(
     f: &Fixture,
     w: QueueWorker,
     stats: Arc<WorkerStats>,
 ) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
-    let (stop, stopped) = watch::channel(false);
-    let queue: Arc<dyn Queue> = Arc::new(f.engine.clone());
-    let task = tokio::spawn(conveyor_worker::run(
-        queue,
-        f.store.clone(),
+    outcomes::start(
+        &(Arc::new(f.engine.clone()) as Arc<dyn Queue>),
+        &f.store,
         w,
         stats,
-        stopped,
-    ));
-    (stop, task)
-}
-
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    for _ in 0..200 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting until {what}");
+    )
 }
 
 /// Sleeps `delay` per message and counts its calls.
@@ -267,112 +183,25 @@ async fn failing_messages_reach_the_dead_letter_queue_with_their_receive_count()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_with_after_comes_back_after_that_time_not_the_visibility_timeout() {
     let f = fixture();
-    f.engine
-        .create_queue(
-            "later",
-            &attrs(&[("VisibilityTimeout", "60")]),
-            &BTreeMap::new(),
-        )
-        .await
-        .unwrap();
-    f.engine.send("later", SendMessage::new("m")).await.unwrap();
-    let handler = Scripted::new(&[Answer::Retry(Some(Duration::from_secs(2))), Answer::Done]);
-    let stats = Arc::new(WorkerStats::default());
-    let (stop, task) = start(&f, worker("later", handler.clone(), 60), stats.clone());
-    eventually("the retried message is processed", async || {
-        stats.processed() == 1
-    })
-    .await;
-    stop.send(true).unwrap();
-    task.await.unwrap();
-    let calls = handler.calls();
-    let gap = calls[1] - calls[0];
-    assert!(
-        gap >= Duration::from_millis(1900) && gap < Duration::from_secs(10),
-        "came back after {gap:?}: the handler asked for 2 s (the visibility timeout is 60 s)"
-    );
+    outcomes::retry_after_comes_back_after_that_time(Arc::new(f.engine.clone()), f.store.clone())
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_after_retries_back_off_more_each_time() {
     let f = fixture();
-    f.engine
-        .create_queue(
-            "flaky",
-            &attrs(&[("VisibilityTimeout", "60")]),
-            &BTreeMap::new(),
-        )
-        .await
-        .unwrap();
-    f.engine.send("flaky", SendMessage::new("m")).await.unwrap();
-    let handler = Scripted::new(&[Answer::Retry(None)]);
-    let mut w = worker("flaky", handler.clone(), 60);
-    w.concurrency = 1;
-    w.backoff = Backoff {
-        initial: Duration::from_secs(1),
-        max: Duration::from_secs(8),
-    };
-    let stats = Arc::new(WorkerStats::default());
-    let (stop, task) = start(&f, w, stats.clone());
-    eventually("four attempts", async || handler.calls().len() >= 4).await;
-    stop.send(true).unwrap();
-    task.await.unwrap();
-    let calls = handler.calls();
-    let gaps: Vec<Duration> = calls.windows(2).map(|w| w[1] - w[0]).collect();
-    // Waits drawn from [1/2, 1] s, [1, 2] s, [2, 4] s: each at least the one before.
-    assert!(gaps[0] >= Duration::from_millis(450), "{gaps:?}");
-    assert!(gaps[2] >= Duration::from_millis(1950), "{gaps:?}");
-    assert!(gaps[2] > gaps[0], "the backoff grows: {gaps:?}");
+    outcomes::retries_back_off_more_each_time(Arc::new(f.engine.clone()), f.store.clone()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejected_message_reaches_its_dead_letter_queue_after_one_receive() {
     let f = fixture();
-    f.engine
-        .create_queue("jobs-dlq", &BTreeMap::new(), &BTreeMap::new())
-        .await
-        .unwrap();
-    let policy = format!(
-        r#"{{"deadLetterTargetArn":"{}","maxReceiveCount":5}}"#,
-        Location::default().arn("jobs-dlq")
-    );
-    f.engine
-        .create_queue(
-            "jobs",
-            &attrs(&[("RedrivePolicy", &policy)]),
-            &BTreeMap::new(),
-        )
-        .await
-        .unwrap();
-    f.engine
-        .send("jobs", SendMessage::new("bad address"))
-        .await
-        .unwrap();
-    let handler = Scripted::new(&[Answer::Reject]);
-    let mut w = worker("jobs", handler.clone(), 30);
-    w.dead_letter_queue = Some("jobs-dlq".into());
-    let stats = Arc::new(WorkerStats::default());
-    let (stop, task) = start(&f, w, stats.clone());
-    eventually(
-        "the rejected message is in the dead-letter queue",
-        async || f.engine.counts("jobs-dlq").await.unwrap().visible == 1,
+    outcomes::reject_reaches_the_dead_letter_queue_after_one_receive(
+        Arc::new(f.engine.clone()),
+        f.store.clone(),
+        &|name| Location::default().arn(name),
     )
     .await;
-    stop.send(true).unwrap();
-    task.await.unwrap();
-    assert_eq!(
-        handler.calls().len(),
-        1,
-        "one receive, none of the other four"
-    );
-    let counts = f.engine.counts("jobs").await.unwrap();
-    assert_eq!((counts.visible, counts.in_flight), (0, 0));
-    let dead = f
-        .engine
-        .receive("jobs-dlq", ReceiveRequest::up_to(1))
-        .await
-        .unwrap();
-    assert_eq!(dead[0].body, "bad address");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

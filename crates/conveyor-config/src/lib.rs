@@ -30,7 +30,7 @@ pub use files::FilesSettings;
 pub use handlers::{HandlerConfig, HandlerSpec, HttpConfig, StepConfig, StepsConfig};
 pub use secret::Secret;
 pub use sqs::{AccessKey, SqsSettings, DEFAULT_SQS_LISTEN};
-pub use worker::{RateKeySetting, WorkerSettings};
+pub use worker::{BatchSettings, RateKeySetting, WorkerSettings};
 
 /// The built-in configuration: what `conveyor serve` runs with no flags.
 pub const BUILT_IN: &str = include_str!("../../../config/conveyor.toml");
@@ -359,6 +359,7 @@ const INTEGER_SETTINGS: &[&str] = &[
     "concurrency",
     "key_concurrency",
     "processes",
+    "max_messages",
 ];
 /// Settings whose value is a number that may have a fraction.
 const FRACTION_SETTINGS: &[&str] = &["rate"];
@@ -530,7 +531,13 @@ fn environment_settings(
             max_receive_count: o.max_receive_count.unwrap_or(base.max_receive_count),
             dlq_retention: o.dlq_retention.unwrap_or(base.dlq_retention),
             handler: handler(env, key, o.handler.as_ref().unwrap_or(&base.handler))?,
-            worker: worker::resolve(env, key, &base.worker, o.worker.as_ref())?,
+            worker: worker::resolve(
+                env,
+                key,
+                &base.worker,
+                o.worker.as_ref(),
+                o.visibility.unwrap_or(base.visibility),
+            )?,
         };
         check_queue(env, &q)?;
         queues.push(q);

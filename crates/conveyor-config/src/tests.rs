@@ -539,3 +539,25 @@ fn worker_settings_are_checked_and_rates_split_across_processes() {
     .to_string();
     assert!(typo.contains("concurency"), "{typo}");
 }
+
+#[test]
+fn a_batch_waits_less_than_half_the_visibility_timeout() {
+    let batch = |wait: &str| {
+        load(
+            None,
+            vars(&[
+                ("CONVEYOR_QUEUES__EMAILS__WORKER__BATCH__MAX_MESSAGES", "100"),
+                ("CONVEYOR_QUEUES__EMAILS__WORKER__BATCH__MAX_WAIT", wait),
+            ]),
+        )
+    };
+    // The emails queue's visibility timeout is 10 minutes, 5 on staging: every environment counts.
+    let ok = batch("2m").unwrap();
+    let b = ok.selected.queue("emails").unwrap().worker.batch.unwrap();
+    assert_eq!((b.max_messages, b.max_wait.seconds()), (100, 120));
+    let err = batch("3m").unwrap_err().to_string();
+    assert!(
+        err.contains("max_wait") && err.contains("half") && err.contains("staging"),
+        "{err}"
+    );
+}

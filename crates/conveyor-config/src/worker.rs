@@ -13,6 +13,14 @@ pub(crate) struct WorkerSpec {
     rate_key: Option<String>,
     key_concurrency: Option<u64>,
     processes: Option<u64>,
+    batch: Option<BatchSpec>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchSpec {
+    max_messages: u64,
+    max_wait: Span,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -47,6 +55,14 @@ pub struct WorkerSettings {
     pub rate_key: Option<RateKeySetting>,
     /// At most this many messages of one key at once (needs `rate_key`).
     pub key_concurrency: Option<usize>,
+    /// Batch mode: up to `max_messages` handed over at once, gathered for at most `max_wait`.
+    pub batch: Option<BatchSettings>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct BatchSettings {
+    pub max_messages: usize,
+    pub max_wait: Span,
 }
 
 fn rate_key(text: &str) -> Result<RateKeySetting, String> {
@@ -77,6 +93,7 @@ pub(crate) fn resolve(
     key: &str,
     base: &WorkerSpec,
     over: Option<&WorkerSpec>,
+    visibility: Span,
 ) -> Result<WorkerSettings, ConfigError> {
     let concurrency = over
         .and_then(|o| o.concurrency)
@@ -130,7 +147,28 @@ pub(crate) fn resolve(
     if key_concurrency == Some(0) {
         return Err(invalid("key_concurrency must be 1 or more".into()));
     }
+    let batch = over.and_then(|o| o.batch).or(base.batch);
+    if let Some(b) = batch {
+        if !(1..=10_000).contains(&b.max_messages) {
+            return Err(invalid(format!(
+                "batch.max_messages = {} is out of range: use 1 to 10000",
+                b.max_messages
+            )));
+        }
+        // The batch is kept in flight while it gathers; half the visibility timeout leaves
+        // the other half for the handler's first extension.
+        if b.max_wait.0 * 2 >= visibility.0 {
+            return Err(invalid(format!(
+                "batch.max_wait = {} must be below half the queue's visibility timeout ({visibility})",
+                b.max_wait
+            )));
+        }
+    }
     Ok(WorkerSettings {
+        batch: batch.map(|b| BatchSettings {
+            max_messages: b.max_messages as usize,
+            max_wait: b.max_wait,
+        }),
         concurrency,
         backoff_initial: initial,
         backoff_max: max,

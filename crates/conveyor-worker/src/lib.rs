@@ -19,6 +19,7 @@
 //! `conveyor-smoke` = `dead-letter`) is handed back at once, so it reaches the dead-letter queue
 //! after the redrive policy's count of receives, proving the policy on a live deployment.
 
+mod batch;
 mod flow;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,6 +30,7 @@ use conveyor_queue::{Queue, ReceiveRequest, ReceivedMessage, SendMessage};
 use conveyor_store::Store;
 use tokio::sync::watch;
 
+pub use batch::BatchLimits;
 pub use conveyor_queue::PAUSED_TAG;
 pub use flow::{FlowLimits, RateKey};
 
@@ -101,6 +103,18 @@ pub trait Handler: Send + Sync {
     /// A short name for logs, metrics and result records (`log`, `http`, …).
     fn kind(&self) -> &'static str;
     async fn handle(&self, message: &ReceivedMessage) -> Result<serde_json::Value, HandlerError>;
+    /// A batch at once (batch mode), one answer per message in order. By default each message
+    /// is handled in turn; handlers that gain from batching (one upload, one call) override it.
+    async fn handle_batch(
+        &self,
+        messages: &[ReceivedMessage],
+    ) -> Vec<Result<serde_json::Value, HandlerError>> {
+        let mut out = Vec::with_capacity(messages.len());
+        for m in messages {
+            out.push(self.handle(m).await);
+        }
+        out
+    }
     /// Called once the message's result is stored (and before it is deleted): where a handler
     /// kept state for a redelivery, such as step checkpoints, it can let go of it now.
     async fn after_result(&self, _message: &ReceivedMessage) {}
@@ -126,6 +140,8 @@ pub struct QueueWorker {
     pub dead_letter_queue: Option<String>,
     /// Rate and per-key concurrency, shared by this process's loops.
     pub flow: FlowLimits,
+    /// Batch mode: each loop hands its handler up to `max_messages` at once.
+    pub batch: Option<BatchLimits>,
 }
 
 /// What every loop of one queue shares: its flow limits and whether it is paused.
@@ -249,6 +265,10 @@ async fn poll_loop(
 ) {
     let wait = worker.poll_wait.as_secs().clamp(0, 20) as u32;
     let mut paused = shared.paused.clone();
+    if let Some(limits) = worker.batch {
+        return batch::batch_loop(&*queue, &store, &worker, limits, &stats, &stop, &mut paused)
+            .await;
+    }
     while !*stop.borrow() {
         if *paused.borrow() {
             // Paused: take nothing until resumed (or stopped), checking at least once per poll.
@@ -354,8 +374,22 @@ async fn process(
     };
     metrics::histogram!("conveyor_handler_duration_seconds", "queue" => worker.queue.clone())
         .record(started.elapsed().as_secs_f64());
+    settle(queue, store, worker, stats, &message, outcome).await;
+    true
+}
+
+/// What a handler's answer means for its message: stored and deleted, scheduled for a retry,
+/// or rejected.
+async fn settle(
+    queue: &dyn Queue,
+    store: &Store,
+    worker: &QueueWorker,
+    stats: &WorkerStats,
+    message: &ReceivedMessage,
+    outcome: Result<serde_json::Value, HandlerError>,
+) {
     match outcome {
-        Ok(output) => finish(queue, store, worker, stats, &message, "processed", output).await,
+        Ok(output) => finish(queue, store, worker, stats, message, "processed", output).await,
         Err(HandlerError::Retry { reason, after }) => {
             let wait =
                 after.unwrap_or_else(|| worker.backoff.wait(message.approximate_receive_count));
@@ -377,10 +411,9 @@ async fn process(
         }
         Err(HandlerError::Reject { reason }) => {
             tracing::warn!(queue = %worker.queue, message_id = %message.message_id, error = %reason, "handler rejected the message");
-            reject(queue, store, worker, stats, &message, reason).await;
+            reject(queue, store, worker, stats, message, reason).await;
         }
     }
-    true
 }
 
 /// Store the result record, then delete the message: every deleted message has its result.

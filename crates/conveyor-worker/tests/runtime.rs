@@ -481,3 +481,99 @@ async fn a_paused_queue_takes_nothing_until_resumed() {
     stop.send(true).unwrap();
     task.await.unwrap();
 }
+
+/// Takes whole batches, noting their sizes; fails (Retry in 1 s) the messages whose body ends
+/// in an odd digit, the first time each is seen.
+struct Batcher {
+    sizes: std::sync::Mutex<Vec<usize>>,
+    seen: std::sync::Mutex<std::collections::HashMap<String, u32>>,
+}
+
+#[async_trait::async_trait]
+impl Handler for Batcher {
+    fn kind(&self) -> &'static str {
+        "batcher"
+    }
+    async fn handle(&self, _m: &ReceivedMessage) -> Result<serde_json::Value, HandlerError> {
+        unreachable!("batch mode calls handle_batch")
+    }
+    async fn handle_batch(
+        &self,
+        messages: &[ReceivedMessage],
+    ) -> Vec<Result<serde_json::Value, HandlerError>> {
+        self.sizes.lock().unwrap().push(messages.len());
+        let mut seen = self.seen.lock().unwrap();
+        messages
+            .iter()
+            .map(|m| {
+                let odd = m.body.ends_with(['1', '3', '5', '7', '9']);
+                let times = seen.entry(m.body.clone()).or_default();
+                *times += 1;
+                if odd && *times == 1 {
+                    Err(HandlerError::retry_after(
+                        "odd, once",
+                        Duration::from_secs(1),
+                    ))
+                } else {
+                    Ok(serde_json::json!({ "batched": true }))
+                }
+            })
+            .collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_handler_gets_up_to_its_limit_and_a_partial_failure_deletes_only_the_successes() {
+    let f = fixture();
+    f.engine
+        .create_queue(
+            "bulk",
+            &attrs(&[("VisibilityTimeout", "30")]),
+            &BTreeMap::new(),
+        )
+        .await
+        .unwrap();
+    for chunk in (0..250).collect::<Vec<_>>().chunks(10) {
+        let entries = chunk
+            .iter()
+            .map(|i| conveyor_queue::BatchEntry {
+                id: i.to_string(),
+                entry: SendMessage::new(format!("event-{i}")),
+            })
+            .collect();
+        f.engine.send_batch("bulk", entries).await.unwrap();
+    }
+    let handler = Arc::new(Batcher {
+        sizes: Default::default(),
+        seen: Default::default(),
+    });
+    let mut w = worker("bulk", handler.clone(), 30);
+    w.concurrency = 1;
+    w.batch = Some(conveyor_worker::BatchLimits {
+        max_messages: 100,
+        max_wait: Duration::from_secs(2),
+    });
+    let stats = Arc::new(WorkerStats::default());
+    let (stop, task) = start(&f, w, stats.clone());
+    eventually("every message is processed", async || {
+        stats.processed() == 250
+    })
+    .await;
+    stop.send(true).unwrap();
+    task.await.unwrap();
+    let sizes = handler.sizes.lock().unwrap().clone();
+    assert_eq!(sizes[0], 100, "a full batch of max_messages: {sizes:?}");
+    assert!(sizes.iter().all(|&n| n <= 100), "{sizes:?}");
+    // Each failure came back once (it was not deleted); no success came back (it was).
+    for (body, times) in handler.seen.lock().unwrap().iter() {
+        let odd = body.ends_with(['1', '3', '5', '7', '9']);
+        assert_eq!(*times, if odd { 2 } else { 1 }, "{body}");
+    }
+    let c = f.engine.counts("bulk").await.unwrap();
+    assert_eq!(
+        (c.visible, c.in_flight),
+        (0, 0),
+        "all deleted, each once processed"
+    );
+    assert_eq!(f.store.list("results/bulk").await.unwrap().len(), 250);
+}

@@ -94,6 +94,10 @@ pub async fn serve(args: ConfigArgs, parts: Parts) -> anyhow::Result<()> {
                 },
                 dead_letter_queue: Some(q.dlq_name.clone()),
                 flow: flow_limits(&q.worker),
+                batch: q.worker.batch.map(|b| conveyor_worker::BatchLimits {
+                    max_messages: b.max_messages,
+                    max_wait: b.max_wait.0,
+                }),
             };
             let stats = Arc::new(WorkerStats::default());
             workers.push(tokio::spawn(conveyor_worker::run(

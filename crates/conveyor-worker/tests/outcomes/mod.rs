@@ -32,6 +32,7 @@ pub fn worker(queue: &str, handler: Arc<dyn Handler>, visibility: u64) -> QueueW
         },
         dead_letter_queue: None,
         flow: Default::default(),
+        batch: None,
     }
 }
 

@@ -546,7 +546,10 @@ fn a_batch_waits_less_than_half_the_visibility_timeout() {
         load(
             None,
             vars(&[
-                ("CONVEYOR_QUEUES__EMAILS__WORKER__BATCH__MAX_MESSAGES", "100"),
+                (
+                    "CONVEYOR_QUEUES__EMAILS__WORKER__BATCH__MAX_MESSAGES",
+                    "100",
+                ),
                 ("CONVEYOR_QUEUES__EMAILS__WORKER__BATCH__MAX_WAIT", wait),
             ]),
         )

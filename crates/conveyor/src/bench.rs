@@ -23,6 +23,8 @@ pub struct BenchArgs {
 pub enum BenchCommand {
     /// Send, receive and delete through the SQS protocol with concurrent clients.
     Sqs(SqsBench),
+    /// Messages fully processed per second by the worker runtime, against the raw engine cycle.
+    Worker(crate::bench_worker::WorkerBench),
 }
 
 #[derive(Debug, Args)]
@@ -57,6 +59,7 @@ pub struct SqsBench {
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.command {
         BenchCommand::Sqs(b) => sqs(b).await,
+        BenchCommand::Worker(b) => crate::bench_worker::run(b).await,
     }
 }
 

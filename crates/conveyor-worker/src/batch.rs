@@ -10,7 +10,7 @@ use conveyor_queue::{BatchEntry, Queue, ReceiveRequest, ReceivedMessage};
 use conveyor_store::Store;
 use tokio::sync::watch;
 
-use crate::{record_outcome, released_after_grace, settle, store_result, QueueWorker, WorkerStats};
+use crate::{released_after_grace, settle, store_result, QueueWorker, WorkerStats};
 
 /// How a queue's messages are gathered into batches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,7 +115,7 @@ pub(crate) async fn batch_loop(
                 let _ = queue
                     .change_visibility(&worker.queue, &m.receipt_handle, 0)
                     .await;
-                record_outcome(&worker.queue, "released");
+                stats.count(&worker.queue, "released");
             }
             continue;
         };
@@ -126,7 +126,7 @@ pub(crate) async fn batch_loop(
                 {
                     Ok(()) => done.push(message),
                     Err(e) => {
-                        record_outcome(&worker.queue, "failed");
+                        stats.count(&worker.queue, "failed");
                         tracing::warn!(queue = %worker.queue, message_id = %message.message_id, error = %e, "result not stored; the message will be retried");
                     }
                 },
@@ -148,10 +148,7 @@ pub(crate) async fn batch_loop(
             match queue.delete_batch(&worker.queue, entries).await {
                 Ok(outcome) => {
                     for _ in &outcome.successful {
-                        stats
-                            .processed
-                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        record_outcome(&worker.queue, "processed");
+                        stats.count(&worker.queue, "processed");
                     }
                     for (_, e) in &outcome.failed {
                         tracing::warn!(queue = %worker.queue, error = %e, "processed but not deleted; it will be delivered again");

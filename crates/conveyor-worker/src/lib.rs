@@ -160,6 +160,21 @@ pub struct WorkerStats {
 }
 
 impl WorkerStats {
+    /// The one place an outcome is counted: here, and in `/metrics` as
+    /// `conveyor_worker_messages_total{queue,outcome}`.
+    fn count(&self, queue: &str, outcome: &'static str) {
+        let field = match outcome {
+            "processed" => Some(&self.processed),
+            "released" => Some(&self.released),
+            "retried" | "rejected" | "failed" => Some(&self.failed),
+            _ => None,
+        };
+        if let Some(field) = field {
+            field.fetch_add(1, Ordering::Relaxed);
+        }
+        metrics::counter!("conveyor_worker_messages_total", "queue" => queue.to_string(), "outcome" => outcome).increment(1);
+    }
+
     pub fn processed(&self) -> u64 {
         self.processed.load(Ordering::Relaxed)
     }
@@ -298,8 +313,7 @@ async fn poll_loop(
                 let _ = queue
                     .change_visibility(&worker.queue, &message.receipt_handle, 0)
                     .await;
-                stats.released.fetch_add(1, Ordering::Relaxed);
-                record_outcome(&worker.queue, "released");
+                stats.count(&worker.queue, "released");
             }
             return;
         }
@@ -337,7 +351,7 @@ async fn process(
         let _ = queue
             .change_visibility(&worker.queue, &message.receipt_handle, 0)
             .await;
-        record_outcome(&worker.queue, "refused_probe");
+        stats.count(&worker.queue, "refused_probe");
         return true;
     }
     let started = std::time::Instant::now();
@@ -367,8 +381,7 @@ async fn process(
         let _ = queue
             .change_visibility(&worker.queue, &message.receipt_handle, 0)
             .await;
-        stats.released.fetch_add(1, Ordering::Relaxed);
-        record_outcome(&worker.queue, "released");
+        stats.count(&worker.queue, "released");
         tracing::info!(queue = %worker.queue, message_id = %message.message_id, "released unfinished message");
         return false;
     };
@@ -402,8 +415,7 @@ async fn settle(
             {
                 tracing::warn!(queue = %worker.queue, message_id = %message.message_id, error = %e, "cannot schedule the retry; the message returns after its visibility timeout");
             }
-            stats.failed.fetch_add(1, Ordering::Relaxed);
-            record_outcome(&worker.queue, "retried");
+            stats.count(&worker.queue, "retried");
             tracing::warn!(
                 queue = %worker.queue, message_id = %message.message_id, receive_count = message.approximate_receive_count,
                 retry_in_seconds = seconds, error = %reason, "handler failed; retrying"
@@ -432,16 +444,10 @@ async fn finish(
             if let Err(e) = queue.delete(&worker.queue, &message.receipt_handle).await {
                 tracing::warn!(queue = %worker.queue, message_id = %message.message_id, error = %e, "processed but not deleted; it will be delivered again");
             }
-            let counter = match status {
-                "processed" => &stats.processed,
-                _ => &stats.failed,
-            };
-            counter.fetch_add(1, Ordering::Relaxed);
-            record_outcome(&worker.queue, status);
+            stats.count(&worker.queue, status);
         }
         Err(e) => {
-            stats.failed.fetch_add(1, Ordering::Relaxed);
-            record_outcome(&worker.queue, "failed");
+            stats.count(&worker.queue, "failed");
             tracing::warn!(queue = %worker.queue, message_id = %message.message_id, error = %e, "result not stored; the message will be retried");
         }
     }
@@ -478,20 +484,13 @@ async fn reject(
             if let Err(e) = queue.delete(&worker.queue, &message.receipt_handle).await {
                 tracing::warn!(queue = %worker.queue, message_id = %message.message_id, error = %e, "rejected to the dead-letter queue but not deleted; it will be delivered again");
             }
-            stats.failed.fetch_add(1, Ordering::Relaxed);
-            record_outcome(&worker.queue, "rejected");
+            stats.count(&worker.queue, "rejected");
         }
         Err(e) => {
-            stats.failed.fetch_add(1, Ordering::Relaxed);
-            record_outcome(&worker.queue, "failed");
+            stats.count(&worker.queue, "failed");
             tracing::warn!(queue = %worker.queue, message_id = %message.message_id, error = %e, "cannot move a rejected message to its dead-letter queue; it returns after its visibility timeout");
         }
     }
-}
-
-/// Count a message's outcome for `/metrics` (a no-op until a recorder is installed).
-fn record_outcome(queue: &str, outcome: &'static str) {
-    metrics::counter!("conveyor_worker_messages_total", "queue" => queue.to_string(), "outcome" => outcome).increment(1);
 }
 
 /// Extend the message's visibility every half timeout; returns only if an extension fails.

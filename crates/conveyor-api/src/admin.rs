@@ -142,14 +142,7 @@ pub async fn receive(
     };
     let messages = state.queue.receive(&name, request).await?;
     if r.delete && !messages.is_empty() {
-        let entries = messages
-            .iter()
-            .enumerate()
-            .map(|(i, m)| BatchEntry {
-                id: i.to_string(),
-                entry: m.receipt_handle.clone(),
-            })
-            .collect();
+        let entries = BatchEntry::numbered(messages.iter().map(|m| m.receipt_handle.clone()));
         state.queue.delete_batch(&name, entries).await?;
     }
     let rows: Vec<Value> = messages

@@ -102,6 +102,20 @@ pub struct BatchEntry<T> {
     pub entry: T,
 }
 
+impl<T> BatchEntry<T> {
+    /// Entries with ids `0`, `1`, … in order, for callers that need no ids of their own.
+    pub fn numbered(entries: impl IntoIterator<Item = T>) -> Vec<BatchEntry<T>> {
+        entries
+            .into_iter()
+            .enumerate()
+            .map(|(i, entry)| BatchEntry {
+                id: i.to_string(),
+                entry,
+            })
+            .collect()
+    }
+}
+
 /// Per-entry results of a batch call, as SQS reports them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchOutcome<T> {

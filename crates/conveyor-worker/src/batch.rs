@@ -69,14 +69,11 @@ async fn keep_batch_in_flight(queue: &dyn Queue, worker: &QueueWorker, batch: &[
     loop {
         tokio::time::sleep(Duration::from_millis(timeout * 500)).await;
         for chunk in batch.chunks(10) {
-            let entries = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, m)| BatchEntry {
-                    id: i.to_string(),
-                    entry: (m.receipt_handle.clone(), timeout as u32),
-                })
-                .collect();
+            let entries = BatchEntry::numbered(
+                chunk
+                    .iter()
+                    .map(|m| (m.receipt_handle.clone(), timeout as u32)),
+            );
             if let Err(e) = queue.change_visibility_batch(&worker.queue, entries).await {
                 tracing::warn!(queue = %worker.queue, error = %e, "cannot extend a running batch's visibility");
                 return;
@@ -137,14 +134,7 @@ pub(crate) async fn batch_loop(
             for m in chunk.iter() {
                 worker.handler.after_result(m).await;
             }
-            let entries = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, m)| BatchEntry {
-                    id: i.to_string(),
-                    entry: m.receipt_handle.clone(),
-                })
-                .collect();
+            let entries = BatchEntry::numbered(chunk.iter().map(|m| m.receipt_handle.clone()));
             match queue.delete_batch(&worker.queue, entries).await {
                 Ok(outcome) => {
                     for _ in &outcome.successful {

@@ -96,14 +96,7 @@ async fn raw_cycle(b: &WorkerBench) -> anyhow::Result<f64> {
                 if got.is_empty() {
                     return anyhow::Ok(());
                 }
-                let entries = got
-                    .iter()
-                    .enumerate()
-                    .map(|(i, m)| BatchEntry {
-                        id: i.to_string(),
-                        entry: m.receipt_handle.clone(),
-                    })
-                    .collect();
+                let entries = BatchEntry::numbered(got.iter().map(|m| m.receipt_handle.clone()));
                 queue.delete_batch("bench", entries).await?;
             }
         });

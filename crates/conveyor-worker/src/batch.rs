@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use conveyor_queue::{BatchEntry, Queue, ReceiveRequest, ReceivedMessage};
 use conveyor_store::Store;
+use futures_util::StreamExt;
 use tokio::sync::watch;
 
 use crate::{released_after_grace, settle, store_result, QueueWorker, WorkerStats};
@@ -116,19 +117,36 @@ pub(crate) async fn batch_loop(
             }
             continue;
         };
-        let mut done = Vec::new();
+        // Results are written 16 at a time: one by one, a batch of 100 waited on 100 writes.
+        let mut failed = Vec::new();
+        let mut writes = Vec::new();
         for (message, outcome) in batch.iter().zip(outcomes) {
             match outcome {
-                Ok(output) => match store_result(store, worker, message, "processed", output).await
-                {
-                    Ok(()) => done.push(message),
-                    Err(e) => {
-                        stats.count(&worker.queue, "failed");
-                        tracing::warn!(queue = %worker.queue, message_id = %message.message_id, error = %e, "result not stored; the message will be retried");
-                    }
-                },
-                failed => settle(queue, store, worker, stats, message, failed).await,
+                Ok(output) => writes.push(async move {
+                    (
+                        message,
+                        store_result(store, worker, message, "processed", output).await,
+                    )
+                }),
+                other => failed.push((message, other)),
             }
+        }
+        let written: Vec<_> = futures_util::stream::iter(writes)
+            .buffer_unordered(16)
+            .collect()
+            .await;
+        let mut done = Vec::new();
+        for (message, stored) in written {
+            match stored {
+                Ok(()) => done.push(message),
+                Err(e) => {
+                    stats.count(&worker.queue, "failed");
+                    tracing::warn!(queue = %worker.queue, message_id = %message.message_id, error = %e, "result not stored; the message will be retried");
+                }
+            }
+        }
+        for (message, outcome) in failed {
+            settle(queue, store, worker, stats, message, outcome).await;
         }
         for chunk in done.chunks(10) {
             for m in chunk.iter() {

@@ -154,8 +154,9 @@ async fn hundreds_of_idle_and_half_sent_connections_do_not_delay_a_normal_client
         None,
     );
     let mut held = Vec::new();
+    // 200 idle and 200 half-sent on the API, and as many again on the SQS endpoint.
     for address in [server.address.as_str(), host(&server.sqs)] {
-        for i in 0..200 {
+        for i in 0..400 {
             let mut stream = TcpStream::connect(address).await.unwrap();
             if i % 2 == 1 {
                 // Half-sent: headers cut off, or a body that never comes.

@@ -21,10 +21,19 @@ use crate::{ApiError, ApiJson, ApiState};
 
 type Accepted = (StatusCode, Json<Value>);
 
-/// `202` with the message's id (`message_id`), or every id when the request may carry several.
-fn accepted(ids: Vec<String>, single: bool) -> Accepted {
-    let body = match (ids.as_slice(), single) {
-        ([one], true) => serde_json::json!({ "message_id": one }),
+/// How a route answers with the ids it enqueued.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ids {
+    /// `{"message_id": …}`: the route sends one message.
+    One,
+    /// `{"message_ids": […]}`: the route may send several, so even one is a list.
+    List,
+}
+
+/// `202` with the ids in the route's shape.
+fn accepted(ids: Vec<String>, shape: Ids) -> Accepted {
+    let body = match (ids.as_slice(), shape) {
+        ([one], Ids::One) => serde_json::json!({ "message_id": one }),
         _ => serde_json::json!({ "message_ids": ids }),
     };
     (StatusCode::ACCEPTED, Json(body))
@@ -66,16 +75,15 @@ fn email_field(field: &str, value: &str) -> Result<(), ApiError> {
 }
 
 /// Send `messages` (bodies with their group ids) to the configured queue `key`, in batches of
-/// ten, once per `Idempotency-Key` of `route`; answers `202` with the message ids (a list when
-/// the route takes several messages, even if this request sent one).
+/// ten, once per `Idempotency-Key` of `route`; answers `202` with the message ids in `shape`.
 async fn enqueue(
     state: &ApiState,
     headers: &HeaderMap,
     route: &str,
     key: &str,
     messages: Vec<(String, Option<String>)>,
+    shape: Ids,
 ) -> Result<Response, ApiError> {
-    let listed = route == "/v1/analytics/events";
     let queue = state.settings.queue(key).ok_or_else(|| {
         ApiError::NotFound(format!("this deployment has no {key} queue configured"))
     })?;
@@ -114,7 +122,7 @@ async fn enqueue(
             }
             ids.extend(outcome.successful.into_iter().map(|(_, s)| s.message_id));
         }
-        Ok(accepted(ids, !listed))
+        Ok(accepted(ids, shape))
     };
     once(state, idempotency.as_ref(), &request, work).await
 }
@@ -158,6 +166,7 @@ pub async fn feedback(
         "/v1/feedback",
         "feedback",
         vec![(body.to_string(), Some(f.user_id))],
+        Ids::One,
     )
     .await
 }
@@ -192,6 +201,7 @@ pub async fn email(
         "/v1/emails",
         "emails",
         vec![(body.to_string(), Some(e.to.to_ascii_lowercase()))],
+        Ids::One,
     )
     .await
 }
@@ -245,6 +255,7 @@ pub async fn analytics_events(
         "/v1/analytics/events",
         "analytics",
         messages,
+        Ids::List,
     )
     .await
 }
@@ -286,6 +297,7 @@ pub async fn testflight_invitation(
         "/v1/testflight/invitations",
         "testflight",
         vec![(body.to_string(), Some(inv.email.to_ascii_lowercase()))],
+        Ids::One,
     )
     .await
 }
@@ -323,5 +335,13 @@ pub async fn generic_message(
         other => other.to_string(),
     };
     let route = format!("/v1/queues/{queue}/messages");
-    enqueue(&state, &headers, &route, &queue, vec![(body, m.group_id)]).await
+    enqueue(
+        &state,
+        &headers,
+        &route,
+        &queue,
+        vec![(body, m.group_id)],
+        Ids::One,
+    )
+    .await
 }

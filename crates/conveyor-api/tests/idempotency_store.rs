@@ -17,29 +17,11 @@ async fn the_local_store_keeps_the_idempotency_contract() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_keeps_the_idempotency_contract() {
     let moto = conveyor_aws::testing::start_moto();
-    // nextest runs every test in its own process, so these reach only this test.
-    std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
-    std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
-    std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
     let dir = tempfile::tempdir().unwrap();
-    let settings = conveyor_config::load(
-        None,
-        [
-            (
-                "CONVEYOR_DATA_DIR".to_string(),
-                dir.path().display().to_string(),
-            ),
-            ("CONVEYOR_STORE_BACKEND".into(), "s3".into()),
-            ("CONVEYOR_AWS_ENDPOINT".into(), moto.url.clone()),
-        ],
+    let (_, store) = conveyor_aws::testing::s3_store_on(
+        &moto,
+        vec![("CONVEYOR_DATA_DIR".into(), dir.path().display().to_string())],
     )
-    .unwrap()
-    .selected;
-    let aws = conveyor_aws::Aws::connect(&settings)
-        .await
-        .unwrap()
-        .unwrap();
-    aws.ensure_bucket(&settings.bucket).await.unwrap();
-    let store = aws.s3_store(&settings.bucket).unwrap();
+    .await;
     contract(Arc::new(StoreKeys::new(store))).await;
 }

@@ -45,3 +45,30 @@ pub fn start_moto() -> Moto {
     }
     moto
 }
+
+/// The settings `variables` describe, on moto's S3, with their bucket created and a store over
+/// it. Sets moto's test credentials in the process environment: nextest runs each test in a
+/// process of its own, so they reach only that test.
+pub async fn s3_store_on(
+    moto: &Moto,
+    variables: Vec<(String, String)>,
+) -> (conveyor_config::Settings, conveyor_store::Store) {
+    std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+    std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+    let mut variables = variables;
+    variables.push(("CONVEYOR_STORE_BACKEND".into(), "s3".into()));
+    variables.push(("CONVEYOR_AWS_ENDPOINT".into(), moto.url.clone()));
+    let settings = conveyor_config::load(None, variables)
+        .expect("the test's settings load")
+        .selected;
+    let aws = crate::Aws::connect(&settings)
+        .await
+        .expect("moto answers")
+        .expect("the settings name AWS backends");
+    aws.ensure_bucket(&settings.bucket)
+        .await
+        .expect("moto creates the bucket");
+    let store = aws.s3_store(&settings.bucket).expect("an S3 store");
+    (settings, store)
+}

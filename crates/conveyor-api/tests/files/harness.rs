@@ -73,33 +73,9 @@ impl App {
     /// On a bucket of a fresh moto_server, with extra `CONVEYOR_` settings.
     pub async fn s3_with(extra: &[(&str, &str)]) -> App {
         let moto = conveyor_aws::testing::start_moto();
-        // nextest runs every test in its own process, so these reach only this test.
-        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
-        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
         let dir = tempfile::tempdir().unwrap();
-        let settings = conveyor_config::load(
-            None,
-            variables(
-                &dir,
-                &[
-                    &[
-                        ("CONVEYOR_STORE_BACKEND", "s3"),
-                        ("CONVEYOR_AWS_ENDPOINT", moto.url.as_str()),
-                    ],
-                    extra,
-                ]
-                .concat(),
-            ),
-        )
-        .unwrap()
-        .selected;
-        let aws = conveyor_aws::Aws::connect(&settings)
-            .await
-            .unwrap()
-            .unwrap();
-        aws.ensure_bucket(&settings.bucket).await.unwrap();
-        let store = aws.s3_store(&settings.bucket).unwrap();
+        let (settings, store) =
+            conveyor_aws::testing::s3_store_on(&moto, variables(&dir, extra)).await;
         App::start(settings, store, Some(moto), dir).await
     }
 

@@ -57,16 +57,29 @@ impl Serialize for Span {
 
 impl<'de> Deserialize<'de> for Span {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Seconds(u64),
-            Text(String),
+        struct Visit;
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = Span;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(
+                    r#"a duration such as "30s", "5m", "2h", "14d" or a whole number of seconds"#,
+                )
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Span, E> {
+                Ok(Span(Duration::from_secs(n)))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Span, E> {
+                u64::try_from(n)
+                    .map(|n| Span(Duration::from_secs(n)))
+                    .map_err(|_| {
+                        E::custom(format!("{n} seconds is negative; durations are 0 or more"))
+                    })
+            }
+            fn visit_str<E: serde::de::Error>(self, t: &str) -> Result<Span, E> {
+                Span::parse(t).map_err(E::custom)
+            }
         }
-        match Raw::deserialize(d)? {
-            Raw::Seconds(n) => Ok(Span(Duration::from_secs(n))),
-            Raw::Text(t) => Span::parse(&t).map_err(serde::de::Error::custom),
-        }
+        d.deserialize_any(Visit)
     }
 }
 

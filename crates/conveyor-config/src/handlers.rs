@@ -23,6 +23,8 @@ pub enum HandlerConfig {
     /// Named steps run in order; each step's output is checkpointed before the next, so a
     /// message delivered again resumes after its last finished step.
     Steps(StepsConfig),
+    /// A program or URL run once per batch with the event AWS Lambda passes for SQS.
+    Function(FunctionConfig),
 }
 
 impl HandlerConfig {
@@ -33,6 +35,7 @@ impl HandlerConfig {
             HandlerConfig::Fail {} => "fail",
             HandlerConfig::Http(_) => "http",
             HandlerConfig::Steps(_) => "steps",
+            HandlerConfig::Function(_) => "function",
         }
     }
 }
@@ -49,6 +52,119 @@ pub struct HttpConfig {
 
 fn default_http_timeout() -> Span {
     Span(std::time::Duration::from_secs(10))
+}
+
+/// `kind = "function"`: the AWS Lambda SQS contract. Exactly one of `command` (a process per
+/// batch: the event on stdin, the answer on stdout) and `url` (the event POSTed there).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The function's name in its environment (`AWS_LAMBDA_FUNCTION_NAME`) and in logs;
+    /// the queue's key when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// How long one invocation may run before it is killed and its batch retried.
+    #[serde(default = "default_function_timeout")]
+    pub timeout: Span,
+    /// Records per invocation: 1 to 10 on FIFO queues, up to 10000 on standard ones.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: u64,
+    /// How long to gather a batch (standard queues only; 0 to 300 s, at least 1 s when
+    /// `batch_size` is over 10, as Lambda requires).
+    #[serde(default = "zero_span")]
+    pub batching_window: Span,
+    /// Invocations at once (2 to 1000); it sets the worker's concurrency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maximum_concurrency: Option<u64>,
+    /// The function answers `{"batchItemFailures":[{"itemIdentifier":"<messageId>"}]}` and
+    /// only those messages are retried.
+    #[serde(default)]
+    pub report_batch_item_failures: bool,
+    /// Lambda filter patterns: a message matching none is deleted without running the function.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filter: Vec<crate::FilterPattern>,
+    /// Variables for the command (it gets no others but `PATH`, `HOME`, `LANG` and Lambda's own).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub environment: std::collections::BTreeMap<String, String>,
+}
+
+fn default_function_timeout() -> Span {
+    Span(std::time::Duration::from_secs(60))
+}
+
+fn default_batch_size() -> u64 {
+    10
+}
+
+fn zero_span() -> Span {
+    Span(std::time::Duration::ZERO)
+}
+
+/// The most filter patterns a function takes (Lambda's raised quota).
+const MAX_FILTERS: usize = 10;
+
+impl FunctionConfig {
+    /// Lambda's own rules for an SQS event source mapping, on a FIFO queue or a standard one.
+    pub(crate) fn check(&self, fifo: bool) -> Result<(), String> {
+        match (&self.command, &self.url) {
+            (Some(c), None) if c.is_empty() || c[0].is_empty() => {
+                return Err("command is empty: give the program and its arguments, e.g. [\"python3\", \"fn.py\"]".into())
+            }
+            (Some(_), None) => {}
+            (None, Some(u)) if !(u.starts_with("http://") || u.starts_with("https://")) => {
+                return Err(format!("url = {u:?}: use http://… or https://…"))
+            }
+            (None, Some(_)) => {}
+            _ => return Err("give exactly one of command = [\"program\", …] and url = \"http://…\"".into()),
+        }
+        if self.timeout.0.is_zero() || self.timeout.seconds() > 900 {
+            return Err(format!(
+                "timeout = {} is out of range: use 1s to 15m, as Lambda does",
+                self.timeout
+            ));
+        }
+        let most = if fifo { 10 } else { 10_000 };
+        if !(1..=most).contains(&self.batch_size) {
+            return Err(format!(
+                "batch_size = {} is out of range: use 1 to {most} on a {} queue",
+                self.batch_size,
+                if fifo { "FIFO" } else { "standard" }
+            ));
+        }
+        if self.batching_window.seconds() > 300 {
+            return Err(format!(
+                "batching_window = {} is over Lambda's 300s",
+                self.batching_window
+            ));
+        }
+        if fifo && !self.batching_window.0.is_zero() {
+            return Err("batching_window is for standard queues; a FIFO queue's function takes what one receive brings".into());
+        }
+        if self.batch_size > 10 && self.batching_window.0 < std::time::Duration::from_secs(1) {
+            return Err(format!(
+                "batch_size = {} needs batching_window of at least 1s, as Lambda requires for batches over 10",
+                self.batch_size
+            ));
+        }
+        if let Some(n) = self.maximum_concurrency {
+            if !(2..=1000).contains(&n) {
+                return Err(format!(
+                    "maximum_concurrency = {n} is out of range: use 2 to 1000, as Lambda does"
+                ));
+            }
+        }
+        if self.filter.len() > MAX_FILTERS {
+            return Err(format!(
+                "filter has {} patterns; at most {MAX_FILTERS}",
+                self.filter.len()
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,13 +244,45 @@ impl<'de> Deserialize<'de> for HandlerSpec {
                 HandlerConfig::deserialize(de::value::MapDeserializer::new(table)).map(HandlerSpec)
             }
 
-            fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<HandlerSpec, M::Error> {
-                HandlerConfig::deserialize(de::value::MapAccessDeserializer::new(map))
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<HandlerSpec, M::Error> {
+                let mut table = toml::Table::new();
+                while let Some((key, value)) = map.next_entry::<String, toml::Value>()? {
+                    table.insert(key, value);
+                }
+                from_table(table)
                     .map(HandlerSpec)
+                    .map_err(de::Error::custom)
             }
         }
         d.deserialize_any(Spec)
     }
+}
+
+/// A handler table's settings, read by kind. serde reads a tagged enum through a buffer that
+/// forgets which key held a value of the wrong type, so when one is refused for that, the key
+/// is found by reading the table again without each key in turn: the one whose absence
+/// changes the complaint is the one to blame.
+fn from_table(table: toml::Table) -> Result<HandlerConfig, String> {
+    let read = |t: &toml::Table| {
+        toml::Value::Table(t.clone())
+            .try_into::<HandlerConfig>()
+            .map_err(|e| e.message().to_string())
+    };
+    let complaint = match read(&table) {
+        Ok(config) => return Ok(config),
+        Err(complaint) => complaint,
+    };
+    if complaint.contains("unknown field") || complaint.contains("unknown variant") {
+        return Err(complaint);
+    }
+    for key in table.keys().filter(|k| k.as_str() != "kind") {
+        let mut without = table.clone();
+        without.remove(key);
+        if read(&without).err().as_ref() != Some(&complaint) {
+            return Err(format!("{key}: {complaint}"));
+        }
+    }
+    Err(complaint)
 }
 
 #[cfg(test)]

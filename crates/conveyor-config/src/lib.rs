@@ -12,6 +12,7 @@ mod backend;
 mod connections;
 mod duration;
 mod files;
+mod filter;
 mod handlers;
 mod secret;
 mod sqs;
@@ -27,7 +28,10 @@ pub use backend::{BackendSettings, QueueBackend, StoreBackend};
 pub use connections::ConnectionSettings;
 pub use duration::Span;
 pub use files::FilesSettings;
-pub use handlers::{HandlerConfig, HandlerSpec, HttpConfig, StepConfig, StepsConfig};
+pub use filter::FilterPattern;
+pub use handlers::{
+    FunctionConfig, HandlerConfig, HandlerSpec, HttpConfig, StepConfig, StepsConfig,
+};
 pub use secret::Secret;
 pub use sqs::{AccessKey, SqsSettings, DEFAULT_SQS_LISTEN};
 pub use worker::{BatchSettings, RateKeySetting, WorkerSettings};
@@ -267,10 +271,14 @@ pub fn load(
     let file: FileConfig = toml::Value::Table(table)
         .try_into()
         .map_err(|e: toml::de::Error| ConfigError::Parse {
-            origin,
+            origin: origin.clone(),
             detail: e.to_string(),
         })?;
-    resolve(&file)
+    // The file is named too: the setting alone does not say which file to open.
+    resolve(&file).map_err(|e| match e {
+        ConfigError::Invalid(what) => ConfigError::Invalid(format!("{origin}: {what}")),
+        other => other,
+    })
 }
 
 /// The shorthand variables, each applied to the chosen environment.
@@ -530,7 +538,12 @@ fn environment_settings(
             delay: o.delay.unwrap_or(base.delay),
             max_receive_count: o.max_receive_count.unwrap_or(base.max_receive_count),
             dlq_retention: o.dlq_retention.unwrap_or(base.dlq_retention),
-            handler: handler(env, key, o.handler.as_ref().unwrap_or(&base.handler))?,
+            handler: handler(
+                env,
+                key,
+                o.handler.as_ref().unwrap_or(&base.handler),
+                base.fifo,
+            )?,
             worker: worker::resolve(
                 env,
                 key,
@@ -538,6 +551,10 @@ fn environment_settings(
                 o.worker.as_ref(),
                 o.visibility.unwrap_or(base.visibility),
             )?,
+        };
+        let q = QueueSettings {
+            worker: worker::for_function(env, key, q.worker.clone(), &q.handler, q.visibility)?,
+            ..q
         };
         check_queue(env, &q)?;
         queues.push(q);
@@ -571,14 +588,28 @@ fn idempotency_window(env: &str, window: Span) -> Result<Span, ConfigError> {
     Ok(window)
 }
 
-fn handler(env: &str, key: &str, spec: &HandlerSpec) -> Result<HandlerConfig, ConfigError> {
+fn handler(
+    env: &str,
+    key: &str,
+    spec: &HandlerSpec,
+    fifo: bool,
+) -> Result<HandlerConfig, ConfigError> {
+    let invalid =
+        |why: String| ConfigError::Invalid(format!("queues.{key}.handler ({env}): {why}"));
     if let HandlerConfig::Steps(steps) = &spec.0 {
-        steps
-            .check()
-            .map_err(|why| ConfigError::Invalid(format!("queues.{key}.handler ({env}): {why}")))?;
+        steps.check().map_err(invalid)?;
         for step in &steps.steps {
-            handler(env, key, &step.handler)?;
+            if matches!(step.handler.0, HandlerConfig::Function(_)) {
+                return Err(invalid(format!(
+                    "step {:?} is a function, which takes whole batches; give it a queue of its own",
+                    step.name
+                )));
+            }
+            handler(env, key, &step.handler, fifo)?;
         }
+    }
+    if let HandlerConfig::Function(function) = &spec.0 {
+        function.check(fifo).map_err(invalid)?;
     }
     if let HandlerConfig::Http(http) = &spec.0 {
         if !(http.url.starts_with("http://") || http.url.starts_with("https://")) {

@@ -564,3 +564,112 @@ fn a_batch_waits_less_than_half_the_visibility_timeout() {
         "{err}"
     );
 }
+
+fn with_function(fifo: bool, table: &str, worker: &str) -> Result<Config, ConfigError> {
+    from_text(&format!(
+        r#"
+instance = "acme"
+use_case = "jobs"
+environment = "test"
+[queues.work]
+fifo = {fifo}
+visibility = "2m"
+handler = {{ kind = "function", {table} }}
+{worker}
+[environments.test]
+data_dir = "d"
+bucket_suffix = "data"
+"#
+    ))
+}
+
+#[test]
+fn a_function_sets_its_queue_s_batches_and_concurrency_as_lambda_does() {
+    let c = with_function(
+        false,
+        r#"command = ["python3", "fn.py"], batch_size = 100, batching_window = "5s", maximum_concurrency = 6, filter = [{ body = { kind = ["signup"] } }]"#,
+        "",
+    )
+    .unwrap();
+    let w = &c.selected.queue("work").unwrap().worker;
+    let b = w.batch.unwrap();
+    assert_eq!(
+        (b.max_messages, b.max_wait.seconds(), w.concurrency),
+        (100, 5, 6)
+    );
+    let HandlerConfig::Function(f) = &c.selected.queue("work").unwrap().handler else {
+        panic!("a function");
+    };
+    assert!(f.filter[0].matches(&serde_json::json!({ "body": { "kind": "signup" } })));
+    assert_eq!(f.timeout.seconds(), 60, "the default timeout");
+
+    for (fifo, table, worker, says) in [
+        (false, r#"command = []"#, "", "command is empty"),
+        (
+            false,
+            r#"command = ["a"], url = "http://x""#,
+            "",
+            "exactly one of",
+        ),
+        (false, r#"url = "ftp://x""#, "", "http://"),
+        (
+            true,
+            r#"command = ["a"], batch_size = 11"#,
+            "",
+            "1 to 10 on a FIFO",
+        ),
+        (
+            true,
+            r#"command = ["a"], batching_window = "1s""#,
+            "",
+            "standard queues",
+        ),
+        (
+            false,
+            r#"command = ["a"], batch_size = 20"#,
+            "",
+            "at least 1s",
+        ),
+        (
+            false,
+            r#"command = ["a"], batching_window = "61s""#,
+            "",
+            "half the queue's visibility",
+        ),
+        (
+            false,
+            r#"command = ["a"], maximum_concurrency = 1"#,
+            "",
+            "2 to 1000",
+        ),
+        (
+            false,
+            r#"command = ["a"], timeout = "16m""#,
+            "",
+            "1s to 15m",
+        ),
+        (false, r#"command = ["a"], timout = "1s""#, "", "timout"),
+        (
+            false,
+            r#"command = ["a"], filter = [{ body = { n = [{ wildcard = "a*" }] } }]"#,
+            "",
+            "wildcard",
+        ),
+        (
+            false,
+            r#"command = ["a"]"#,
+            "[queues.work.worker]\nbatch = { max_messages = 5, max_wait = \"1s\" }",
+            "batch_size and batching_window",
+        ),
+        (
+            false,
+            r#"command = ["a"], maximum_concurrency = 3"#,
+            "[queues.work.worker]\nconcurrency = 5",
+            "set one of them",
+        ),
+    ] {
+        let err = with_function(fifo, table, worker).unwrap_err().to_string();
+        assert!(err.contains(says), "{table} {worker}: {err}");
+        assert!(err.contains("work"), "the queue is named: {err}");
+    }
+}

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ConfigError, Span};
+use crate::{ConfigError, HandlerConfig, Span};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,6 +45,9 @@ pub enum RateKeySetting {
 pub struct WorkerSettings {
     /// Messages handled at once by this process.
     pub concurrency: usize,
+    /// Whether the file said `concurrency` (rather than taking the default).
+    #[serde(skip)]
+    pub concurrency_set: bool,
     /// The wait after a failure whose handler did not say when to retry: `backoff_initial`,
     /// doubling per receive up to `backoff_max`, with jitter.
     pub backoff_initial: Span,
@@ -95,10 +98,8 @@ pub(crate) fn resolve(
     over: Option<&WorkerSpec>,
     visibility: Span,
 ) -> Result<WorkerSettings, ConfigError> {
-    let concurrency = over
-        .and_then(|o| o.concurrency)
-        .or(base.concurrency)
-        .map_or(DEFAULT_CONCURRENCY, |c| c as usize);
+    let concurrency_set = over.and_then(|o| o.concurrency).or(base.concurrency);
+    let concurrency = concurrency_set.map_or(DEFAULT_CONCURRENCY, |c| c as usize);
     let backoff = over.and_then(|o| o.backoff).or(base.backoff);
     let (initial, max) = backoff.map_or(
         (
@@ -148,6 +149,11 @@ pub(crate) fn resolve(
         return Err(invalid("key_concurrency must be 1 or more".into()));
     }
     let batch = over.and_then(|o| o.batch).or(base.batch);
+    if batch.is_some() && key_concurrency.is_some() {
+        return Err(invalid(
+            "key_concurrency applies to messages handled one at a time; a batch takes many keys at once: remove one of batch and key_concurrency".into(),
+        ));
+    }
     if let Some(b) = batch {
         if !(1..=10_000).contains(&b.max_messages) {
             return Err(invalid(format!(
@@ -170,10 +176,54 @@ pub(crate) fn resolve(
             max_wait: b.max_wait,
         }),
         concurrency,
+        concurrency_set: concurrency_set.is_some(),
         backoff_initial: initial,
         backoff_max: max,
         rate: rate.map(|r| r / processes as f64),
         rate_key: key,
         key_concurrency,
     })
+}
+
+/// A function's batches and concurrency are its own settings, as on Lambda's event source
+/// mapping: `batch_size` and `batching_window` make the worker's batches, `maximum_concurrency`
+/// its concurrency. Saying the same thing in `[queues.X.worker]` too is refused, not merged.
+pub(crate) fn for_function(
+    env: &str,
+    key: &str,
+    mut worker: WorkerSettings,
+    handler: &HandlerConfig,
+    visibility: Span,
+) -> Result<WorkerSettings, ConfigError> {
+    let HandlerConfig::Function(f) = handler else {
+        return Ok(worker);
+    };
+    let invalid =
+        |what: String| ConfigError::Invalid(format!("queues.{key}.worker ({env}): {what}"));
+    if worker.batch.is_some() {
+        return Err(invalid("batch is set, but a function's batches come from its batch_size and batching_window: remove worker.batch".into()));
+    }
+    if worker.key_concurrency.is_some() {
+        return Err(invalid("key_concurrency does not apply to a function, which takes whole batches; use the function's maximum_concurrency".into()));
+    }
+    if !f.batching_window.0.is_zero() && f.batching_window.0 * 2 >= visibility.0 {
+        return Err(ConfigError::Invalid(format!(
+            "queues.{key}.handler ({env}): batching_window = {} must be below half the queue's visibility timeout ({visibility}), which keeps the gathered messages in flight",
+            f.batching_window
+        )));
+    }
+    worker.batch = Some(BatchSettings {
+        max_messages: f.batch_size as usize,
+        max_wait: f.batching_window,
+    });
+    if let Some(n) = f.maximum_concurrency {
+        if worker.concurrency_set && worker.concurrency != n as usize {
+            return Err(invalid(format!(
+                "concurrency = {} disagrees with the function's maximum_concurrency = {n}: set one of them",
+                worker.concurrency
+            )));
+        }
+        worker.concurrency = n as usize;
+    }
+    Ok(worker)
 }

@@ -5,6 +5,7 @@
 //! heavy dependencies sit behind cargo features, on by default.
 
 mod fail;
+mod function;
 #[cfg(feature = "http")]
 mod http;
 mod log;
@@ -17,6 +18,7 @@ use conveyor_store::Store;
 use conveyor_worker::Handler;
 
 pub use fail::FailHandler;
+pub use function::FunctionHandler;
 #[cfg(feature = "http")]
 pub use http::HttpHandler;
 pub use log::LogHandler;
@@ -29,6 +31,9 @@ pub struct HandlerEnv {
     pub store: Store,
     /// The queue's full name.
     pub queue: String,
+    /// The queue's ARN and region, as a function's event records name them.
+    pub queue_arn: String,
+    pub region: String,
 }
 
 /// Why a handler could not be built from its configuration.
@@ -53,6 +58,7 @@ pub fn build(config: &HandlerConfig, env: &HandlerEnv) -> Result<Arc<dyn Handler
         )),
         HandlerConfig::Log {} => Arc::new(LogHandler),
         HandlerConfig::Fail {} => Arc::new(FailHandler),
+        HandlerConfig::Function(c) => Arc::new(FunctionHandler::new(c, env)?),
         #[cfg(feature = "http")]
         HandlerConfig::Http(c) => Arc::new(HttpHandler::new(c)?),
         #[cfg(not(feature = "http"))]
@@ -74,6 +80,7 @@ mod tests {
                 url: "http://127.0.0.1:9/hook".into(),
                 timeout: conveyor_config::Span(std::time::Duration::from_secs(1)),
             }),
+            HandlerConfig::Function(function_config()),
             HandlerConfig::Steps(conveyor_config::StepsConfig {
                 steps: vec![conveyor_config::StepConfig {
                     name: "only".into(),
@@ -86,10 +93,15 @@ mod tests {
                 HandlerConfig::Log {}
                 | HandlerConfig::Fail {}
                 | HandlerConfig::Http(_)
+                | HandlerConfig::Function(_)
                 | HandlerConfig::Steps(_) => {}
             }
         }
         all
+    }
+
+    fn function_config() -> conveyor_config::FunctionConfig {
+        serde_json::from_value(serde_json::json!({ "command": ["true"] })).unwrap()
     }
 
     fn env() -> (HandlerEnv, tempfile::TempDir) {
@@ -97,6 +109,8 @@ mod tests {
         let env = HandlerEnv {
             store: Store::local(dir.path()).unwrap(),
             queue: "q".into(),
+            queue_arn: "arn:aws:sqs:us-east-1:000000000000:q".into(),
+            region: "us-east-1".into(),
         };
         (env, dir)
     }

@@ -145,6 +145,34 @@ impl Kind for Steps {
     }
 }
 
+fn function(table: serde_json::Value) -> HandlerConfig {
+    HandlerConfig::Function(serde_json::from_value(table).unwrap())
+}
+
+fn shell(script: &str, timeout: u64) -> HandlerConfig {
+    function(
+        serde_json::json!({ "command": ["sh", "-c", script], "timeout": format!("{timeout}s") }),
+    )
+}
+
+/// A function never rejects: as on Lambda, a failed batch is retried and the redrive policy
+/// decides when it has failed for good.
+struct Function;
+impl Kind for Function {
+    fn ok(&self, _: &str) -> Option<HandlerConfig> {
+        Some(shell("cat > /dev/null; echo null", 5))
+    }
+    fn retry(&self, _: &str) -> Option<HandlerConfig> {
+        Some(shell("cat > /dev/null; echo broken >&2; exit 3", 5))
+    }
+    fn reject(&self, _: &str) -> Option<HandlerConfig> {
+        None
+    }
+    fn hang(&self, _: &str) -> Option<HandlerConfig> {
+        Some(shell("sleep 600", 1))
+    }
+}
+
 /// The contract case of each kind. Exhaustive: a new `HandlerConfig` kind does not compile
 /// until it has a case (and then its generated test below).
 fn case(config: &HandlerConfig) -> &'static dyn Kind {
@@ -153,6 +181,7 @@ fn case(config: &HandlerConfig) -> &'static dyn Kind {
         HandlerConfig::Fail {} => &Fail,
         HandlerConfig::Http(_) => &Http,
         HandlerConfig::Steps(_) => &Steps,
+        HandlerConfig::Function(_) => &Function,
     }
 }
 
@@ -174,6 +203,8 @@ async fn contract(kind: &dyn Kind) {
     let env = HandlerEnv {
         store: Store::local(dir.path()).unwrap(),
         queue: "contract".into(),
+        queue_arn: "arn:aws:sqs:us-east-1:000000000000:contract".into(),
+        region: "us-east-1".into(),
     };
     let make = |c: &HandlerConfig| build(c, &env).unwrap();
 
@@ -236,4 +267,5 @@ handler_contract! {
     fail_keeps_the_handler_contract => HandlerConfig::Fail {},
     http_keeps_the_handler_contract => http("http://unused", "/", 1),
     steps_keeps_the_handler_contract => steps(vec![]),
+    function_keeps_the_handler_contract => shell("true", 1),
 }

@@ -11,7 +11,7 @@ use conveyor_store::Store;
 use futures_util::StreamExt;
 use tokio::sync::watch;
 
-use crate::{released_after_grace, settle, store_result, QueueWorker, WorkerStats};
+use crate::{released_after_grace, settle, store_result, HandlerError, QueueWorker, WorkerStats};
 
 /// How a queue's messages are gathered into batches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,23 +64,34 @@ async fn gather(
     batch
 }
 
-/// Keep every message of the batch in flight, every half timeout; returns only on failure.
-async fn keep_batch_in_flight(queue: &dyn Queue, worker: &QueueWorker, batch: &[ReceivedMessage]) {
-    let timeout = worker.visibility.as_secs().max(1);
-    loop {
-        tokio::time::sleep(Duration::from_millis(timeout * 500)).await;
-        for chunk in batch.chunks(10) {
-            let entries = BatchEntry::numbered(
-                chunk
-                    .iter()
-                    .map(|m| (m.receipt_handle.clone(), timeout as u32)),
-            );
-            if let Err(e) = queue.change_visibility_batch(&worker.queue, entries).await {
-                tracing::warn!(queue = %worker.queue, error = %e, "cannot extend a running batch's visibility");
-                return;
+/// On a FIFO queue, a message that will be retried must still come before the later messages
+/// of its group: those are retried with it (made visible again at once; the group stays
+/// locked while the failed one waits), even where the handler finished them, as Lambda does
+/// for FIFO batches. A rejected message is gone for good and holds nothing back.
+fn keep_group_order(
+    batch: &[ReceivedMessage],
+    outcomes: Vec<Result<serde_json::Value, HandlerError>>,
+) -> Vec<Result<serde_json::Value, HandlerError>> {
+    let mut held: Vec<&str> = Vec::new();
+    batch
+        .iter()
+        .zip(outcomes)
+        .map(|(m, outcome)| {
+            let Some(group) = m.group_id.as_deref() else {
+                return outcome;
+            };
+            if held.contains(&group) {
+                return Err(HandlerError::retry_after(
+                    format!("an earlier message of group {group} in this batch will be retried; this one follows it"),
+                    Duration::ZERO,
+                ));
             }
-        }
-    }
+            if matches!(outcome, Err(HandlerError::Retry { .. })) {
+                held.push(group);
+            }
+            outcome
+        })
+        .collect()
 }
 
 /// One loop of batch mode; returns once stopped.
@@ -104,7 +115,6 @@ pub(crate) async fn batch_loop(
         }
         let outcomes = tokio::select! {
             out = worker.handler.handle_batch(&batch) => Some(out),
-            () = keep_batch_in_flight(queue, worker, &batch) => None,
             () = released_after_grace(stop.clone(), worker.shutdown_grace) => None,
         };
         let Some(outcomes) = outcomes.filter(|o| o.len() == batch.len()) else {
@@ -117,6 +127,7 @@ pub(crate) async fn batch_loop(
             }
             continue;
         };
+        let outcomes = keep_group_order(&batch, outcomes);
         // Results are written 16 at a time: one by one, a batch of 100 waited on 100 writes.
         let mut failed = Vec::new();
         let mut writes = Vec::new();
@@ -167,5 +178,60 @@ pub(crate) async fn batch_loop(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(id: &str, group: Option<&str>) -> ReceivedMessage {
+        ReceivedMessage {
+            message_id: id.into(),
+            group_id: group.map(str::to_string),
+            ..ReceivedMessage::default()
+        }
+    }
+
+    #[test]
+    fn a_retried_fifo_message_holds_back_the_later_ones_of_its_group_only() {
+        let batch = [
+            message("a1", Some("a")),
+            message("b1", Some("b")),
+            message("a2", Some("a")),
+            message("b2", Some("b")),
+            message("a3", Some("a")),
+            message("c1", Some("c")),
+            message("c2", Some("c")),
+        ];
+        let outcomes = vec![
+            Ok(serde_json::json!(1)),
+            Err(HandlerError::retry("b1 failed")),
+            Err(HandlerError::retry("a2 failed")),
+            Ok(serde_json::json!(2)),
+            Ok(serde_json::json!(3)),
+            Err(HandlerError::reject("c1 is bad")),
+            Ok(serde_json::json!(4)),
+        ];
+        let kept: Vec<&str> = keep_group_order(&batch, outcomes)
+            .iter()
+            .map(|o| match o {
+                Ok(_) => "done",
+                Err(HandlerError::Retry { after: Some(d), .. }) if d.is_zero() => "held",
+                Err(HandlerError::Retry { .. }) => "retry",
+                Err(HandlerError::Reject { .. }) => "reject",
+            })
+            .collect();
+        assert_eq!(
+            kept,
+            ["done", "retry", "retry", "held", "held", "reject", "done"]
+        );
+        // Standard queues have no groups: nothing is held back.
+        let plain = [message("x", None), message("y", None)];
+        let out = keep_group_order(
+            &plain,
+            vec![Err(HandlerError::retry("x")), Ok(serde_json::json!(1))],
+        );
+        assert!(out[1].is_ok());
     }
 }

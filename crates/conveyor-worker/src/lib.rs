@@ -21,6 +21,9 @@
 
 mod batch;
 mod flow;
+mod layers;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -33,6 +36,7 @@ use tokio::sync::watch;
 pub use batch::BatchLimits;
 pub use conveyor_queue::PAUSED_TAG;
 pub use flow::{FlowLimits, RateKey};
+pub use layers::{SMOKE_ATTRIBUTE, SMOKE_DEAD_LETTER};
 
 /// Why a handler did not finish a message, and what should happen to it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -144,10 +148,10 @@ pub struct QueueWorker {
     pub batch: Option<BatchLimits>,
 }
 
-/// What every loop of one queue shares: its flow limits and whether it is paused.
+/// What every loop of one queue shares: the rate spent before receiving, and whether the
+/// queue is paused.
 struct Shared {
-    rate: Option<flow::RateLimiter>,
-    gate: Option<flow::KeyGate>,
+    unkeyed_rate: Option<Arc<flow::RateLimiter>>,
     paused: watch::Receiver<bool>,
 }
 
@@ -209,15 +213,34 @@ pub async fn run(
         pause,
         stop.clone(),
     ));
-    let shared = Arc::new(Shared {
-        rate: worker.flow.rate.map(flow::RateLimiter::new),
+    let rate = worker
+        .flow
+        .rate
+        .map(|r| Arc::new(flow::RateLimiter::new(r)));
+    let single = worker.batch.is_none();
+    let spent_by_loop = single && worker.flow.key.is_none();
+    let pacing = layers::Pacing {
+        rate: rate.clone(),
+        key: worker.flow.key.clone(),
         gate: worker
             .flow
             .key_concurrency
-            .filter(|_| worker.flow.key.is_some())
+            .filter(|_| worker.flow.key.is_some() && single)
             .map(flow::KeyGate::new),
+        unkeyed_rate_spent_by_loop: spent_by_loop,
+    };
+    let shared = Arc::new(Shared {
+        unkeyed_rate: rate.filter(|_| spent_by_loop),
         paused,
     });
+    let mut worker = worker;
+    worker.handler = layers::wrap(
+        worker.handler.clone(),
+        queue.clone(),
+        &worker.queue,
+        worker.visibility,
+        pacing,
+    );
     let loops: Vec<_> = (0..worker.concurrency.max(1))
         .map(|_| {
             let (queue, store, worker, stats, stop, shared) = (
@@ -291,7 +314,7 @@ async fn poll_loop(
             continue;
         }
         // Without a key, the rate is spent before receiving, so no message waits in flight.
-        if let (Some(rate), None) = (&shared.rate, &worker.flow.key) {
+        if let Some(rate) = &shared.unkeyed_rate {
             rate.acquire("").await;
         }
         // The receive is never abandoned half-way: a dropped receive could leave a message in
@@ -318,23 +341,11 @@ async fn poll_loop(
             return;
         }
         for message in received {
-            if !process(&*queue, &store, &worker, &stats, &stop, &shared, message).await {
+            if !process(&*queue, &store, &worker, &stats, &stop, message).await {
                 return;
             }
         }
     }
-}
-
-/// The message attribute and value by which `conveyor smoke` asks to have a message refused.
-pub const SMOKE_ATTRIBUTE: &str = "conveyor-smoke";
-pub const SMOKE_DEAD_LETTER: &str = "dead-letter";
-
-fn is_dead_letter_probe(message: &ReceivedMessage) -> bool {
-    message
-        .attributes
-        .get(SMOKE_ATTRIBUTE)
-        .and_then(|v| v.string_value.as_deref())
-        == Some(SMOKE_DEAD_LETTER)
 }
 
 /// Handle one message; false when it was released because of a stop request.
@@ -344,49 +355,20 @@ async fn process(
     worker: &QueueWorker,
     stats: &WorkerStats,
     stop: &watch::Receiver<bool>,
-    shared: &Shared,
     message: ReceivedMessage,
 ) -> bool {
-    if is_dead_letter_probe(&message) {
-        let _ = queue
-            .change_visibility(&worker.queue, &message.receipt_handle, 0)
-            .await;
-        stats.count(&worker.queue, "refused_probe");
-        return true;
-    }
-    let started = std::time::Instant::now();
-    let outcome = {
-        let extend = keep_in_flight(queue, worker, &message.receipt_handle);
-        let released = released_after_grace(stop.clone(), worker.shutdown_grace);
-        let key = worker.flow.key.as_ref().map(|k| k.of(&message));
-        let work = async {
-            // Waiting for a key's slot or token keeps the message in flight like handling does.
-            let _slot = match (&shared.gate, &key) {
-                (Some(gate), Some(key)) => gate.enter(key).await,
-                _ => None,
-            };
-            if let (Some(rate), Some(key)) = (&shared.rate, &key) {
-                rate.acquire(key).await;
-            }
-            worker.handler.handle(&message).await
-        };
-        tokio::select! {
-            out = work => Some(out),
-            () = extend => None,
-            () = released => None,
+    let outcome = tokio::select! {
+        out = worker.handler.handle(&message) => out,
+        () = released_after_grace(stop.clone(), worker.shutdown_grace) => {
+            // Out of grace: let another worker have it now rather than after its timeout.
+            let _ = queue
+                .change_visibility(&worker.queue, &message.receipt_handle, 0)
+                .await;
+            stats.count(&worker.queue, "released");
+            tracing::info!(queue = %worker.queue, message_id = %message.message_id, "released unfinished message");
+            return false;
         }
     };
-    let Some(outcome) = outcome else {
-        // Out of grace (or the message could not be kept in flight): let another worker have it now.
-        let _ = queue
-            .change_visibility(&worker.queue, &message.receipt_handle, 0)
-            .await;
-        stats.count(&worker.queue, "released");
-        tracing::info!(queue = %worker.queue, message_id = %message.message_id, "released unfinished message");
-        return false;
-    };
-    metrics::histogram!("conveyor_handler_duration_seconds", "queue" => worker.queue.clone())
-        .record(started.elapsed().as_secs_f64());
     settle(queue, store, worker, stats, &message, outcome).await;
     true
 }
@@ -489,22 +471,6 @@ async fn reject(
         Err(e) => {
             stats.count(&worker.queue, "failed");
             tracing::warn!(queue = %worker.queue, message_id = %message.message_id, error = %e, "cannot move a rejected message to its dead-letter queue; it returns after its visibility timeout");
-        }
-    }
-}
-
-/// Extend the message's visibility every half timeout; returns only if an extension fails.
-async fn keep_in_flight(queue: &dyn Queue, worker: &QueueWorker, receipt: &str) {
-    let timeout = worker.visibility.as_secs().max(1);
-    let every = Duration::from_millis(timeout * 500);
-    loop {
-        tokio::time::sleep(every).await;
-        if let Err(e) = queue
-            .change_visibility(&worker.queue, receipt, timeout as u32)
-            .await
-        {
-            tracing::warn!(queue = %worker.queue, error = %e, "cannot extend a running message's visibility");
-            return;
         }
     }
 }

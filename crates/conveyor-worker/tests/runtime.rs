@@ -5,37 +5,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use conveyor_queue::{
-    EmbeddedEngine, EngineOptions, Location, Queue, ReceiveRequest, ReceivedMessage, SendMessage,
-    SystemClock,
-};
-use conveyor_store::Store;
+use conveyor_queue::{Location, Queue, ReceiveRequest, ReceivedMessage, SendMessage};
 
 mod outcomes;
+use conveyor_worker::testing::{fixture, Fixture};
 use conveyor_worker::{Handler, HandlerError, QueueWorker, WorkerStats};
 use outcomes::{attrs, eventually, worker, Answer, Scripted};
 use tokio::sync::watch;
-
-struct Fixture {
-    engine: EmbeddedEngine,
-    store: Store,
-    _dir: tempfile::TempDir,
-}
-
-fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let engine = EmbeddedEngine::open(
-        EngineOptions::new(dir.path().join("q.db")),
-        Arc::new(SystemClock),
-    )
-    .unwrap();
-    let store = Store::local(dir.path().join("objects")).unwrap();
-    Fixture {
-        engine,
-        store,
-        _dir: dir,
-    }
-}
 
 /// Run `w` on the fixture's engine in the background; the returned sender stops it.
 fn start(
@@ -390,12 +366,26 @@ async fn fill(f: &Fixture, queue: &str, n: usize, groups: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_of_20_per_second_holds_over_10_seconds_with_8_loops() {
+    rate_holds(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_holds_in_batch_mode_too() {
+    rate_holds(Some(conveyor_worker::BatchLimits {
+        max_messages: 5,
+        max_wait: Duration::from_millis(200),
+    }))
+    .await;
+}
+
+async fn rate_holds(batch: Option<conveyor_worker::BatchLimits>) {
     let f = fixture();
     fill(&f, "paced", 300, 1).await;
     let handler = timed(0);
     let mut w = worker("paced", handler.clone(), 30);
     w.concurrency = 8;
     w.flow.rate = Some(20.0);
+    w.batch = batch;
     let stats = Arc::new(WorkerStats::default());
     let (stop, task) = start(&f, w, stats.clone());
     tokio::time::sleep(Duration::from_secs(11)).await;

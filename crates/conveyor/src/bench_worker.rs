@@ -15,7 +15,7 @@ use conveyor_queue::{
 use conveyor_store::Store;
 use conveyor_worker::{Backoff, BatchLimits, Handler, QueueWorker, WorkerStats};
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct WorkerBench {
     /// Messages per round.
     #[arg(long, default_value_t = 20_000)]
@@ -29,6 +29,9 @@ pub struct WorkerBench {
     /// Rounds per figure; the median is reported.
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
+    /// Messages per round of the function figures (a process per batch of 10 is slower).
+    #[arg(long, default_value_t = 2_000)]
+    pub function_messages: usize,
 }
 
 /// The `log` handler's work without its log line, so the figure is the runtime's own cost.
@@ -107,15 +110,36 @@ async fn raw_cycle(b: &WorkerBench) -> anyhow::Result<f64> {
     Ok(b.messages as f64 / started.elapsed().as_secs_f64())
 }
 
+/// A no-op Python function under the Lambda contract: reads its event, answers null.
+fn noop_function() -> anyhow::Result<Arc<dyn Handler>> {
+    let config =
+        conveyor_config::HandlerConfig::Function(serde_json::from_value(serde_json::json!({
+            "command": ["python3", "-c", "import sys; sys.stdin.read(); print('null')"],
+            "batch_size": 10,
+        }))?);
+    let dir = tempfile::tempdir()?;
+    let env = conveyor_handlers::HandlerEnv {
+        store: Store::local(dir.path())?,
+        queue: "bench".into(),
+        queue_arn: "arn:aws:sqs:us-east-1:000000000000:bench".into(),
+        region: "us-east-1".into(),
+    };
+    Ok(conveyor_handlers::build(&config, &env)?)
+}
+
 /// The worker runtime on the same messages, one at a time or in batches.
-async fn worker(b: &WorkerBench, batch: Option<BatchLimits>) -> anyhow::Result<f64> {
+async fn worker(
+    b: &WorkerBench,
+    handler: Arc<dyn Handler>,
+    batch: Option<BatchLimits>,
+) -> anyhow::Result<f64> {
     let started = Instant::now();
     let round = fresh(b).await?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let stats = Arc::new(WorkerStats::default());
     let w = QueueWorker {
         queue: "bench".into(),
-        handler: Arc::new(Record),
+        handler,
         concurrency: b.concurrency,
         visibility: Duration::from_secs(30),
         poll_wait: Duration::from_secs(1),
@@ -159,14 +183,28 @@ pub async fn run(b: WorkerBench) -> anyhow::Result<()> {
         max_messages: 100,
         max_wait: Duration::from_millis(200),
     });
+    let tens = Some(BatchLimits {
+        max_messages: 10,
+        max_wait: Duration::ZERO,
+    });
     let (mut raw, mut single, mut batched) = (Vec::new(), Vec::new(), Vec::new());
     // Interleaved, so a noisy moment of the shared machine falls on every contender alike.
     for _ in 0..b.rounds.max(1) {
         raw.push(raw_cycle(&b).await?);
-        single.push(worker(&b, None).await?);
-        batched.push(worker(&b, batch).await?);
+        single.push(worker(&b, Arc::new(Record), None).await?);
+        batched.push(worker(&b, Arc::new(Record), batch).await?);
+    }
+    let small = WorkerBench {
+        messages: b.function_messages,
+        ..b.clone()
+    };
+    let (mut in_process, mut function) = (Vec::new(), Vec::new());
+    for _ in 0..small.rounds.max(1) {
+        in_process.push(worker(&small, Arc::new(Record), tens).await?);
+        function.push(worker(&small, noop_function()?, tens).await?);
     }
     let (raw, single, batched) = (median(raw), median(single), median(batched));
+    let (in_process, function) = (median(in_process), median(function));
     println!(
         "{} messages of {} bytes, {} loops, median of {} rounds (send included in each figure)",
         b.messages, b.body_bytes, b.concurrency, b.rounds
@@ -179,6 +217,11 @@ pub async fn run(b: WorkerBench) -> anyhow::Result<()> {
     println!(
         "worker, batches of 100: {batched:.0} msg/s = {:.0}% of raw",
         100.0 * batched / raw
+    );
+    println!(
+        "{} messages: in-process handler in batches of 10: {in_process:.0} msg/s; no-op Python function, batch 10 (a process per batch): {function:.0} msg/s = {:.0}% of it",
+        small.messages,
+        100.0 * function / in_process
     );
     Ok(())
 }

@@ -46,6 +46,11 @@ pub async fn serve(args: ConfigArgs, parts: Parts) -> anyhow::Result<()> {
             let env = conveyor_handlers::HandlerEnv {
                 store: store.clone(),
                 queue: q.name.clone(),
+                queue_arn: format!(
+                    "arn:aws:sqs:{}:{}:{}",
+                    settings.region, settings.account_id, q.name
+                ),
+                region: settings.region.clone(),
             };
             conveyor_handlers::build(&q.handler, &env)
                 .map_err(|e| anyhow::anyhow!("queue {}: {e}", q.key))

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use conveyor_queue::{Queue, ReceiveRequest, ReceivedMessage, SendMessage};
 use conveyor_store::Store;
+pub use conveyor_worker::testing::eventually;
 use conveyor_worker::{Backoff, Handler, HandlerError, QueueWorker, WorkerStats};
 use tokio::sync::watch;
 
@@ -101,16 +102,6 @@ pub fn start(
         stopped,
     ));
     (stop, task)
-}
-
-pub async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    for _ in 0..300 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting until {what}");
 }
 
 /// `Retry { after }` comes back after that time, not the visibility timeout.

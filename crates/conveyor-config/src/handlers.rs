@@ -7,6 +7,7 @@
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
+pub use crate::services::{DiscordConfig, ZendeskConfig};
 use crate::Span;
 
 /// A queue's handler and its settings.
@@ -25,6 +26,10 @@ pub enum HandlerConfig {
     Steps(StepsConfig),
     /// A program or URL run once per batch with the event AWS Lambda passes for SQS.
     Function(FunctionConfig),
+    /// Open a Zendesk ticket per message (at most one: found again by its external id).
+    Zendesk(ZendeskConfig),
+    /// Post the message to a Discord webhook.
+    Discord(DiscordConfig),
 }
 
 impl HandlerConfig {
@@ -36,6 +41,29 @@ impl HandlerConfig {
             HandlerConfig::Http(_) => "http",
             HandlerConfig::Steps(_) => "steps",
             HandlerConfig::Function(_) => "function",
+            HandlerConfig::Zendesk(_) => "zendesk",
+            HandlerConfig::Discord(_) => "discord",
+        }
+    }
+
+    /// The secrets this handler names, with the kind that needs each (steps included).
+    pub fn secrets(&self) -> Vec<(&'static str, &str)> {
+        match self {
+            HandlerConfig::Log {} | HandlerConfig::Fail {} | HandlerConfig::Function(_) => {
+                Vec::new()
+            }
+            HandlerConfig::Http(h) => h
+                .signing_secret
+                .iter()
+                .map(|s| ("http", s.as_str()))
+                .collect(),
+            HandlerConfig::Zendesk(z) => vec![("zendesk", z.token_secret.as_str())],
+            HandlerConfig::Discord(d) => vec![("discord", d.webhook_secret.as_str())],
+            HandlerConfig::Steps(s) => s
+                .steps
+                .iter()
+                .flat_map(|step| step.handler.0.secrets())
+                .collect(),
         }
     }
 }
@@ -48,6 +76,60 @@ pub struct HttpConfig {
     /// How long one call may take before it counts as failed.
     #[serde(default = "default_http_timeout")]
     pub timeout: Span,
+    /// Sent with every call (not secrets: those go in `signing_secret`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// Sign each call with HMAC-SHA256 under this secret:
+    /// `X-Conveyor-Signature: t=<unix seconds>,v1=<hex of HMAC("<t>.<body>")>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_secret: Option<String>,
+    /// Statuses to retry besides 408, 429 and 5xx (e.g. 409 or 423 from a busy endpoint).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retry_statuses: Vec<u16>,
+}
+
+impl HttpConfig {
+    /// A plain POST to `url`: no extra headers, no signature.
+    pub fn to(url: impl Into<String>, timeout: Span) -> Self {
+        HttpConfig {
+            url: url.into(),
+            timeout,
+            headers: Default::default(),
+            signing_secret: None,
+            retry_statuses: Vec::new(),
+        }
+    }
+
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
+            return Err(format!(
+                "url = {:?}: the http handler needs http://… or https://…",
+                self.url
+            ));
+        }
+        if let Some(s) = &self.signing_secret {
+            crate::services::check_secret_name("signing_secret", s)?;
+        }
+        for name in self.headers.keys() {
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(format!("headers: {name:?} is not a header name"));
+            }
+        }
+        if let Some(s) = self
+            .retry_statuses
+            .iter()
+            .find(|s| !(400..=599).contains(*s))
+        {
+            return Err(format!(
+                "retry_statuses: {s} is not an error status (400 to 599)"
+            ));
+        }
+        Ok(())
+    }
 }
 
 fn default_http_timeout() -> Span {
@@ -310,10 +392,10 @@ mod tests {
         );
         assert_eq!(
             parse(r#"handler = { kind = "http", url = "http://h/x", timeout = "2s" }"#).unwrap(),
-            HandlerConfig::Http(HttpConfig {
-                url: "http://h/x".into(),
-                timeout: Span(std::time::Duration::from_secs(2)),
-            })
+            HandlerConfig::Http(HttpConfig::to(
+                "http://h/x",
+                Span(std::time::Duration::from_secs(2))
+            ))
         );
     }
 

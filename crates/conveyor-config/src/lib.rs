@@ -15,6 +15,7 @@ mod files;
 mod filter;
 mod handlers;
 mod secret;
+mod services;
 mod sqs;
 mod worker;
 
@@ -30,7 +31,8 @@ pub use duration::Span;
 pub use files::FilesSettings;
 pub use filter::FilterPattern;
 pub use handlers::{
-    FunctionConfig, HandlerConfig, HandlerSpec, HttpConfig, StepConfig, StepsConfig,
+    DiscordConfig, FunctionConfig, HandlerConfig, HandlerSpec, HttpConfig, StepConfig, StepsConfig,
+    ZendeskConfig,
 };
 pub use secret::Secret;
 pub use sqs::{AccessKey, SqsSettings, DEFAULT_SQS_LISTEN};
@@ -144,6 +146,13 @@ struct EnvironmentSpec {
     /// How long an `Idempotency-Key`'s first answer is kept and replayed.
     #[serde(default = "default_idempotency_window")]
     idempotency_window: Span,
+    /// Handlers build the requests they would send and store them, sending nothing.
+    #[serde(default)]
+    dry_run: bool,
+    /// Credentials handlers name (`token_secret = "zendesk_api_token"`); set one with
+    /// `CONVEYOR_SECRET_ZENDESK_API_TOKEN`.
+    #[serde(default)]
+    secrets: BTreeMap<String, Secret>,
 }
 
 fn default_retention() -> Span {
@@ -219,6 +228,10 @@ pub struct Settings {
     pub files: FilesSettings,
     /// What every HTTP listener allows a client connection.
     pub connections: ConnectionSettings,
+    /// Handlers record the requests they would send instead of sending them (`local` default).
+    pub dry_run: bool,
+    /// Credentials handlers name, by name.
+    pub secrets: BTreeMap<String, Secret>,
     /// How long an `Idempotency-Key`'s first answer is kept and replayed (24 hours).
     pub idempotency_window: Span,
 }
@@ -320,6 +333,13 @@ fn apply_variables(
             let mut path = vec!["environments".to_string(), chosen.clone()];
             path.extend(key.split('.').map(str::to_string));
             path
+        } else if let Some(secret) = name.strip_prefix("CONVEYOR_SECRET_") {
+            vec![
+                "environments".to_string(),
+                chosen.clone(),
+                "secrets".to_string(),
+                secret.to_ascii_lowercase(),
+            ]
         } else if let Some(rest) = name.strip_prefix("CONVEYOR_").filter(|r| r.contains("__")) {
             rest.split("__").map(|p| p.to_ascii_lowercase()).collect()
         } else {
@@ -341,6 +361,8 @@ fn apply_variables(
                     .filter(|v| v.as_str() != Some(""))
                     .collect(),
             )
+        } else if path.len() == 4 && path[2] == "secrets" {
+            toml::Value::String(value.clone())
         } else {
             typed_scalar(path.last().map_or("", String::as_str), value).map_err(|detail| {
                 ConfigError::Variable {
@@ -377,6 +399,8 @@ const BOOLEAN_SETTINGS: &[&str] = &[
     "omit_environment_in_names",
     "allow_anonymous",
     "s3_path_style",
+    "dry_run",
+    "report_batch_item_failures",
 ];
 
 /// A variable's text as the type its setting has: `ACCOUNT_ID=123456789012` stays text.
@@ -566,6 +590,8 @@ fn environment_settings(
         files: files::resolve(env, &spec.files)?,
         connections: connections::resolve(env, &spec.connections)?,
         idempotency_window: idempotency_window(env, spec.idempotency_window)?,
+        dry_run: spec.dry_run,
+        secrets: secret_names(env, &spec.secrets)?,
         region: spec.region.clone(),
         account_id: spec.account_id.clone(),
         environment: env.to_string(),
@@ -577,6 +603,51 @@ fn environment_settings(
         api_keys: spec.api_keys.clone(),
         queues,
     })
+}
+
+fn secret_names(
+    env: &str,
+    secrets: &BTreeMap<String, Secret>,
+) -> Result<BTreeMap<String, Secret>, ConfigError> {
+    for name in secrets.keys() {
+        if !valid_secret_name(name) {
+            return Err(ConfigError::Invalid(format!(
+                "environments.{env}.secrets.{name}: a secret's name is lowercase letters, digits and _ (it is also CONVEYOR_SECRET_<NAME>)"
+            )));
+        }
+    }
+    Ok(secrets.clone())
+}
+
+pub(crate) fn valid_secret_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// The variable that sets a secret of the running environment.
+pub fn secret_variable(name: &str) -> String {
+    format!("CONVEYOR_SECRET_{}", name.to_ascii_uppercase())
+}
+
+impl Settings {
+    /// Every secret a queue's handler names that this environment does not have. Dry-run
+    /// environments send nothing, so they need none.
+    pub fn missing_secrets(&self) -> Vec<(String, &'static str, String)> {
+        if self.dry_run {
+            return Vec::new();
+        }
+        let mut missing = Vec::new();
+        for q in &self.queues {
+            for (kind, name) in q.handler.secrets() {
+                if !self.secrets.contains_key(name) {
+                    missing.push((q.key.clone(), kind, name.to_string()));
+                }
+            }
+        }
+        missing
+    }
 }
 
 fn idempotency_window(env: &str, window: Span) -> Result<Span, ConfigError> {
@@ -611,14 +682,13 @@ fn handler(
     if let HandlerConfig::Function(function) = &spec.0 {
         function.check(fifo).map_err(invalid)?;
     }
-    if let HandlerConfig::Http(http) = &spec.0 {
-        if !(http.url.starts_with("http://") || http.url.starts_with("https://")) {
-            return Err(ConfigError::Invalid(format!(
-                "queues.{key}.handler.url ({env}) = {:?}: the http handler needs url = \"http://…\" or \"https://…\"",
-                http.url
-            )));
-        }
+    match &spec.0 {
+        HandlerConfig::Http(h) => h.check(),
+        HandlerConfig::Zendesk(z) => z.check(),
+        HandlerConfig::Discord(d) => d.check(),
+        _ => Ok(()),
     }
+    .map_err(invalid)?;
     Ok(spec.0.clone())
 }
 

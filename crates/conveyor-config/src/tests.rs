@@ -673,3 +673,93 @@ fn a_function_sets_its_queue_s_batches_and_concurrency_as_lambda_does() {
         assert!(err.contains("work"), "the queue is named: {err}");
     }
 }
+
+#[test]
+fn secrets_come_from_their_variable_and_dry_run_needs_none() {
+    let text = r#"
+instance = "acme"
+use_case = "jobs"
+environment = "live"
+[queues.tickets]
+handler = { kind = "zendesk", subdomain = "acme", email = "agent@acme.example" }
+[environments.live]
+data_dir = "live"
+bucket_suffix = "data"
+[environments.rehearsal]
+data_dir = "rehearsal"
+bucket_suffix = "data"
+dry_run = true
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, text).unwrap();
+    let bare = load(Some(&path), Vec::new()).unwrap();
+    assert_eq!(
+        bare.selected.missing_secrets(),
+        vec![(
+            "tickets".to_string(),
+            "zendesk",
+            "zendesk_api_token".to_string()
+        )]
+    );
+    assert!(
+        bare.environments["rehearsal"].missing_secrets().is_empty(),
+        "a dry run needs no secret"
+    );
+    let set = load(
+        Some(&path),
+        vars(&[("CONVEYOR_SECRET_ZENDESK_API_TOKEN", "123456")]),
+    )
+    .unwrap();
+    assert!(set.selected.missing_secrets().is_empty());
+    assert_eq!(
+        set.selected.secrets["zendesk_api_token"].expose(),
+        "123456",
+        "digits stay text"
+    );
+    assert!(
+        !set.selected.to_masked_toml().contains("123456"),
+        "and never print"
+    );
+    assert!(
+        built_in(&[]).selected.dry_run,
+        "local sends nothing by default"
+    );
+    for (bad, says) in [
+        (
+            r#"{ kind = "zendesk", subdomain = "acme", email = "nobody" }"#,
+            "email",
+        ),
+        (
+            r#"{ kind = "zendesk", email = "a@b.c" }"#,
+            "exactly one of subdomain",
+        ),
+        (
+            r#"{ kind = "zendesk", subdomain = "acme", email = "a@b.c", priority = "asap" }"#,
+            "priority",
+        ),
+        (
+            r#"{ kind = "zendesk", subdomain = "acme", email = "a@b.c", subject = "{{ name" }"#,
+            "subject is not a valid template",
+        ),
+        (
+            r#"{ kind = "discord", webhook_secret = "Hook-URL" }"#,
+            "webhook_secret",
+        ),
+        (
+            r#"{ kind = "http", url = "http://x", retry_statuses = [200] }"#,
+            "retry_statuses",
+        ),
+    ] {
+        let err = from_text(&text.replace(
+            r#"{ kind = "zendesk", subdomain = "acme", email = "agent@acme.example" }"#,
+            bad,
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains(says) && err.contains("tickets"),
+            "{bad}: {err}"
+        );
+    }
+}

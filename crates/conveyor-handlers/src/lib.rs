@@ -4,12 +4,18 @@
 //! (the `every_kind_is_one_module_and_one_arm` test checks the three agree). Handlers that need
 //! heavy dependencies sit behind cargo features, on by default.
 
+#[cfg(feature = "http")]
+mod discord;
 mod fail;
 mod function;
 #[cfg(feature = "http")]
 mod http;
 mod log;
+#[cfg(feature = "http")]
+mod outbound;
 mod steps;
+#[cfg(feature = "http")]
+mod zendesk;
 
 use std::sync::Arc;
 
@@ -17,12 +23,16 @@ use conveyor_config::HandlerConfig;
 use conveyor_store::Store;
 use conveyor_worker::Handler;
 
+#[cfg(feature = "http")]
+pub use discord::DiscordHandler;
 pub use fail::FailHandler;
 pub use function::FunctionHandler;
 #[cfg(feature = "http")]
-pub use http::HttpHandler;
+pub use http::{signature, HttpHandler};
 pub use log::LogHandler;
 pub use steps::StepsHandler;
+#[cfg(feature = "http")]
+pub use zendesk::ZendeskHandler;
 
 /// What a handler may need besides its own settings: where results and checkpoints live, and
 /// the queue it serves.
@@ -34,6 +44,50 @@ pub struct HandlerEnv {
     /// The queue's ARN and region, as a function's event records name them.
     pub queue_arn: String,
     pub region: String,
+    /// Build the requests, store them, send nothing.
+    pub dry_run: bool,
+    /// The environment's secrets, by name.
+    pub secrets: std::collections::BTreeMap<String, conveyor_config::Secret>,
+}
+
+impl HandlerEnv {
+    /// The environment of queue `queue` in `us-east-1` of account `000000000000`, sending for
+    /// real, with no secrets; the builders below change that.
+    pub fn new(store: Store, queue: &str) -> Self {
+        HandlerEnv {
+            store,
+            queue: queue.to_string(),
+            queue_arn: format!("arn:aws:sqs:us-east-1:000000000000:{queue}"),
+            region: "us-east-1".into(),
+            dry_run: false,
+            secrets: Default::default(),
+        }
+    }
+
+    pub fn dry_run(mut self, dry_run: bool) -> Self {
+        self.dry_run = dry_run;
+        self
+    }
+
+    pub fn with_secret(mut self, name: &str, value: &str) -> Self {
+        self.secrets
+            .insert(name.to_string(), conveyor_config::Secret::new(value));
+        self
+    }
+
+    /// A secret's value. In dry run a missing one reads as `****`: nothing is sent, and what is
+    /// recorded shows where it would go.
+    pub fn secret(&self, kind: &'static str, name: &str) -> Result<String, BuildError> {
+        match self.secrets.get(name) {
+            Some(s) if !s.expose().is_empty() => Ok(s.expose().to_string()),
+            _ if self.dry_run => Ok("****".into()),
+            _ => Err(BuildError::MissingSecret {
+                kind,
+                name: name.to_string(),
+                variable: conveyor_config::secret_variable(name),
+            }),
+        }
+    }
 }
 
 /// Why a handler could not be built from its configuration.
@@ -43,6 +97,12 @@ pub enum BuildError {
     NotBuilt(&'static str),
     #[error("the {kind} handler cannot start: {detail}")]
     Setup { kind: &'static str, detail: String },
+    #[error("the {kind} handler needs the secret {name}: set {variable} (or secrets.{name} in the environment's table), or run with dry_run = true")]
+    MissingSecret {
+        kind: &'static str,
+        name: String,
+        variable: String,
+    },
 }
 
 /// The handler a queue's configuration names.
@@ -60,9 +120,15 @@ pub fn build(config: &HandlerConfig, env: &HandlerEnv) -> Result<Arc<dyn Handler
         HandlerConfig::Fail {} => Arc::new(FailHandler),
         HandlerConfig::Function(c) => Arc::new(FunctionHandler::new(c, env)?),
         #[cfg(feature = "http")]
-        HandlerConfig::Http(c) => Arc::new(HttpHandler::new(c)?),
+        HandlerConfig::Http(c) => Arc::new(HttpHandler::new(c, env)?),
+        #[cfg(feature = "http")]
+        HandlerConfig::Zendesk(c) => Arc::new(ZendeskHandler::new(c, env)?),
+        #[cfg(feature = "http")]
+        HandlerConfig::Discord(c) => Arc::new(DiscordHandler::new(c, env)?),
         #[cfg(not(feature = "http"))]
-        HandlerConfig::Http(_) => return Err(BuildError::NotBuilt("http")),
+        HandlerConfig::Http(_) | HandlerConfig::Zendesk(_) | HandlerConfig::Discord(_) => {
+            return Err(BuildError::NotBuilt("http"))
+        }
     })
 }
 
@@ -76,11 +142,18 @@ mod tests {
         let all = vec![
             HandlerConfig::Log {},
             HandlerConfig::Fail {},
-            HandlerConfig::Http(conveyor_config::HttpConfig {
-                url: "http://127.0.0.1:9/hook".into(),
-                timeout: conveyor_config::Span(std::time::Duration::from_secs(1)),
-            }),
+            HandlerConfig::Http(conveyor_config::HttpConfig::to(
+                "http://127.0.0.1:9/hook",
+                conveyor_config::Span(std::time::Duration::from_secs(1)),
+            )),
             HandlerConfig::Function(function_config()),
+            HandlerConfig::Zendesk(
+                serde_json::from_value(
+                    serde_json::json!({ "subdomain": "acme", "email": "a@b.c" }),
+                )
+                .unwrap(),
+            ),
+            HandlerConfig::Discord(serde_json::from_value(serde_json::json!({})).unwrap()),
             HandlerConfig::Steps(conveyor_config::StepsConfig {
                 steps: vec![conveyor_config::StepConfig {
                     name: "only".into(),
@@ -94,6 +167,8 @@ mod tests {
                 | HandlerConfig::Fail {}
                 | HandlerConfig::Http(_)
                 | HandlerConfig::Function(_)
+                | HandlerConfig::Zendesk(_)
+                | HandlerConfig::Discord(_)
                 | HandlerConfig::Steps(_) => {}
             }
         }
@@ -111,6 +186,8 @@ mod tests {
             queue: "q".into(),
             queue_arn: "arn:aws:sqs:us-east-1:000000000000:q".into(),
             region: "us-east-1".into(),
+            dry_run: true,
+            secrets: Default::default(),
         };
         (env, dir)
     }

@@ -17,26 +17,59 @@ use conveyor_worker::HandlerError;
 /// A local endpoint: `/ok` 200, `/fail` 500, `/bad` 400, `/hang` never answers.
 async fn endpoint() -> String {
     use axum::http::StatusCode;
-    let app = axum::Router::new()
-        .route(
-            "/ok",
-            axum::routing::post(|| async { axum::Json(serde_json::json!({ "ok": true })) }),
-        )
-        .route(
-            "/fail",
-            axum::routing::post(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
-        )
-        .route(
-            "/bad",
-            axum::routing::post(|| async { (StatusCode::BAD_REQUEST, "no such address") }),
-        )
-        .route(
-            "/hang",
-            axum::routing::post(|| async {
-                tokio::time::sleep(Duration::from_secs(600)).await;
-                "late"
-            }),
-        );
+    let app =
+        axum::Router::new()
+            .route(
+                "/ok",
+                axum::routing::post(|| async { axum::Json(serde_json::json!({ "ok": true })) }),
+            )
+            .route(
+                "/fail",
+                axum::routing::post(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
+            )
+            .route(
+                "/bad",
+                axum::routing::post(|| async { (StatusCode::BAD_REQUEST, "no such address") }),
+            )
+            .route(
+                "/hang",
+                axum::routing::post(|| async {
+                    tokio::time::sleep(Duration::from_secs(600)).await;
+                    "late"
+                }),
+            )
+            // Zendesk under four base URLs: no ticket yet, then creating one works, fails, is refused, hangs.
+            .route(
+                "/zd-ok/api/v2/tickets.json",
+                axum::routing::get(|| async { axum::Json(serde_json::json!({ "tickets": [] })) })
+                    .post(|| async {
+                        (
+                            StatusCode::CREATED,
+                            axum::Json(serde_json::json!({ "ticket": { "id": 1 } })),
+                        )
+                    }),
+            )
+            .route(
+                "/zd-fail/api/v2/tickets.json",
+                axum::routing::get(|| async { (StatusCode::SERVICE_UNAVAILABLE, "down") }),
+            )
+            .route(
+                "/zd-bad/api/v2/tickets.json",
+                axum::routing::get(|| async { axum::Json(serde_json::json!({ "tickets": [] })) })
+                    .post(|| async {
+                        (
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                            r#"{"error":"RecordInvalid"}"#,
+                        )
+                    }),
+            )
+            .route(
+                "/zd-hang/api/v2/tickets.json",
+                axum::routing::get(|| async {
+                    tokio::time::sleep(Duration::from_secs(600)).await;
+                    "late"
+                }),
+            );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -54,10 +87,10 @@ trait Kind {
 }
 
 fn http(base: &str, path: &str, timeout: u64) -> HandlerConfig {
-    HandlerConfig::Http(HttpConfig {
-        url: format!("{base}{path}"),
-        timeout: Span(Duration::from_secs(timeout)),
-    })
+    HandlerConfig::Http(HttpConfig::to(
+        format!("{base}{path}"),
+        Span(Duration::from_secs(timeout)),
+    ))
 }
 
 fn steps(list: Vec<(&str, HandlerConfig)>) -> HandlerConfig {
@@ -173,6 +206,60 @@ impl Kind for Function {
     }
 }
 
+fn zendesk(base: &str, path: &str, timeout: u64) -> HandlerConfig {
+    HandlerConfig::Zendesk(
+        serde_json::from_value(serde_json::json!({
+            "url": format!("{base}{path}"),
+            "email": "agent@example.com",
+            "timeout": format!("{timeout}s"),
+        }))
+        .unwrap(),
+    )
+}
+
+struct Zendesk;
+impl Kind for Zendesk {
+    fn ok(&self, base: &str) -> Option<HandlerConfig> {
+        Some(zendesk(base, "/zd-ok", 5))
+    }
+    fn retry(&self, base: &str) -> Option<HandlerConfig> {
+        Some(zendesk(base, "/zd-fail", 5))
+    }
+    fn reject(&self, base: &str) -> Option<HandlerConfig> {
+        Some(zendesk(base, "/zd-bad", 5))
+    }
+    fn hang(&self, base: &str) -> Option<HandlerConfig> {
+        Some(zendesk(base, "/zd-hang", 1))
+    }
+}
+
+/// The webhook is a secret: each case names the one (set in `contract`) pointing at its path.
+fn discord(hook: &str, timeout: u64) -> HandlerConfig {
+    HandlerConfig::Discord(
+        serde_json::from_value(serde_json::json!({
+            "webhook_secret": hook,
+            "timeout": format!("{timeout}s"),
+        }))
+        .unwrap(),
+    )
+}
+
+struct Discord;
+impl Kind for Discord {
+    fn ok(&self, _: &str) -> Option<HandlerConfig> {
+        Some(discord("hook_ok", 5))
+    }
+    fn retry(&self, _: &str) -> Option<HandlerConfig> {
+        Some(discord("hook_fail", 5))
+    }
+    fn reject(&self, _: &str) -> Option<HandlerConfig> {
+        Some(discord("hook_bad", 5))
+    }
+    fn hang(&self, _: &str) -> Option<HandlerConfig> {
+        Some(discord("hook_hang", 1))
+    }
+}
+
 /// The contract case of each kind. Exhaustive: a new `HandlerConfig` kind does not compile
 /// until it has a case (and then its generated test below).
 fn case(config: &HandlerConfig) -> &'static dyn Kind {
@@ -182,6 +269,8 @@ fn case(config: &HandlerConfig) -> &'static dyn Kind {
         HandlerConfig::Http(_) => &Http,
         HandlerConfig::Steps(_) => &Steps,
         HandlerConfig::Function(_) => &Function,
+        HandlerConfig::Zendesk(_) => &Zendesk,
+        HandlerConfig::Discord(_) => &Discord,
     }
 }
 
@@ -205,6 +294,17 @@ async fn contract(kind: &dyn Kind) {
         queue: "contract".into(),
         queue_arn: "arn:aws:sqs:us-east-1:000000000000:contract".into(),
         region: "us-east-1".into(),
+        dry_run: false,
+        secrets: [
+            ("zendesk_api_token".to_string(), "t0ken".to_string()),
+            ("hook_ok".into(), format!("{base}/ok")),
+            ("hook_fail".into(), format!("{base}/fail")),
+            ("hook_bad".into(), format!("{base}/bad")),
+            ("hook_hang".into(), format!("{base}/hang")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k, conveyor_config::Secret::new(v)))
+        .collect(),
     };
     let make = |c: &HandlerConfig| build(c, &env).unwrap();
 
@@ -268,4 +368,6 @@ handler_contract! {
     http_keeps_the_handler_contract => http("http://unused", "/", 1),
     steps_keeps_the_handler_contract => steps(vec![]),
     function_keeps_the_handler_contract => shell("true", 1),
+    zendesk_keeps_the_handler_contract => zendesk("http://unused", "/", 1),
+    discord_keeps_the_handler_contract => discord("hook_ok", 1),
 }

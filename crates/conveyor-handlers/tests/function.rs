@@ -27,6 +27,8 @@ fn handler(f: &Fixture, queue: &str, table: serde_json::Value) -> Arc<dyn Handle
         queue: queue.into(),
         queue_arn: format!("arn:aws:sqs:us-east-1:000000000000:{queue}"),
         region: "us-east-1".into(),
+        dry_run: false,
+        secrets: Default::default(),
     };
     build(&config, &env).unwrap()
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::routing::post;
 use axum::Json;
 use conveyor_config::{HttpConfig, Span};
-use conveyor_handlers::HttpHandler;
+use conveyor_handlers::{signature, HandlerEnv, HttpHandler};
 use conveyor_queue::{
     EmbeddedEngine, EngineOptions, Queue, ReceiveRequest, ReceivedMessage, SendMessage, SystemClock,
 };
@@ -67,11 +67,21 @@ async fn one_message(body: &str) -> ReceivedMessage {
         .remove(0)
 }
 
+fn env(dry_run: bool, secrets: &[(&str, &str)]) -> HandlerEnv {
+    let store =
+        conveyor_store::Store::local(std::env::temp_dir().join("conveyor-http-handler-tests"))
+            .unwrap();
+    secrets.iter().fold(
+        HandlerEnv::new(store, "q").dry_run(dry_run),
+        |env, (k, v)| env.with_secret(k, v),
+    )
+}
+
 fn handler(url: &str, timeout: u64) -> HttpHandler {
-    HttpHandler::new(&HttpConfig {
-        url: url.into(),
-        timeout: Span(Duration::from_secs(timeout)),
-    })
+    HttpHandler::new(
+        &HttpConfig::to(url, Span(Duration::from_secs(timeout))),
+        &env(false, &[]),
+    )
     .unwrap()
 }
 
@@ -119,4 +129,107 @@ async fn failures_are_retried_after_what_the_server_asks_or_rejected_when_retryi
         HandlerError::Retry { reason, .. } => assert!(reason.contains("failed"), "{reason}"),
         other => panic!("no answer is retried: {other:?}"),
     }
+}
+
+/// Echoes the request's headers and body back, so the test sees what was sent.
+async fn echo() -> String {
+    let app = axum::Router::new().route(
+        "/echo",
+        post(|headers: axum::http::HeaderMap, body: String| async move {
+            let seen: serde_json::Map<String, serde_json::Value> = headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").into()))
+                .collect();
+            Json(serde_json::json!({ "headers": seen, "body": body }))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{address}/echo")
+}
+
+fn signed(url: &str) -> HttpConfig {
+    let mut config = HttpConfig::to(url, Span(Duration::from_secs(5)));
+    config.headers.insert("x-team".into(), "growth".into());
+    config.signing_secret = Some("hook_signing_key".into());
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headers_go_with_each_call_and_the_signature_verifies_under_the_secret() {
+    let url = echo().await;
+    let h = HttpHandler::new(
+        &signed(&url),
+        &env(false, &[("hook_signing_key", "k3y-for-hmac")]),
+    )
+    .unwrap();
+    let out = h
+        .handle(&one_message(r#"{"say":"hi"}"#).await)
+        .await
+        .unwrap();
+    let seen = &out["response"];
+    assert_eq!(seen["headers"]["x-team"], "growth");
+    let header = seen["headers"]["x-conveyor-signature"].as_str().unwrap();
+    let t: u64 = header
+        .split(',')
+        .next()
+        .unwrap()
+        .trim_start_matches("t=")
+        .parse()
+        .unwrap();
+    let body = seen["body"].as_str().unwrap();
+    assert_eq!(
+        header,
+        signature("k3y-for-hmac", t, body.as_bytes()),
+        "the receiver's own HMAC agrees"
+    );
+    assert_ne!(header, signature("another-key", t, body.as_bytes()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_builds_the_exact_request_and_sends_nothing() {
+    let calls = Arc::new(AtomicU64::new(0));
+    let url = endpoint(calls.clone()).await;
+    let h = HttpHandler::new(
+        &signed(&url),
+        &env(true, &[("hook_signing_key", "k3y-for-hmac")]),
+    )
+    .unwrap();
+    let out = h
+        .handle(&one_message(r#"{"say":"ok"}"#).await)
+        .await
+        .unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "nothing was sent");
+    let request = &out["request"];
+    assert_eq!(
+        (
+            out["dry_run"].as_bool(),
+            request["method"].as_str(),
+            request["url"].as_str()
+        ),
+        (Some(true), Some("POST"), Some(url.as_str()))
+    );
+    assert_eq!(request["headers"]["x-team"], "growth");
+    assert!(request["headers"]["x-conveyor-signature"]
+        .as_str()
+        .unwrap()
+        .starts_with("t="));
+    assert_eq!(request["body"]["body"]["say"], "ok");
+    assert!(
+        !out.to_string().contains("k3y-for-hmac"),
+        "no secret in the record: {out}"
+    );
+}
+
+#[test]
+fn a_signing_secret_that_is_not_set_stops_the_handler_naming_the_variable() {
+    let err = HttpHandler::new(&signed("http://127.0.0.1:9/x"), &env(false, &[]))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("hook_signing_key") && err.contains("CONVEYOR_SECRET_HOOK_SIGNING_KEY"),
+        "{err}"
+    );
 }

@@ -123,6 +123,8 @@ fn noop_function() -> anyhow::Result<Arc<dyn Handler>> {
         queue: "bench".into(),
         queue_arn: "arn:aws:sqs:us-east-1:000000000000:bench".into(),
         region: "us-east-1".into(),
+        dry_run: false,
+        secrets: Default::default(),
     };
     Ok(conveyor_handlers::build(&config, &env)?)
 }

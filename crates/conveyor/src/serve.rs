@@ -51,6 +51,8 @@ pub async fn serve(args: ConfigArgs, parts: Parts) -> anyhow::Result<()> {
                     settings.region, settings.account_id, q.name
                 ),
                 region: settings.region.clone(),
+                dry_run: settings.dry_run,
+                secrets: settings.secrets.clone(),
             };
             conveyor_handlers::build(&q.handler, &env)
                 .map_err(|e| anyhow::anyhow!("queue {}: {e}", q.key))
@@ -208,6 +210,15 @@ pub(crate) fn refusals(settings: &Settings, parts: Parts) -> Vec<String> {
             ));
         }
         _ => {}
+    }
+    if parts.workers() {
+        for (queue, kind, name) in settings.missing_secrets() {
+            found.push(format!(
+                "queue {queue}: the {kind} handler needs the secret {name}: set {} (or secrets.{name} in [environments.{}]), or dry_run = true to send nothing",
+                conveyor_config::secret_variable(&name),
+                settings.environment
+            ));
+        }
     }
     found
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure the clients the tests drive are present: python3 with boto3 and moto (moto_server),
-# the AWS CLI, and schemathesis (which fuzzes the served OpenAPI document). Installs the pinned versions from PyPI only when something is missing, so a
+# the AWS CLI, aiosmtpd (a real SMTP server) and schemathesis (which fuzzes the served OpenAPI document). Installs the pinned versions from PyPI only when something is missing, so a
 # prepared machine pays nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +11,7 @@ command -v python3 >/dev/null || {
 }
 user_bin="$(python3 -m site --user-base)/bin"
 present() { command -v "$1" >/dev/null || [ -x "$user_bin/$1" ]; }
-if python3 -c "import boto3, moto, flask_cors, schemathesis" 2>/dev/null && present aws && present moto_server && present schemathesis; then
+if python3 -c "import boto3, moto, flask_cors, schemathesis, aiosmtpd" 2>/dev/null && present aws && present moto_server && present schemathesis; then
     exit 0
 fi
 echo "== installing the test clients (scripts/requirements-test.txt)"

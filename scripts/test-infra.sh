@@ -151,7 +151,9 @@ if grep -E '(created|updated)' "$work/provision.log" | grep -v "bucket" ; then
 fi
 
 echo "== conveyor worker + scripts/validate-environment.sh staging (drift, names, conveyor smoke)"
-CONVEYOR_LISTEN=127.0.0.1:0 CONVEYOR_SQS_LISTEN=off "$conveyor" worker >"$work/worker.log" 2>&1 &
+# Dry run: the handlers would call Zendesk, SendGrid and App Store Connect, which a test never
+# reaches; smoke's own probes are answered without them anyway.
+CONVEYOR_ENVIRONMENTS__STAGING__DRY_RUN=true CONVEYOR_LISTEN=127.0.0.1:0 CONVEYOR_SQS_LISTEN=off "$conveyor" worker >"$work/worker.log" 2>&1 &
 worker_pid=$!
 # No /health: moto runs no containers, so nothing answers behind the load balancer.
 # moto does not store these attributes, so a fresh plan always wants to set them again; any other

@@ -133,8 +133,11 @@ pub struct Feedback {
     message: String,
     #[serde(default)]
     rating: Option<u8>,
+    /// Where the confirmation e-mail goes (and the ticket's requester).
+    email: String,
+    /// The requester's name on the ticket and in the e-mail.
     #[serde(default)]
-    email: Option<String>,
+    name: Option<String>,
     #[serde(default)]
     metadata: Option<Value>,
 }
@@ -154,11 +157,13 @@ pub async fn feedback(
             return Err(ApiError::BadRequest("rating must be from 1 to 5".into()));
         }
     }
-    if let Some(e) = &f.email {
-        email_field("email", e)?;
+    email_field("email", &f.email)?;
+    if let Some(n) = &f.name {
+        text_field("name", n, 100)?;
     }
     let body = serde_json::json!({
-        "user_id": f.user_id, "message": f.message, "rating": f.rating, "email": f.email, "metadata": f.metadata,
+        "user_id": f.user_id, "message": f.message, "rating": f.rating, "email": f.email,
+        "name": f.name, "metadata": f.metadata,
     });
     enqueue(
         &state,

@@ -126,7 +126,7 @@ async fn feedback_is_enqueued_durably_in_the_users_group() {
         "POST",
         "/v1/feedback",
         &[JSON],
-        r#"{"user_id":"u-42","message":"Love it","rating":5}"#,
+        r#"{"user_id":"u-42","message":"Love it","rating":5,"email":"ada@example.com"}"#,
     )
     .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
@@ -354,7 +354,7 @@ async fn bad_requests_get_clear_4xx_answers_and_enqueue_nothing() {
         (
             "/v1/feedback",
             &[],
-            r#"{"user_id":"u","message":"m"}"#,
+            r#"{"user_id":"u","message":"m","email":"u@example.com"}"#,
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "content-type",
         ),
@@ -368,21 +368,21 @@ async fn bad_requests_get_clear_4xx_answers_and_enqueue_nothing() {
         (
             "/v1/feedback",
             &[JSON],
-            r#"{"user_id":"u","message":"m","rating":"five"}"#,
+            r#"{"user_id":"u","message":"m","rating":"five","email":"u@example.com"}"#,
             StatusCode::BAD_REQUEST,
             "a whole number from 0 to 255",
         ),
         (
             "/v1/feedback",
             &[JSON],
-            r#"{"user_id":"u","message":"m","rating":6}"#,
+            r#"{"user_id":"u","message":"m","rating":6,"email":"u@example.com"}"#,
             StatusCode::BAD_REQUEST,
             "rating",
         ),
         (
             "/v1/feedback",
             &[JSON],
-            r#"{"user_id":"has space","message":"m"}"#,
+            r#"{"user_id":"has space","message":"m","email":"u@example.com"}"#,
             StatusCode::BAD_REQUEST,
             "user_id",
         ),
@@ -425,7 +425,10 @@ async fn bad_requests_get_clear_4xx_answers_and_enqueue_nothing() {
             "{uri} {body}: the error should mention {mentions}: {message}"
         );
     }
-    let huge = format!(r#"{{"user_id":"u","message":"{}"}}"#, "x".repeat(4_000));
+    let huge = format!(
+        r#"{{"user_id":"u","email":"u@example.com","message":"{}"}}"#,
+        "x".repeat(4_000)
+    );
     let (status, json, _) = call(&app, "POST", "/v1/feedback", &[JSON], &huge).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{json}");
     for key in ["feedback", "emails"] {
@@ -496,7 +499,7 @@ async fn metrics_report_requests_queue_depth_and_dead_letters() {
             "POST",
             "/v1/feedback",
             &[JSON],
-            r#"{"user_id":"u1","message":"m"}"#,
+            r#"{"user_id":"u1","message":"m","email":"u1@example.com"}"#,
         )
         .await;
         assert_eq!(status, StatusCode::ACCEPTED);

@@ -7,7 +7,10 @@
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
-pub use crate::services::{DiscordConfig, ZendeskConfig};
+pub use crate::services::{
+    DiscordConfig, EmailConfig, EmailTemplate, EmailTransport, SmtpSecurity, TestflightConfig,
+    ZendeskConfig,
+};
 use crate::Span;
 
 /// A queue's handler and its settings.
@@ -30,6 +33,10 @@ pub enum HandlerConfig {
     Zendesk(ZendeskConfig),
     /// Post the message to a Discord webhook.
     Discord(DiscordConfig),
+    /// Send an e-mail per message (SMTP or SendGrid).
+    Email(EmailConfig),
+    /// Invite a TestFlight beta tester (App Store Connect API).
+    Testflight(TestflightConfig),
 }
 
 impl HandlerConfig {
@@ -43,6 +50,8 @@ impl HandlerConfig {
             HandlerConfig::Function(_) => "function",
             HandlerConfig::Zendesk(_) => "zendesk",
             HandlerConfig::Discord(_) => "discord",
+            HandlerConfig::Email(_) => "email",
+            HandlerConfig::Testflight(_) => "testflight",
         }
     }
 
@@ -59,6 +68,8 @@ impl HandlerConfig {
                 .collect(),
             HandlerConfig::Zendesk(z) => vec![("zendesk", z.token_secret.as_str())],
             HandlerConfig::Discord(d) => vec![("discord", d.webhook_secret.as_str())],
+            HandlerConfig::Email(e) => e.secrets().into_iter().map(|s| ("email", s)).collect(),
+            HandlerConfig::Testflight(t) => vec![("testflight", t.key_secret.as_str())],
             HandlerConfig::Steps(s) => s
                 .steps
                 .iter()

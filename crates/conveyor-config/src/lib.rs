@@ -31,7 +31,8 @@ pub use duration::Span;
 pub use files::FilesSettings;
 pub use filter::FilterPattern;
 pub use handlers::{
-    DiscordConfig, FunctionConfig, HandlerConfig, HandlerSpec, HttpConfig, StepConfig, StepsConfig,
+    DiscordConfig, EmailConfig, EmailTemplate, EmailTransport, FunctionConfig, HandlerConfig,
+    HandlerSpec, HttpConfig, SmtpSecurity, StepConfig, StepsConfig, TestflightConfig,
     ZendeskConfig,
 };
 pub use secret::Secret;
@@ -390,6 +391,9 @@ const INTEGER_SETTINGS: &[&str] = &[
     "key_concurrency",
     "processes",
     "max_messages",
+    "port",
+    "batch_size",
+    "maximum_concurrency",
 ];
 /// Settings whose value is a number that may have a fraction.
 const FRACTION_SETTINGS: &[&str] = &["rate"];
@@ -686,6 +690,8 @@ fn handler(
         HandlerConfig::Http(h) => h.check(),
         HandlerConfig::Zendesk(z) => z.check(),
         HandlerConfig::Discord(d) => d.check(),
+        HandlerConfig::Email(e) => e.check(),
+        HandlerConfig::Testflight(t) => t.check(),
         _ => Ok(()),
     }
     .map_err(invalid)?;

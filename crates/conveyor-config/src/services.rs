@@ -147,3 +147,223 @@ impl DiscordConfig {
         Ok(())
     }
 }
+
+/// `kind = "email"`: one e-mail per message through SMTP or the SendGrid v3 API. The recipient,
+/// subject and parts are templates over the message body (with its `variables` alongside);
+/// a message names one of `templates` with its `template`, else `default` is used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    /// `"Name <address>"` or an address.
+    pub from: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+    pub transport: EmailTransport,
+    /// The recipient (`"{{ email }}"` for a feedback message's sender).
+    #[serde(default = "default_email_to")]
+    pub to: String,
+    /// The recipient's display name, when the body has one.
+    #[serde(default = "default_email_name")]
+    pub to_name: String,
+    /// Used when the template has no subject of its own.
+    #[serde(default = "default_email_subject")]
+    pub subject: String,
+    #[serde(default = "default_email_templates")]
+    pub templates: std::collections::BTreeMap<String, EmailTemplate>,
+    #[serde(default = "default_email_timeout")]
+    pub timeout: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailTemplate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The plain-text part.
+    pub text: String,
+    /// The HTML part; with it the message is multipart/alternative.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+}
+
+/// How e-mail leaves: an SMTP relay (SES SMTP, Postmark, Mailgun, any server) or SendGrid's API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum EmailTransport {
+    Smtp {
+        host: String,
+        #[serde(default = "default_smtp_port")]
+        port: u16,
+        /// `starttls` (upgrade on the submission port), `tls` (implicit TLS, port 465) or
+        /// `none` (a local relay; credentials would travel in clear).
+        #[serde(default)]
+        security: SmtpSecurity,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        username: Option<String>,
+        /// The secret holding the password (needs `username`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        password_secret: Option<String>,
+    },
+    Sendgrid {
+        #[serde(default = "default_sendgrid_url")]
+        url: String,
+        #[serde(default = "default_sendgrid_secret")]
+        api_key_secret: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpSecurity {
+    #[default]
+    Starttls,
+    Tls,
+    None,
+}
+
+fn default_email_to() -> String {
+    "{{ to }}".into()
+}
+fn default_email_name() -> String {
+    "{{ name or '' }}".into()
+}
+fn default_email_subject() -> String {
+    "{{ subject }}".into()
+}
+fn default_email_templates() -> std::collections::BTreeMap<String, EmailTemplate> {
+    [(
+        "default".to_string(),
+        EmailTemplate {
+            subject: None,
+            text: "{{ text or message or '' }}".into(),
+            html: None,
+        },
+    )]
+    .into_iter()
+    .collect()
+}
+fn default_email_timeout() -> Span {
+    Span(std::time::Duration::from_secs(30))
+}
+fn default_smtp_port() -> u16 {
+    587
+}
+fn default_sendgrid_url() -> String {
+    "https://api.sendgrid.com".into()
+}
+fn default_sendgrid_secret() -> String {
+    "sendgrid_api_key".into()
+}
+
+impl EmailConfig {
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if !self.from.contains('@') {
+            return Err(format!(
+                "from = {:?}: an address, or \"Name <address>\"",
+                self.from
+            ));
+        }
+        for (field, text) in [
+            ("to", &self.to),
+            ("to_name", &self.to_name),
+            ("subject", &self.subject),
+        ] {
+            check_template(field, text)?;
+        }
+        if !self.templates.contains_key("default") {
+            return Err("templates needs a default one, for messages that name none".into());
+        }
+        for (name, t) in &self.templates {
+            check_template(&format!("templates.{name}.text"), &t.text)?;
+            if let Some(s) = &t.subject {
+                check_template(&format!("templates.{name}.subject"), s)?;
+            }
+            if let Some(h) = &t.html {
+                check_template(&format!("templates.{name}.html"), h)?;
+            }
+        }
+        match &self.transport {
+            EmailTransport::Smtp {
+                host,
+                username,
+                password_secret,
+                ..
+            } => {
+                if host.is_empty() {
+                    return Err("transport.host is empty: the SMTP server's name".into());
+                }
+                if let Some(p) = password_secret {
+                    check_secret_name("transport.password_secret", p)?;
+                    if username.is_none() {
+                        return Err("transport.password_secret needs transport.username".into());
+                    }
+                }
+            }
+            EmailTransport::Sendgrid {
+                url,
+                api_key_secret,
+            } => {
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    return Err(format!("transport.url = {url:?}: use https://…"));
+                }
+                check_secret_name("transport.api_key_secret", api_key_secret)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The secret names this handler's transport needs.
+    pub fn secrets(&self) -> Vec<&str> {
+        match &self.transport {
+            EmailTransport::Smtp {
+                password_secret, ..
+            } => password_secret.iter().map(String::as_str).collect(),
+            EmailTransport::Sendgrid { api_key_secret, .. } => vec![api_key_secret.as_str()],
+        }
+    }
+}
+
+/// `kind = "testflight"`: invite a beta tester through the App Store Connect API, signed in
+/// with the team's API key (`.p8`, a secret) as an ES256 JWT.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestflightConfig {
+    #[serde(default = "default_asc_url")]
+    pub url: String,
+    /// The issuer id of the team's API keys (App Store Connect → Users and Access → Integrations).
+    pub issuer_id: String,
+    /// The key's id (`kid`).
+    pub key_id: String,
+    /// The secret holding the key's `.p8` text (PEM, `-----BEGIN PRIVATE KEY-----`).
+    #[serde(default = "default_asc_secret")]
+    pub key_secret: String,
+    /// The beta group a tester joins when the message names no `groups`.
+    pub beta_group_id: String,
+    #[serde(default = "default_http_timeout")]
+    pub timeout: Span,
+}
+
+fn default_asc_url() -> String {
+    "https://api.appstoreconnect.apple.com".into()
+}
+fn default_asc_secret() -> String {
+    "app_store_connect_key".into()
+}
+
+impl TestflightConfig {
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if !(self.url.starts_with("https://") || self.url.starts_with("http://")) {
+            return Err(format!("url = {:?}: use https://…", self.url));
+        }
+        for (field, value) in [
+            ("issuer_id", &self.issuer_id),
+            ("key_id", &self.key_id),
+            ("beta_group_id", &self.beta_group_id),
+        ] {
+            if value.trim().is_empty() {
+                return Err(format!("{field} is empty: copy it from App Store Connect"));
+            }
+        }
+        check_secret_name("key_secret", &self.key_secret)
+    }
+}

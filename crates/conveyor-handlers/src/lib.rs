@@ -6,6 +6,8 @@
 
 #[cfg(feature = "http")]
 mod discord;
+#[cfg(feature = "email")]
+mod email;
 mod fail;
 mod function;
 #[cfg(feature = "http")]
@@ -14,6 +16,10 @@ mod log;
 #[cfg(feature = "http")]
 mod outbound;
 mod steps;
+#[cfg(feature = "http")]
+mod testflight;
+#[cfg(feature = "testing")]
+pub mod testing;
 #[cfg(feature = "http")]
 mod zendesk;
 
@@ -25,12 +31,16 @@ use conveyor_worker::Handler;
 
 #[cfg(feature = "http")]
 pub use discord::DiscordHandler;
+#[cfg(feature = "email")]
+pub use email::EmailHandler;
 pub use fail::FailHandler;
 pub use function::FunctionHandler;
 #[cfg(feature = "http")]
 pub use http::{signature, HttpHandler};
 pub use log::LogHandler;
 pub use steps::StepsHandler;
+#[cfg(feature = "http")]
+pub use testflight::{app_store_connect_key, TestflightHandler};
 #[cfg(feature = "http")]
 pub use zendesk::ZendeskHandler;
 
@@ -125,10 +135,17 @@ pub fn build(config: &HandlerConfig, env: &HandlerEnv) -> Result<Arc<dyn Handler
         HandlerConfig::Zendesk(c) => Arc::new(ZendeskHandler::new(c, env)?),
         #[cfg(feature = "http")]
         HandlerConfig::Discord(c) => Arc::new(DiscordHandler::new(c, env)?),
+        #[cfg(feature = "http")]
+        HandlerConfig::Testflight(c) => Arc::new(TestflightHandler::new(c, env)?),
         #[cfg(not(feature = "http"))]
-        HandlerConfig::Http(_) | HandlerConfig::Zendesk(_) | HandlerConfig::Discord(_) => {
-            return Err(BuildError::NotBuilt("http"))
-        }
+        HandlerConfig::Http(_)
+        | HandlerConfig::Zendesk(_)
+        | HandlerConfig::Discord(_)
+        | HandlerConfig::Testflight(_) => return Err(BuildError::NotBuilt("http")),
+        #[cfg(feature = "email")]
+        HandlerConfig::Email(c) => Arc::new(EmailHandler::new(c, env)?),
+        #[cfg(not(feature = "email"))]
+        HandlerConfig::Email(_) => return Err(BuildError::NotBuilt("email")),
     })
 }
 
@@ -154,6 +171,19 @@ mod tests {
                 .unwrap(),
             ),
             HandlerConfig::Discord(serde_json::from_value(serde_json::json!({})).unwrap()),
+            HandlerConfig::Testflight(
+                serde_json::from_value(serde_json::json!({
+                    "issuer_id": "i", "key_id": "k", "beta_group_id": "g",
+                }))
+                .unwrap(),
+            ),
+            HandlerConfig::Email(
+                serde_json::from_value(serde_json::json!({
+                    "from": "noreply@acme.example",
+                    "transport": { "kind": "sendgrid" },
+                }))
+                .unwrap(),
+            ),
             HandlerConfig::Steps(conveyor_config::StepsConfig {
                 steps: vec![conveyor_config::StepConfig {
                     name: "only".into(),
@@ -169,6 +199,8 @@ mod tests {
                 | HandlerConfig::Function(_)
                 | HandlerConfig::Zendesk(_)
                 | HandlerConfig::Discord(_)
+                | HandlerConfig::Email(_)
+                | HandlerConfig::Testflight(_)
                 | HandlerConfig::Steps(_) => {}
             }
         }

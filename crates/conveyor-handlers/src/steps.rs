@@ -3,7 +3,8 @@
 //! to retry) resumes after its last finished step: no second ticket, no second e-mail. The
 //! checkpoint is `_conveyor/checkpoints/{queue}/{message_id}.json` (on S3 too) and is removed
 //! once the message's result is stored. A step that fails fails the message with its own
-//! Retry or Reject; the output is every step's output by name.
+//! Retry or Reject; the output is every step's output by name. A step sees the outputs of the
+//! steps before it as the body's `steps` (when the body is a JSON object).
 
 use std::sync::Arc;
 
@@ -45,6 +46,21 @@ impl StepsHandler {
     }
 }
 
+/// The message as a step sees it: a JSON object body gains `steps`, the outputs of the steps
+/// finished so far by name, so a later step can use them (`{{ steps.ticket.ticket_id }}`).
+fn with_outputs(message: &ReceivedMessage, done: &Map<String, Value>) -> ReceivedMessage {
+    match serde_json::from_str::<Value>(&message.body) {
+        Ok(Value::Object(mut body)) if !done.is_empty() => {
+            body.insert("steps".into(), Value::Object(done.clone()));
+            ReceivedMessage {
+                body: Value::Object(body).to_string(),
+                ..message.clone()
+            }
+        }
+        _ => message.clone(),
+    }
+}
+
 #[async_trait::async_trait]
 impl Handler for StepsHandler {
     fn kind(&self) -> &'static str {
@@ -59,15 +75,18 @@ impl Handler for StepsHandler {
                 tracing::debug!(message_id = %message.message_id, step = %name, "step already done");
                 continue;
             }
-            let output = step.handle(message).await.map_err(|e| match e {
-                HandlerError::Retry { reason, after } => HandlerError::Retry {
-                    reason: format!("step {name}: {reason}"),
-                    after,
-                },
-                HandlerError::Reject { reason } => HandlerError::Reject {
-                    reason: format!("step {name}: {reason}"),
-                },
-            })?;
+            let output = step
+                .handle(&with_outputs(message, &done))
+                .await
+                .map_err(|e| match e {
+                    HandlerError::Retry { reason, after } => HandlerError::Retry {
+                        reason: format!("step {name}: {reason}"),
+                        after,
+                    },
+                    HandlerError::Reject { reason } => HandlerError::Reject {
+                        reason: format!("step {name}: {reason}"),
+                    },
+                })?;
             done.insert(name.clone(), output);
             // Stored before the next step starts: what is written here never runs again.
             self.store

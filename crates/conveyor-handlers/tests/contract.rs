@@ -38,6 +38,58 @@ async fn endpoint() -> String {
                     "late"
                 }),
             )
+            // App Store Connect under four base URLs.
+            .route(
+                "/asc-ok/v1/betaTesters",
+                axum::routing::post(|| async {
+                    (
+                        StatusCode::CREATED,
+                        axum::Json(serde_json::json!({ "data": { "id": "bt-1" } })),
+                    )
+                }),
+            )
+            .route(
+                "/asc-fail/v1/betaTesters",
+                axum::routing::post(|| async { (StatusCode::SERVICE_UNAVAILABLE, "maintenance") }),
+            )
+            .route(
+                "/asc-bad/v1/betaTesters",
+                axum::routing::post(|| async {
+                    (StatusCode::FORBIDDEN, r#"{"errors":[{"status":"403"}]}"#)
+                }),
+            )
+            .route(
+                "/asc-hang/v1/betaTesters",
+                axum::routing::post(|| async {
+                    tokio::time::sleep(Duration::from_secs(600)).await;
+                    "late"
+                }),
+            )
+            // SendGrid under four base URLs: accepted, failing, refusing, hanging.
+            .route(
+                "/sg-ok/v3/mail/send",
+                axum::routing::post(|| async { StatusCode::ACCEPTED }),
+            )
+            .route(
+                "/sg-fail/v3/mail/send",
+                axum::routing::post(|| async { (StatusCode::BAD_GATEWAY, "upstream") }),
+            )
+            .route(
+                "/sg-bad/v3/mail/send",
+                axum::routing::post(|| async {
+                    (
+                        StatusCode::BAD_REQUEST,
+                        r#"{"errors":[{"message":"Does not contain a valid address."}]}"#,
+                    )
+                }),
+            )
+            .route(
+                "/sg-hang/v3/mail/send",
+                axum::routing::post(|| async {
+                    tokio::time::sleep(Duration::from_secs(600)).await;
+                    "late"
+                }),
+            )
             // Zendesk under four base URLs: no ticket yet, then creating one works, fails, is refused, hangs.
             .route(
                 "/zd-ok/api/v2/tickets.json",
@@ -260,6 +312,75 @@ impl Kind for Discord {
     }
 }
 
+fn email(base: &str, path: &str, timeout: u64) -> HandlerConfig {
+    HandlerConfig::Email(
+        serde_json::from_value(serde_json::json!({
+            "from": "MHT <noreply@mht.example>",
+            "transport": { "kind": "sendgrid", "url": format!("{base}{path}") },
+            "timeout": format!("{timeout}s"),
+        }))
+        .unwrap(),
+    )
+}
+
+struct Email;
+impl Kind for Email {
+    fn ok(&self, base: &str) -> Option<HandlerConfig> {
+        Some(email(base, "/sg-ok", 5))
+    }
+    fn retry(&self, base: &str) -> Option<HandlerConfig> {
+        Some(email(base, "/sg-fail", 5))
+    }
+    fn reject(&self, base: &str) -> Option<HandlerConfig> {
+        Some(email(base, "/sg-bad", 5))
+    }
+    fn hang(&self, base: &str) -> Option<HandlerConfig> {
+        Some(email(base, "/sg-hang", 1))
+    }
+}
+
+fn testflight(base: &str, path: &str, timeout: u64) -> HandlerConfig {
+    HandlerConfig::Testflight(
+        serde_json::from_value(serde_json::json!({
+            "url": format!("{base}{path}"),
+            "issuer_id": "issuer",
+            "key_id": "KEY",
+            "beta_group_id": "group",
+            "timeout": format!("{timeout}s"),
+        }))
+        .unwrap(),
+    )
+}
+
+struct Testflight;
+impl Kind for Testflight {
+    fn ok(&self, base: &str) -> Option<HandlerConfig> {
+        Some(testflight(base, "/asc-ok", 5))
+    }
+    fn retry(&self, base: &str) -> Option<HandlerConfig> {
+        Some(testflight(base, "/asc-fail", 5))
+    }
+    fn reject(&self, base: &str) -> Option<HandlerConfig> {
+        Some(testflight(base, "/asc-bad", 5))
+    }
+    fn hang(&self, base: &str) -> Option<HandlerConfig> {
+        Some(testflight(base, "/asc-hang", 1))
+    }
+}
+
+/// A P-256 key in the `.p8` form App Store Connect issues.
+fn team_key_pem() -> String {
+    use base64::Engine as _;
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = ring::signature::EcdsaKeyPair::generate_pkcs8(
+        &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        &rng,
+    )
+    .unwrap();
+    let body = base64::engine::general_purpose::STANDARD.encode(pkcs8.as_ref());
+    format!("-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n")
+}
+
 /// The contract case of each kind. Exhaustive: a new `HandlerConfig` kind does not compile
 /// until it has a case (and then its generated test below).
 fn case(config: &HandlerConfig) -> &'static dyn Kind {
@@ -271,6 +392,8 @@ fn case(config: &HandlerConfig) -> &'static dyn Kind {
         HandlerConfig::Function(_) => &Function,
         HandlerConfig::Zendesk(_) => &Zendesk,
         HandlerConfig::Discord(_) => &Discord,
+        HandlerConfig::Email(_) => &Email,
+        HandlerConfig::Testflight(_) => &Testflight,
     }
 }
 
@@ -280,7 +403,8 @@ fn message() -> ReceivedMessage {
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     ReceivedMessage {
         message_id: format!("contract-message-{n}"),
-        body: r#"{"to":"ada@example.com"}"#.into(),
+        body: r#"{"to":"ada@example.com","email":"ada@example.com","name":"Ada","message":"hi"}"#
+            .into(),
         approximate_receive_count: 1,
         ..ReceivedMessage::default()
     }
@@ -297,6 +421,8 @@ async fn contract(kind: &dyn Kind) {
         dry_run: false,
         secrets: [
             ("zendesk_api_token".to_string(), "t0ken".to_string()),
+            ("sendgrid_api_key".into(), "SG.k3y".into()),
+            ("app_store_connect_key".into(), team_key_pem()),
             ("hook_ok".into(), format!("{base}/ok")),
             ("hook_fail".into(), format!("{base}/fail")),
             ("hook_bad".into(), format!("{base}/bad")),
@@ -370,4 +496,6 @@ handler_contract! {
     function_keeps_the_handler_contract => shell("true", 1),
     zendesk_keeps_the_handler_contract => zendesk("http://unused", "/", 1),
     discord_keeps_the_handler_contract => discord("hook_ok", 1),
+    email_keeps_the_handler_contract => email("http://unused", "/", 1),
+    testflight_keeps_the_handler_contract => testflight("http://unused", "/", 1),
 }

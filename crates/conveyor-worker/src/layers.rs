@@ -12,9 +12,12 @@ use serde_json::Value;
 use crate::flow::{KeyGate, RateKey, RateLimiter};
 use crate::{Handler, HandlerError};
 
-/// The message attribute and value by which `conveyor smoke` asks to have a message refused.
+/// The message attribute by which `conveyor smoke` marks its probes, and its two values: refuse
+/// this one (it must reach the dead-letter queue by the redrive policy), and finish this one
+/// without the handler (it proves receive, result and delete, with no side effect).
 pub const SMOKE_ATTRIBUTE: &str = "conveyor-smoke";
 pub const SMOKE_DEAD_LETTER: &str = "dead-letter";
+pub const SMOKE_ROUND_TRIP: &str = "round-trip";
 
 type Outcome = Result<Value, HandlerError>;
 
@@ -27,7 +30,7 @@ pub(crate) struct Pacing {
     pub unkeyed_rate_spent_by_loop: bool,
 }
 
-/// `handler` inside its layers, outermost first: probe, visibility, pacing, metric.
+/// `handler` inside its layers, outermost first: smoke probes, visibility, pacing, metric.
 pub(crate) fn wrap(
     handler: Arc<dyn Handler>,
     queue: Arc<dyn Queue>,
@@ -49,7 +52,7 @@ pub(crate) fn wrap(
         name: name.to_string(),
         visibility,
     });
-    Arc::new(DeadLetterProbe { inner: kept })
+    Arc::new(SmokeProbes { inner: kept })
 }
 
 /// Waits for the message's key slot and its rate token; the wait counts as in flight, so
@@ -99,54 +102,62 @@ impl Handler for Paced {
     }
 }
 
-fn is_dead_letter_probe(message: &ReceivedMessage) -> bool {
-    message
+fn is_smoke_probe(message: &ReceivedMessage) -> bool {
+    probe_answer(message).is_some()
+}
+
+/// What a smoke probe gets instead of the handler, if the message is one.
+fn probe_answer(message: &ReceivedMessage) -> Option<Outcome> {
+    match message
         .attributes
         .get(SMOKE_ATTRIBUTE)
-        .and_then(|v| v.string_value.as_deref())
-        == Some(SMOKE_DEAD_LETTER)
+        .and_then(|v| v.string_value.as_deref())?
+    {
+        // Handed back at once: the redrive policy's count of receives sends it to the DLQ.
+        SMOKE_DEAD_LETTER => Some(Err(HandlerError::retry_after(
+            "a conveyor smoke dead-letter probe, refused on purpose",
+            Duration::ZERO,
+        ))),
+        SMOKE_ROUND_TRIP => Some(Ok(serde_json::json!({
+            "smoke": "round trip; not handed to the handler",
+        }))),
+        _ => None,
+    }
 }
 
-fn refused_probe() -> Outcome {
-    // Handed back at once: the redrive policy's count of receives sends it to the DLQ.
-    Err(HandlerError::retry_after(
-        "a conveyor smoke dead-letter probe, refused on purpose",
-        Duration::ZERO,
-    ))
-}
-
-/// Refuses `conveyor smoke`'s dead-letter probes without handling them, proving the redrive
-/// policy on a live deployment.
-struct DeadLetterProbe {
+/// Answers `conveyor smoke`'s probes without handling them: the dead-letter probe is refused
+/// (proving the redrive policy on a live deployment), the round-trip probe finished with a
+/// result of its own (proving receive, result and delete without a ticket or an e-mail).
+struct SmokeProbes {
     inner: Arc<dyn Handler>,
 }
 
 #[async_trait::async_trait]
-impl Handler for DeadLetterProbe {
+impl Handler for SmokeProbes {
     fn kind(&self) -> &'static str {
         self.inner.kind()
     }
     async fn handle(&self, message: &ReceivedMessage) -> Outcome {
-        if is_dead_letter_probe(message) {
-            return refused_probe();
+        if let Some(answer) = probe_answer(message) {
+            return answer;
         }
         self.inner.handle(message).await
     }
     async fn handle_batch(&self, messages: &[ReceivedMessage]) -> Vec<Outcome> {
-        if !messages.iter().any(is_dead_letter_probe) {
+        if !messages.iter().any(is_smoke_probe) {
             return self.inner.handle_batch(messages).await;
         }
         let rest: Vec<ReceivedMessage> = messages
             .iter()
-            .filter(|m| !is_dead_letter_probe(m))
+            .filter(|m| !is_smoke_probe(m))
             .cloned()
             .collect();
         let mut handled = self.inner.handle_batch(&rest).await.into_iter();
         messages
             .iter()
             .map(|m| {
-                if is_dead_letter_probe(m) {
-                    refused_probe()
+                if let Some(answer) = probe_answer(m) {
+                    answer
                 } else {
                     handled.next().unwrap_or_else(|| {
                         Err(HandlerError::retry(

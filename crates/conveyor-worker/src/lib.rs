@@ -15,9 +15,11 @@
 //! The runtime sees only the `Queue` trait and a `Store`: it does not know which queue
 //! implementation runs.
 //!
-//! One message is never handled: a dead-letter probe from `conveyor smoke` (message attribute
-//! `conveyor-smoke` = `dead-letter`) is handed back at once, so it reaches the dead-letter queue
-//! after the redrive policy's count of receives, proving the policy on a live deployment.
+//! Smoke probes are never handed to the handler (`layers.rs`): `conveyor smoke`'s dead-letter
+//! probe (message attribute `conveyor-smoke` = `dead-letter`) is handed back at once, so it
+//! reaches the dead-letter queue after the redrive policy's count of receives, and its
+//! round-trip probes (`round-trip`) are finished with a result of their own, so smoke proves a
+//! live deployment without opening a ticket or sending an e-mail.
 
 mod batch;
 mod flow;
@@ -36,7 +38,7 @@ use tokio::sync::watch;
 pub use batch::BatchLimits;
 pub use conveyor_queue::PAUSED_TAG;
 pub use flow::{FlowLimits, RateKey};
-pub use layers::{SMOKE_ATTRIBUTE, SMOKE_DEAD_LETTER};
+pub use layers::{SMOKE_ATTRIBUTE, SMOKE_DEAD_LETTER, SMOKE_ROUND_TRIP};
 
 /// Why a handler did not finish a message, and what should happen to it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

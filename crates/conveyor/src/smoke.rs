@@ -14,7 +14,7 @@ use conveyor_aws::{static_sqs_client, Aws, SqsQueue};
 use conveyor_config::{QueueBackend, QueueSettings, Settings, StoreBackend};
 use conveyor_queue::{MessageAttributeValue, Queue, ReceiveRequest, SendMessage};
 use conveyor_store::Store;
-use conveyor_worker::{SMOKE_ATTRIBUTE, SMOKE_DEAD_LETTER};
+use conveyor_worker::{SMOKE_ATTRIBUTE, SMOKE_DEAD_LETTER, SMOKE_ROUND_TRIP};
 
 use crate::ConfigArgs;
 
@@ -152,6 +152,12 @@ async fn connect(settings: &Settings) -> anyhow::Result<(Arc<dyn Queue>, Store)>
 
 fn message(q: &QueueSettings, run: &str, label: &str) -> SendMessage {
     let mut m = SendMessage::new(format!(r#"{{"smoke":"{run}","message":"{label}"}}"#));
+    // Answered by the workers' probe layer, not by the queue's handler: a smoke run on a live
+    // deployment opens no ticket and sends no e-mail.
+    m.attributes.insert(
+        SMOKE_ATTRIBUTE.into(),
+        MessageAttributeValue::string(SMOKE_ROUND_TRIP),
+    );
     if q.fifo {
         m = m
             .group(format!("smoke-{run}-{label}"))

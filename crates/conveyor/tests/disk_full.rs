@@ -132,7 +132,8 @@ async fn a_full_disk_refuses_new_work_loses_nothing_and_recovers() {
 
     // The object store fills: a result cannot be written, so its message stays in the queue.
     let objects_filler = objects_fs.fill();
-    let feedback = r#"{"user_id":"u-1","message":"kept in the queue","rating":5}"#;
+    let feedback =
+        r#"{"user_id":"u-1","message":"kept in the queue","rating":5,"email":"u1@example.com"}"#;
     let (status, answer) = http(
         &server.address,
         "POST",

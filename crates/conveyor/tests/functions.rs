@@ -5,7 +5,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
@@ -39,14 +39,6 @@ fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| !stat.contains(") Z "))
 }
 
-async fn until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 async fn send(server: &Server, body: &str) {
     let (status, answer) = http(
         &server.address,
@@ -70,7 +62,7 @@ async fn the_example_function_serves_a_queue() {
     let data = dir.path().join("data");
     let server = start(&data, &[], Some(&config(dir.path(), &handler)));
     send(&server, r#"{"text":"to be or not to be"}"#).await;
-    until(
+    until_within(
         "the message has its result",
         Duration::from_secs(30),
         || !result_files(&data).is_empty(),
@@ -97,7 +89,7 @@ async fn sigterm_kills_a_running_function_once_the_grace_is_over() {
     let data = dir.path().join("data");
     let mut server = start(&data, &[], Some(&config(dir.path(), &handler)));
     send(&server, r#""work""#).await;
-    until("the function runs", Duration::from_secs(30), || {
+    until_within("the function runs", Duration::from_secs(30), || {
         std::fs::read_to_string(&pidfile).is_ok_and(|s| !s.trim().is_empty())
     })
     .await;
@@ -109,7 +101,7 @@ async fn sigterm_kills_a_running_function_once_the_grace_is_over() {
     assert!(alive(pid));
     let status = terminate(&mut server);
     assert!(status.success(), "{status:?}");
-    until("the function is gone", Duration::from_secs(5), || {
+    until_within("the function is gone", Duration::from_secs(5), || {
         !alive(pid)
     })
     .await;

@@ -17,7 +17,7 @@ async fn posted_feedback_gets_a_result_under_its_partition_path() {
         "POST",
         "/v1/feedback",
         &[JSON],
-        r#"{"user_id":"u1","message":"hello"}"#,
+        r#"{"user_id":"u1","message":"hello","email":"u1@example.com"}"#,
     )
     .await;
     assert_eq!(status, 202, "{body}");
@@ -168,7 +168,7 @@ bucket_suffix = "data"
 async fn api_keys_are_required_when_configured() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = start(dir.path(), &[("CONVEYOR_API_KEYS", "s3cret")], None);
-    let body = r#"{"user_id":"u1","message":"hi"}"#;
+    let body = r#"{"user_id":"u1","message":"hi","email":"u1@example.com"}"#;
     assert_eq!(
         http(&server.address, "POST", "/v1/feedback", &[JSON], body)
             .await
@@ -216,7 +216,7 @@ async fn api_keys_are_required_when_configured() {
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("\"code\":\"bad_request\""), "{body}");
     let huge = format!(
-        r#"{{"user_id":"u1","message":"{}"}}"#,
+        r#"{{"user_id":"u1","email":"u1@example.com","message":"{}"}}"#,
         "x".repeat(2 * 1024 * 1024)
     );
     let (status, body) = http(
@@ -236,6 +236,9 @@ fn config_check_prints_masked_settings_and_refuses_shared_data_directories() {
     let ok = Command::new(BIN)
         .args(["config", "check", "--env", "staging"])
         .env("CONVEYOR_API_KEYS", "do-not-print-me")
+        .env("CONVEYOR_SECRET_ZENDESK_API_TOKEN", "zendesk-do-not-print")
+        .env("CONVEYOR_SECRET_SENDGRID_API_KEY", "SG.do-not-print")
+        .env("CONVEYOR_SECRET_APP_STORE_CONNECT_KEY", "p8-do-not-print")
         .output()
         .unwrap();
     assert!(
@@ -249,7 +252,7 @@ fn config_check_prints_masked_settings_and_refuses_shared_data_directories() {
         "{out}"
     );
     assert!(
-        out.contains("****") && !out.contains("do-not-print-me"),
+        out.contains("****") && !out.contains("do-not-print"),
         "{out}"
     );
 
@@ -257,6 +260,9 @@ fn config_check_prints_masked_settings_and_refuses_shared_data_directories() {
     let open = Command::new(BIN)
         .args(["config", "check", "--env", "staging"])
         .env_remove("CONVEYOR_API_KEYS")
+        .env("CONVEYOR_SECRET_ZENDESK_API_TOKEN", "z")
+        .env("CONVEYOR_SECRET_SENDGRID_API_KEY", "SG.x")
+        .env("CONVEYOR_SECRET_APP_STORE_CONNECT_KEY", "p8")
         .output()
         .unwrap();
     assert!(!open.status.success());
@@ -441,7 +447,7 @@ async fn api_and_worker_run_as_separate_processes() {
         "POST",
         "/v1/feedback",
         &[JSON],
-        r#"{"user_id":"u1","message":"later"}"#,
+        r#"{"user_id":"u1","message":"later","email":"u1@example.com"}"#,
     )
     .await;
     assert_eq!(status, 202, "{body}");
@@ -518,7 +524,7 @@ async fn operator_tools_work_against_a_running_server() {
         &[
             "send",
             "feedback-dlq",
-            "{\"user_id\":\"u9\",\"message\":\"again\"}",
+            "{\"user_id\":\"u9\",\"message\":\"again\",\"email\":\"u9@example.com\"}",
             "--group",
             "u9",
             "--dedup",

@@ -149,7 +149,7 @@ fn the_aws_cli_works_unchanged_and_shares_queues_with_conveyor() {
             "--queue-url",
             &feedback,
             "--message-body",
-            r#"{"user_id":"u1","message":"sent with the AWS CLI"}"#,
+            r#"{"user_id":"u1","message":"sent with the AWS CLI","email":"u1@example.com"}"#,
             "--message-group-id",
             "u1",
             "--message-deduplication-id",

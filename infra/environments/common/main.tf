@@ -58,6 +58,7 @@ module "secrets" {
   source = "../../modules/secrets"
 
   name                    = local.name
+  secret_keys             = concat(["jwt_secret", "api_keys"], local.handler_secrets)
   recovery_window_in_days = var.force_destroy ? 0 : var.secrets_recovery_window_days
 }
 
@@ -123,13 +124,20 @@ module "ecs" {
   # What Conveyor needs to find this environment's queues and bucket (config/conveyor.toml has
   # the rest); the secrets come from Secrets Manager at task start.
   environment_variables = local.conveyor_environment
-  secrets = {
-    CONVEYOR_API_KEYS   = module.secrets.value_from["api_keys"]
-    CONVEYOR_JWT_SECRET = module.secrets.value_from["jwt_secret"]
-  }
+  secrets = merge(
+    {
+      CONVEYOR_API_KEYS   = module.secrets.value_from["api_keys"]
+      CONVEYOR_JWT_SECRET = module.secrets.value_from["jwt_secret"]
+    },
+    # The handlers' credentials, as the variables Conveyor reads them from.
+    { for key in local.handler_secrets : "CONVEYOR_SECRET_${upper(key)}" => module.secrets.value_from[key] },
+  )
 }
 
 locals {
+  # The secrets config/conveyor.toml's handlers name (token_secret, api_key_secret, key_secret).
+  handler_secrets = ["zendesk_api_token", "sendgrid_api_key", "app_store_connect_key"]
+
   conveyor_environment = {
     CONVEYOR_ENVIRONMENT = var.environment
     CONVEYOR_REGION      = var.aws_region

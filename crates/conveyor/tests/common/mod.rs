@@ -200,3 +200,17 @@ pub fn queue_cli(server: &Server, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).to_string()
 }
+
+/// Wait up to `timeout` for `done`, looking every 100 ms.
+pub async fn until_within(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Wait up to a minute for `done`.
+pub async fn until(what: &str, done: impl FnMut() -> bool) {
+    until_within(what, Duration::from_secs(60), done).await
+}

@@ -269,3 +269,97 @@ async fn sendgrid_gets_its_v3_request_and_its_answers_map_to_outcomes() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The runtime with the email handler on the embedded engine: a hard bounce and an invalid
+/// address each reach the dead-letter queue after one receive, the good one is sent once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bounced_or_invalid_recipient_reaches_the_dead_letter_queue_after_one_receive() {
+    use conveyor_queue::{Queue, ReceiveRequest, SendMessage};
+    use conveyor_worker::testing::{eventually, fixture};
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    let server = smtp_server();
+    let f = fixture();
+    f.engine
+        .create_queue("mail-dlq", &BTreeMap::new(), &BTreeMap::new())
+        .await
+        .unwrap();
+    let policy = format!(
+        r#"{{"deadLetterTargetArn":"{}","maxReceiveCount":5}}"#,
+        conveyor_queue::Location::default().arn("mail-dlq")
+    );
+    f.engine
+        .create_queue(
+            "mail",
+            &BTreeMap::from([("RedrivePolicy".to_string(), policy)]),
+            &BTreeMap::new(),
+        )
+        .await
+        .unwrap();
+    for to in ["ada@example.com", "gone@bounce.example", "not an address"] {
+        let body = json!({ "to": to, "subject": "Hello", "variables": { "text": "hi" } });
+        f.engine
+            .send("mail", SendMessage::new(body.to_string()))
+            .await
+            .unwrap();
+    }
+    let handler = handler(
+        smtp_config(server.port),
+        &env(false, &[("smtp_password", "s3cret-smtp")]),
+    );
+    let worker = conveyor_worker::QueueWorker {
+        queue: "mail".into(),
+        handler,
+        concurrency: 2,
+        visibility: Duration::from_secs(30),
+        poll_wait: Duration::from_secs(1),
+        shutdown_grace: Duration::from_secs(2),
+        backoff: conveyor_worker::Backoff {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(1),
+        },
+        dead_letter_queue: Some("mail-dlq".into()),
+        flow: Default::default(),
+        batch: None,
+    };
+    let stats = Arc::new(conveyor_worker::WorkerStats::default());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(conveyor_worker::run(
+        Arc::new(f.engine.clone()),
+        f.store.clone(),
+        worker,
+        stats.clone(),
+        stopped,
+    ));
+    eventually("two are in the dead-letter queue", async || {
+        f.engine.counts("mail-dlq").await.unwrap().visible == 2
+    })
+    .await;
+    eventually("the good one is sent", async || stats.processed() == 1).await;
+    stop.send(true).unwrap();
+    task.await.unwrap();
+    let dead = f
+        .engine
+        .receive("mail-dlq", ReceiveRequest::up_to(10))
+        .await
+        .unwrap();
+    let mut seen: Vec<String> = dead
+        .iter()
+        .map(|m| {
+            serde_json::from_str::<Value>(&m.body).unwrap()["to"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(seen, ["gone@bounce.example", "not an address"]);
+    assert_eq!(
+        f.engine.counts("mail").await.unwrap().visible,
+        0,
+        "nothing left to retry"
+    );
+    assert_eq!(received(&server).len(), 1, "one e-mail went out");
+    assert_eq!(stats.failed(), 2, "each refused one was received once, never retried");
+}

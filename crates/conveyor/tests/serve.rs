@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -570,4 +570,58 @@ async fn operator_tools_work_against_a_running_server() {
         String::from_utf8_lossy(&bad.stderr)
     );
     assert!(terminate(&mut server).success());
+}
+
+#[test]
+fn a_malformed_handler_credential_stops_serve_with_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--sqs-listen",
+            "off",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env_remove("CONVEYOR_ENVIRONMENT")
+        .env("CONVEYOR_ENVIRONMENTS__LOCAL__DRY_RUN", "false")
+        .env("CONVEYOR_SECRET_ZENDESK_API_TOKEN", "zendesk-token")
+        .env("CONVEYOR_SECRET_SENDGRID_API_KEY", "SG.key")
+        .env(
+            "CONVEYOR_SECRET_APP_STORE_CONNECT_KEY",
+            "this is not a .p8 key",
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("serve started with a malformed key");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(!status.success());
+    let line = err
+        .lines()
+        .find(|l| l.contains("app_store_connect_key"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        line.contains("queue testflight") && line.contains("BEGIN PRIVATE KEY"),
+        "{line}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        !err.contains("zendesk-token") && !err.contains("SG.key"),
+        "{err}"
+    );
 }

@@ -394,6 +394,7 @@ const INTEGER_SETTINGS: &[&str] = &[
     "port",
     "batch_size",
     "maximum_concurrency",
+    "connections",
 ];
 /// Settings whose value is a number that may have a fraction.
 const FRACTION_SETTINGS: &[&str] = &["rate"];

@@ -203,6 +203,9 @@ pub enum EmailTransport {
         /// The secret holding the password (needs `username`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         password_secret: Option<String>,
+        /// SMTP connections kept open to the server, per process (1 to 100).
+        #[serde(default = "default_smtp_connections")]
+        connections: u32,
     },
     Sendgrid {
         #[serde(default = "default_sendgrid_url")]
@@ -248,6 +251,9 @@ fn default_email_timeout() -> Span {
 fn default_smtp_port() -> u16 {
     587
 }
+fn default_smtp_connections() -> u32 {
+    10
+}
 fn default_sendgrid_url() -> String {
     "https://api.sendgrid.com".into()
 }
@@ -287,8 +293,14 @@ impl EmailConfig {
                 host,
                 username,
                 password_secret,
+                connections,
                 ..
             } => {
+                if !(1..=100).contains(connections) {
+                    return Err(format!(
+                        "transport.connections = {connections} is out of range: use 1 to 100"
+                    ));
+                }
                 if host.is_empty() {
                     return Err("transport.host is empty: the SMTP server's name".into());
                 }

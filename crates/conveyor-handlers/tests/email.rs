@@ -361,5 +361,9 @@ async fn a_bounced_or_invalid_recipient_reaches_the_dead_letter_queue_after_one_
         "nothing left to retry"
     );
     assert_eq!(received(&server).len(), 1, "one e-mail went out");
-    assert_eq!(stats.failed(), 2, "each refused one was received once, never retried");
+    assert_eq!(
+        stats.failed(),
+        2,
+        "each refused one was received once, never retried"
+    );
 }

@@ -25,6 +25,8 @@ pub enum BenchCommand {
     Sqs(SqsBench),
     /// Messages fully processed per second by the worker runtime, against the raw engine cycle.
     Worker(crate::bench_worker::WorkerBench),
+    /// E-mails sent per second over SMTP by the email handler, and the rate limiter's accuracy.
+    Email(crate::bench_email::EmailBench),
 }
 
 #[derive(Debug, Args)]
@@ -60,6 +62,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.command {
         BenchCommand::Sqs(b) => sqs(b).await,
         BenchCommand::Worker(b) => crate::bench_worker::run(b).await,
+        BenchCommand::Email(b) => crate::bench_email::run(b).await,
     }
 }
 

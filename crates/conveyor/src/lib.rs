@@ -1,6 +1,7 @@
 //! The `conveyor` binary's commands: process wiring only; the behaviour lives in the libraries.
 
 pub mod bench;
+mod bench_email;
 mod bench_worker;
 mod listener;
 mod provision;

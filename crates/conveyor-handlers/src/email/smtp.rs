@@ -26,6 +26,7 @@ impl Smtp {
             security,
             username,
             password_secret,
+            connections,
         } = &config.transport
         else {
             unreachable!("built for an SMTP transport");
@@ -42,7 +43,10 @@ impl Smtp {
             )),
         }
         .map_err(|e| setup(format!("cannot set up SMTP to {host}: {e}")))?;
-        let mut builder = builder.port(*port).timeout(Some(config.timeout.0));
+        let mut builder = builder
+            .port(*port)
+            .timeout(Some(config.timeout.0))
+            .pool_config(lettre::transport::smtp::PoolConfig::new().max_size(*connections));
         if let Some(user) = username {
             let password = match password_secret {
                 Some(name) => env.secret("email", name)?,

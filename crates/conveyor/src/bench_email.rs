@@ -1,9 +1,10 @@
-//! `conveyor bench email --smtp HOST:PORT`: e-mails fully processed per second by the worker
-//! runtime with the `email` handler over SMTP (enqueue → template → SMTP → result → delete), on
-//! the embedded engine, with rate limiting off and `--connections` SMTP connections and loops;
-//! then the rate limiter's accuracy at `--rate` messages per second over `--rate-seconds`. Point
-//! it at a local sink, e.g. the test suite's aiosmtpd
-//! (`python3 crates/conveyor-handlers/tests/smtp_server.py DIR mailer s3cret-smtp`).
+//! `conveyor bench email`: e-mails fully processed per second by the worker runtime with the
+//! `email` handler over SMTP (enqueue → template → SMTP → result → delete), on the embedded
+//! engine, with rate limiting off and `--connections` SMTP connections and loops; then the rate
+//! limiter's accuracy at `--rate` messages per second over `--rate-seconds`. By default the
+//! SMTP server is a sink in this process that speaks just enough SMTP to accept and discard,
+//! so the sender is measured alone; `--smtp HOST:PORT` points it at a real server instead
+//! (e.g. the test suite's aiosmtpd: `crates/conveyor-handlers/tests/smtp_server.py`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,9 +17,10 @@ use conveyor_worker::{Backoff, FlowLimits, QueueWorker, WorkerStats};
 
 #[derive(Debug, Clone, Args)]
 pub struct EmailBench {
-    /// The SMTP server, `host:port` (no TLS: a local sink).
+    /// The SMTP server, `host:port` (no TLS: a local sink); by default a discarding sink
+    /// started in this process.
     #[arg(long)]
-    pub smtp: String,
+    pub smtp: Option<String>,
     #[arg(long, default_value = "mailer")]
     pub user: String,
     #[arg(long, default_value = "s3cret-smtp")]
@@ -80,7 +82,8 @@ async fn fresh(messages: usize) -> anyhow::Result<Round> {
 }
 
 fn handler(b: &EmailBench, store: &Store) -> anyhow::Result<Arc<dyn conveyor_worker::Handler>> {
-    let (host, port) = b.smtp.rsplit_once(':').context("--smtp takes host:port")?;
+    let server = b.smtp.as_deref().context("the SMTP server's address")?;
+    let (host, port) = server.rsplit_once(':').context("--smtp takes host:port")?;
     let config: conveyor_config::HandlerConfig = serde_json::from_value(serde_json::json!({
         "kind": "email",
         "from": "Bench <bench@conveyor.example>",
@@ -135,7 +138,7 @@ async fn work(
         anyhow::ensure!(
             stats.failed() == 0,
             "e-mails failed: is the SMTP server at {} up, and the login right?",
-            b.smtp
+            b.smtp.as_deref().unwrap_or("?")
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -146,7 +149,57 @@ async fn work(
     Ok((processed, seconds))
 }
 
-pub async fn run(b: EmailBench) -> anyhow::Result<()> {
+/// Accepts any login and any message, and forgets it: SMTP's happy path and nothing more.
+async fn sink() -> anyhow::Result<String> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?.to_string();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                // Answers are small writes: without this, delayed ACKs stall each exchange.
+                let _ = socket.set_nodelay(true);
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                let _ = write.write_all(b"220 sink ESMTP\r\n").await;
+                let mut in_data = false;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let answer: &[u8] = if in_data {
+                        if line != "." {
+                            continue;
+                        }
+                        in_data = false;
+                        b"250 2.0.0 discarded\r\n"
+                    } else {
+                        match line.get(..4).map(str::to_ascii_uppercase).as_deref() {
+                            Some("EHLO") => b"250-sink\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n",
+                            Some("AUTH") => b"235 2.7.0 accepted\r\n",
+                            Some("DATA") => {
+                                in_data = true;
+                                b"354 go ahead\r\n"
+                            }
+                            Some("QUIT") => {
+                                let _ = write.write_all(b"221 bye\r\n").await;
+                                return;
+                            }
+                            _ => b"250 ok\r\n",
+                        }
+                    };
+                    if write.write_all(answer).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    Ok(address)
+}
+
+pub async fn run(mut b: EmailBench) -> anyhow::Result<()> {
+    let sink_used = b.smtp.is_none();
+    if sink_used {
+        b.smtp = Some(sink().await?);
+    }
     let mut rates = Vec::new();
     for _ in 0..b.rounds.max(1) {
         let round = fresh(b.messages).await?;
@@ -157,8 +210,9 @@ pub async fn run(b: EmailBench) -> anyhow::Result<()> {
     rates.sort_by(|a, c| a.total_cmp(c));
     let median = rates[rates.len() / 2];
     println!(
-        "{} e-mails over SMTP ({} connections and loops, rate off), median of {}: {median:.0} e-mails/s (rounds: {})",
+        "{} e-mails over SMTP to {} ({} connections and loops, rate off), median of {}: {median:.0} e-mails/s (rounds: {})",
         b.messages,
+        if sink_used { "the in-process sink" } else { "the given server" },
         b.connections,
         b.rounds,
         rates.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", ")

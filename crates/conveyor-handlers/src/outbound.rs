@@ -107,6 +107,17 @@ impl Outbound {
         request: reqwest::Request,
         also_retry: &[u16],
     ) -> Result<Reply, HandlerError> {
+        self.send_accepting(request, also_retry, &[]).await
+    }
+
+    /// As `send`, with `accepted` error statuses answered like a 2xx (a service's way of
+    /// saying "done already", such as App Store Connect's 409 for an existing tester).
+    pub(crate) async fn send_accepting(
+        &self,
+        request: reqwest::Request,
+        also_retry: &[u16],
+        accepted: &[u16],
+    ) -> Result<Reply, HandlerError> {
         if self.dry_run {
             return Ok(Reply::DryRun(self.describe(&request)));
         }
@@ -124,7 +135,7 @@ impl Outbound {
         let text = response.text().await.unwrap_or_default();
         let kept: String = text.chars().take(KEPT_BYTES).collect();
         let body = serde_json::from_str::<Value>(&kept).unwrap_or(Value::String(kept.clone()));
-        if status.is_success() {
+        if status.is_success() || accepted.contains(&status.as_u16()) {
             return Ok(Reply::Answered {
                 status: status.as_u16(),
                 body,

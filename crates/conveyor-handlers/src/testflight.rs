@@ -188,15 +188,14 @@ impl Handler for TestflightHandler {
                 HandlerError::reject(format!("cannot build the App Store Connect request: {e}"))
             })?;
         // Apple answers 409 when the address is already a tester of the group: done already.
-        match self.out.send(request, &[]).await {
-            Ok(Reply::Answered { status, body }) => Ok(
-                json!({ "status": status, "beta_tester_id": body["data"]["id"], "already_a_tester": false }),
-            ),
-            Ok(Reply::DryRun(request)) => Ok(json!({ "dry_run": true, "request": request })),
-            Err(HandlerError::Reject { reason }) if reason.contains("409 Conflict") => {
-                Ok(json!({ "status": 409, "already_a_tester": true }))
+        Ok(match self.out.send_accepting(request, &[], &[409]).await? {
+            Reply::Answered { status: 409, .. } => {
+                json!({ "status": 409, "already_a_tester": true })
             }
-            Err(e) => Err(e),
-        }
+            Reply::Answered { status, body } => {
+                json!({ "status": status, "beta_tester_id": body["data"]["id"], "already_a_tester": false })
+            }
+            Reply::DryRun(request) => json!({ "dry_run": true, "request": request }),
+        })
     }
 }

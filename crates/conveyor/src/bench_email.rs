@@ -9,9 +9,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::bench_worker::{filled_round, Round};
 use anyhow::Context;
 use clap::Args;
-use conveyor_queue::{BatchEntry, EmbeddedEngine, EngineOptions, Queue, SendMessage, SystemClock};
 use conveyor_store::Store;
 use conveyor_worker::{Backoff, FlowLimits, QueueWorker, WorkerStats};
 
@@ -41,44 +41,16 @@ pub struct EmailBench {
     pub rounds: usize,
 }
 
-struct Round {
-    _dir: tempfile::TempDir,
-    engine: EmbeddedEngine,
-    store: Store,
-}
-
 async fn fresh(messages: usize) -> anyhow::Result<Round> {
-    let dir = tempfile::tempdir()?;
-    let engine = EmbeddedEngine::open(
-        EngineOptions::new(dir.path().join("queue.db")),
-        Arc::new(SystemClock),
-    )
-    .context("opening the bench engine")?;
-    let store = Store::local(dir.path().join("objects"))?;
-    engine
-        .create_queue("emails", &Default::default(), &Default::default())
-        .await?;
-    for start in (0..messages).step_by(10) {
-        let entries = (start..(start + 10).min(messages))
-            .map(|i| BatchEntry {
-                id: i.to_string(),
-                entry: SendMessage::new(
-                    serde_json::json!({
-                        "to": format!("user{i}@example.com"),
-                        "subject": "Your weekly summary",
-                        "variables": { "text": "x".repeat(800) },
-                    })
-                    .to_string(),
-                ),
-            })
-            .collect();
-        engine.send_batch("emails", entries).await?;
-    }
-    Ok(Round {
-        _dir: dir,
-        engine,
-        store,
+    filled_round("emails", messages, |i| {
+        serde_json::json!({
+            "to": format!("user{i}@example.com"),
+            "subject": "Your weekly summary",
+            "variables": { "text": "x".repeat(800) },
+        })
+        .to_string()
     })
+    .await
 }
 
 fn handler(b: &EmailBench, store: &Store) -> anyhow::Result<Arc<dyn conveyor_worker::Handler>> {

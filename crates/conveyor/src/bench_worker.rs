@@ -50,13 +50,19 @@ impl Handler for Record {
     }
 }
 
-struct Round {
+/// A fresh engine and local store in a temporary directory, with one queue already filled.
+pub(crate) struct Round {
     _dir: tempfile::TempDir,
-    engine: EmbeddedEngine,
-    store: Store,
+    pub(crate) engine: EmbeddedEngine,
+    pub(crate) store: Store,
 }
 
-async fn fresh(b: &WorkerBench) -> anyhow::Result<Round> {
+/// `messages` messages in `queue`, sent ten at a time, the `i`th with `body(i)`.
+pub(crate) async fn filled_round(
+    queue: &str,
+    messages: usize,
+    body: impl Fn(usize) -> String,
+) -> anyhow::Result<Round> {
     let dir = tempfile::tempdir()?;
     let engine = EmbeddedEngine::open(
         EngineOptions::new(dir.path().join("queue.db")),
@@ -65,23 +71,27 @@ async fn fresh(b: &WorkerBench) -> anyhow::Result<Round> {
     .context("opening the bench engine")?;
     let store = Store::local(dir.path().join("objects"))?;
     engine
-        .create_queue("bench", &Default::default(), &Default::default())
+        .create_queue(queue, &Default::default(), &Default::default())
         .await?;
-    let body = "x".repeat(b.body_bytes);
-    for start in (0..b.messages).step_by(10) {
-        let entries = (start..(start + 10).min(b.messages))
+    for start in (0..messages).step_by(10) {
+        let entries = (start..(start + 10).min(messages))
             .map(|i| BatchEntry {
                 id: i.to_string(),
-                entry: SendMessage::new(body.clone()),
+                entry: SendMessage::new(body(i)),
             })
             .collect();
-        engine.send_batch("bench", entries).await?;
+        engine.send_batch(queue, entries).await?;
     }
     Ok(Round {
         _dir: dir,
         engine,
         store,
     })
+}
+
+async fn fresh(b: &WorkerBench) -> anyhow::Result<Round> {
+    let body = "x".repeat(b.body_bytes);
+    filled_round("bench", b.messages, |_| body.clone()).await
 }
 
 /// The raw cycle: the same messages received ten at a time and deleted in one batch, by

@@ -61,6 +61,17 @@ pub trait Queue: Send + Sync {
     /// Visible, in-flight and delayed counts and the age of the oldest message.
     async fn counts(&self, name: &str) -> QueueResult<QueueCounts>;
 
+    /// Whether [`Queue::locate`] can find messages. SQS cannot look a message up by id, so job
+    /// status there is read from what the workers store instead.
+    fn locates_messages(&self) -> bool {
+        false
+    }
+    /// The message with this id, wherever it is now; `None` once it is deleted (or when the
+    /// service cannot say, see [`Queue::locates_messages`]).
+    async fn locate(&self, _message_id: &str) -> QueueResult<Option<Located>> {
+        Ok(None)
+    }
+
     async fn send(&self, queue: &str, message: SendMessage) -> QueueResult<SendOutcome>;
     async fn send_batch(
         &self,

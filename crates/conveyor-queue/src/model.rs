@@ -203,6 +203,19 @@ pub struct QueueInfo {
     pub arn: String,
 }
 
+/// Where a message is now, found by its id (`Queue::locate`): which queue holds it (its own, or
+/// the dead-letter queue it was moved to, which keeps the id) and how far its delivery went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    pub queue: String,
+    pub sent_timestamp: i64,
+    pub receive_count: u32,
+    /// Received and not yet visible again.
+    pub in_flight: bool,
+    /// Set once the redrive policy moved it to a dead-letter queue: the queue it came from.
+    pub dead_letter_source_arn: Option<String>,
+}
+
 /// Live counts of a queue, all approximate in SQS's sense (they may lag concurrent calls).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QueueCounts {

@@ -83,6 +83,11 @@ CREATE TABLE idempotency_keys (
 ) WITHOUT ROWID;
 CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
 "#,
+    // Job status finds a message by its id. Ids are UUIDv7 from this version on, so new
+    // entries land at the index's end instead of at random pages.
+    r#"
+CREATE INDEX payloads_by_message_id ON payloads (message_id);
+"#,
 ];
 
 /// The schema version this build writes.
@@ -290,7 +295,7 @@ mod tests {
         let v: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(v, 2);
+        assert_eq!(v, SCHEMA_VERSION);
         let kept: String = conn
             .query_row("SELECT name FROM queues", [], |r| r.get(0))
             .unwrap();
@@ -299,6 +304,14 @@ mod tests {
             .query_row("SELECT count(*) FROM idempotency_keys", [], |r| r.get(0))
             .unwrap();
         assert_eq!(keys, 0, "the new table exists, empty");
+        let index: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'payloads_by_message_id'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(index, 1, "job status's index is built on migration");
     }
 
     #[test]

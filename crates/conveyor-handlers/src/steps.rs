@@ -28,11 +28,9 @@ impl StepsHandler {
         }
     }
 
-    fn checkpoint(&self, message: &ReceivedMessage) -> String {
-        format!(
-            "_conveyor/checkpoints/{}/{}.json",
-            self.queue, message.message_id
-        )
+    fn checkpoint(&self, message: &ReceivedMessage) -> Result<String, HandlerError> {
+        conveyor_store::checkpoint_key(&self.queue, &message.message_id)
+            .map_err(|e| HandlerError::reject(e.to_string()))
     }
 
     async fn finished(&self, key: &str) -> Result<Map<String, Value>, HandlerError> {
@@ -68,7 +66,7 @@ impl Handler for StepsHandler {
     }
 
     async fn handle(&self, message: &ReceivedMessage) -> Result<Value, HandlerError> {
-        let key = self.checkpoint(message);
+        let key = self.checkpoint(message)?;
         let mut done = self.finished(&key).await?;
         for (name, step) in &self.steps {
             if done.contains_key(name) {
@@ -102,7 +100,10 @@ impl Handler for StepsHandler {
     }
 
     async fn after_result(&self, message: &ReceivedMessage) {
-        if let Err(e) = self.store.delete(&self.checkpoint(message)).await {
+        let Ok(key) = self.checkpoint(message) else {
+            return;
+        };
+        if let Err(e) = self.store.delete(&key).await {
             tracing::warn!(message_id = %message.message_id, error = %e, "cannot remove a finished step checkpoint");
         }
     }

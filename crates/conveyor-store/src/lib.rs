@@ -5,6 +5,7 @@
 //! partition layout (`partition`). This crate knows nothing about queues.
 
 mod extras;
+pub mod jobs;
 mod objects;
 pub mod partition;
 
@@ -17,6 +18,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 pub use extras::{BackendExtras, Presign, UploadForm, UploadPolicy};
+pub use jobs::{checkpoint_key, mark_key, JobMark, MarkState};
 pub use objects::{Download, Listing, ObjectInfo, Upload};
 pub use partition::{event_key, result_key, Hour};
 

@@ -51,7 +51,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 }
 
 /// A key segment must be one plain name: no separators, no `..`, nothing a path could escape with.
-fn segment(what: &str, value: &str) -> Result<(), StoreError> {
+pub(crate) fn segment(what: &str, value: &str) -> Result<(), StoreError> {
     let ok = !value.is_empty()
         && value.len() <= 255
         && value != "."

@@ -11,7 +11,9 @@ use conveyor_store::Store;
 use futures_util::StreamExt;
 use tokio::sync::watch;
 
-use crate::{released_after_grace, settle, store_result, HandlerError, QueueWorker, WorkerStats};
+use crate::{
+    marks, released_after_grace, settle, store_result, HandlerError, QueueWorker, WorkerStats,
+};
 
 /// How a queue's messages are gathered into batches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +115,9 @@ pub(crate) async fn batch_loop(
         if batch.is_empty() {
             continue;
         }
+        if !queue.locates_messages() {
+            marks::started(store, &worker.queue, &batch).await;
+        }
         let outcomes = tokio::select! {
             out = worker.handler.handle_batch(&batch) => Some(out),
             () = released_after_grace(stop.clone(), worker.shutdown_grace) => None,
@@ -162,6 +167,7 @@ pub(crate) async fn batch_loop(
         for chunk in done.chunks(10) {
             for m in chunk.iter() {
                 worker.handler.after_result(m).await;
+                marks::clear_after_success(store, queue.locates_messages(), m).await;
             }
             let entries = BatchEntry::numbered(chunk.iter().map(|m| m.receipt_handle.clone()));
             match queue.delete_batch(&worker.queue, entries).await {

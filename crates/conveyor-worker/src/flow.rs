@@ -57,9 +57,23 @@ pub struct FlowLimits {
 struct Bucket {
     tokens: f64,
     at: Instant,
+    /// Tokens taken by loops that are still waiting for a message to spend them on (`hold`).
+    held: u32,
 }
 
-/// Keyed token buckets holding up to one second of tokens each.
+impl Bucket {
+    /// Add what `rate` gave since the last look, up to `capacity` less the held tokens.
+    fn refill(&mut self, now: Instant, rate: f64, capacity: f64) {
+        let gained = now.duration_since(self.at).as_secs_f64() * rate;
+        let room = (capacity - f64::from(self.held)).max(0.0);
+        self.tokens = (self.tokens + gained).min(room.max(self.tokens));
+        self.at = now;
+    }
+}
+
+/// Keyed token buckets holding up to one second of tokens each, counting the held ones: an
+/// idle queue's loops each hold a token through their long poll, and those must not add to
+/// the burst a full bucket gives when work arrives.
 pub(crate) struct RateLimiter {
     rate: f64,
     buckets: Mutex<HashMap<String, Bucket>>,
@@ -78,6 +92,29 @@ impl RateLimiter {
 
     /// Wait for a token of `key`'s bucket.
     pub(crate) async fn acquire(&self, key: &str) {
+        self.take(key, false).await
+    }
+
+    /// Wait for a token to spend on a message not received yet; `release` says whether it was.
+    pub(crate) async fn hold(&self, key: &str) {
+        self.take(key, true).await
+    }
+
+    /// The end of a `hold`: a token not spent (the receive found nothing) goes back.
+    pub(crate) fn release(&self, key: &str, spent: bool) {
+        let capacity = self.rate.max(1.0);
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(bucket) = buckets.get_mut(key) {
+            // Refilled up to now first, while the token still counts as held.
+            bucket.refill(Instant::now(), self.rate, capacity);
+            bucket.held = bucket.held.saturating_sub(1);
+            if !spent {
+                bucket.tokens = (bucket.tokens + 1.0).min(capacity - f64::from(bucket.held));
+            }
+        }
+    }
+
+    async fn take(&self, key: &str, hold: bool) {
         let capacity = self.rate.max(1.0);
         loop {
             let wait = {
@@ -92,12 +129,14 @@ impl RateLimiter {
                 let bucket = buckets.entry(key.to_string()).or_insert(Bucket {
                     tokens: 1.0,
                     at: now,
+                    held: 0,
                 });
-                let refill = now.duration_since(bucket.at).as_secs_f64() * self.rate;
-                bucket.tokens = (bucket.tokens + refill).min(capacity);
-                bucket.at = now;
+                bucket.refill(now, self.rate, capacity);
                 if bucket.tokens >= 1.0 {
                     bucket.tokens -= 1.0;
+                    if hold {
+                        bucket.held += 1;
+                    }
                     return;
                 }
                 Duration::from_secs_f64((1.0 - bucket.tokens) / self.rate)
@@ -173,6 +212,46 @@ mod tests {
         // One token to start, then 20 per second: 29 more take about 1.45 s.
         let took = started.elapsed();
         assert!(took >= Duration::from_millis(1350), "{took:?}");
+        // Another key has its own bucket.
+        let other = Instant::now();
+        limiter.acquire("other").await;
+        assert!(other.elapsed() < Duration::from_millis(50));
+    }
+
+    #[tokio::test]
+    async fn held_tokens_count_against_the_burst_and_unspent_ones_come_back() {
+        let limiter = RateLimiter::new(10.0);
+        // Eight idle loops hold a token each through a second of polling.
+        for _ in 0..8 {
+            limiter.hold("").await;
+        }
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        // Work arrives: the holders spend theirs, and the bucket has only the rest of a second.
+        for _ in 0..8 {
+            limiter.release("", true);
+        }
+        let started = Instant::now();
+        for _ in 0..2 {
+            limiter.acquire("").await;
+        }
+        assert!(started.elapsed() < Duration::from_millis(50));
+        limiter.acquire("").await;
+        assert!(
+            started.elapsed() >= Duration::from_millis(80),
+            "a third is a refill away"
+        );
+        // A hold released unspent gives its token back.
+        limiter.hold("").await;
+        limiter.release("", false);
+        let again = Instant::now();
+        limiter.acquire("").await;
+        assert!(again.elapsed() < Duration::from_millis(50));
+    }
+
+    #[tokio::test]
+    async fn another_key_has_its_own_bucket() {
+        let limiter = RateLimiter::new(20.0);
+        limiter.acquire("k").await;
         // Another key has its own bucket.
         let other = Instant::now();
         limiter.acquire("other").await;

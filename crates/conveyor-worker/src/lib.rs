@@ -24,6 +24,7 @@
 mod batch;
 mod flow;
 mod layers;
+mod marks;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -32,7 +33,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use conveyor_queue::{Queue, ReceiveRequest, ReceivedMessage, SendMessage};
-use conveyor_store::Store;
+use conveyor_store::{MarkState, Store};
 use tokio::sync::watch;
 
 pub use batch::BatchLimits;
@@ -317,14 +318,17 @@ async fn poll_loop(
         }
         // Without a key, the rate is spent before receiving, so no message waits in flight.
         if let Some(rate) = &shared.unkeyed_rate {
-            rate.acquire("").await;
+            rate.hold("").await;
         }
         // The receive is never abandoned half-way: a dropped receive could leave a message in
         // flight with nobody working on it until its timeout. Stopping waits for the poll instead.
-        let received = match queue
+        let received = queue
             .receive(&worker.queue, ReceiveRequest::up_to(1).wait(wait))
-            .await
-        {
+            .await;
+        if let Some(rate) = &shared.unkeyed_rate {
+            rate.release("", received.as_ref().is_ok_and(|r| !r.is_empty()));
+        }
+        let received = match received {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(queue = %worker.queue, error = %e, "receive failed; retrying in a second");
@@ -359,6 +363,10 @@ async fn process(
     stop: &watch::Receiver<bool>,
     message: ReceivedMessage,
 ) -> bool {
+    if !queue.locates_messages() {
+        // Nothing else will say this job is under way: the queue service cannot be asked.
+        marks::started(store, &worker.queue, std::slice::from_ref(&message)).await;
+    }
     let outcome = tokio::select! {
         out = worker.handler.handle(&message) => out,
         () = released_after_grace(stop.clone(), worker.shutdown_grace) => {
@@ -399,6 +407,10 @@ async fn settle(
             {
                 tracing::warn!(queue = %worker.queue, message_id = %message.message_id, error = %e, "cannot schedule the retry; the message returns after its visibility timeout");
             }
+            let mut retrying = marks::mark(&worker.queue, message, MarkState::Retrying);
+            retrying.retry_at = Some(retrying.at + i64::from(seconds) * 1000);
+            retrying.error = Some(reason.clone());
+            marks::write(store, retrying).await;
             stats.count(&worker.queue, "retried");
             tracing::warn!(
                 queue = %worker.queue, message_id = %message.message_id, receive_count = message.approximate_receive_count,
@@ -425,6 +437,7 @@ async fn finish(
     match store_result(store, worker, message, status, output).await {
         Ok(()) => {
             worker.handler.after_result(message).await;
+            marks::clear_after_success(store, queue.locates_messages(), message).await;
             if let Err(e) = queue.delete(&worker.queue, &message.receipt_handle).await {
                 tracing::warn!(queue = %worker.queue, message_id = %message.message_id, error = %e, "processed but not deleted; it will be delivered again");
             }
@@ -464,7 +477,12 @@ async fn reject(
         copy.deduplication_id = Some(message.message_id.clone());
     }
     match queue.send(dlq, copy).await {
-        Ok(_) => {
+        Ok(sent) => {
+            let mut moved = marks::mark(&worker.queue, message, MarkState::DeadLettered);
+            moved.error = Some(reason);
+            moved.dead_letter_queue = Some(dlq.clone());
+            moved.dead_letter_message_id = Some(sent.message_id);
+            marks::write(store, moved).await;
             if let Err(e) = queue.delete(&worker.queue, &message.receipt_handle).await {
                 tracing::warn!(queue = %worker.queue, message_id = %message.message_id, error = %e, "rejected to the dead-letter queue but not deleted; it will be delivered again");
             }

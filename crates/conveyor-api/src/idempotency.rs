@@ -5,7 +5,7 @@
 //! embedded default (`EmbeddedEngine`) and in the object store elsewhere ([`StoreKeys`]).
 
 use std::future::Future;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -172,19 +172,13 @@ fn unavailable(e: StoreError) -> QueueError {
     ))
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 #[async_trait::async_trait]
 impl IdempotencyKeys for StoreKeys {
     async fn claim(&self, key: &str, fingerprint: &str, times: KeyTimes) -> QueueResult<Claim> {
         let object = Self::object(key);
         // A lost race re-reads and judges again; three rounds settle any realistic contention.
         for _ in 0..3 {
-            let now = now_ms();
+            let now = crate::now_millis();
             let record = KeyRecord {
                 fingerprint: fingerprint.to_string(),
                 answer: None,

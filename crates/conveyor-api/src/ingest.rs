@@ -30,11 +30,11 @@ enum Ids {
     List,
 }
 
-/// `202` with the ids in the route's shape.
-fn accepted(ids: Vec<String>, shape: Ids) -> Accepted {
-    let body = match (ids.as_slice(), shape) {
-        ([one], Ids::One) => serde_json::json!({ "message_id": one }),
-        _ => serde_json::json!({ "message_ids": ids }),
+/// `202` with the ids in the route's shape, each with its job status URL.
+fn accepted(ids: Vec<String>, urls: Vec<String>, shape: Ids) -> Accepted {
+    let body = match (ids.as_slice(), urls.as_slice(), shape) {
+        ([one], [url], Ids::One) => serde_json::json!({ "message_id": one, "status_url": url }),
+        _ => serde_json::json!({ "message_ids": ids, "status_urls": urls }),
     };
     (StatusCode::ACCEPTED, Json(body))
 }
@@ -49,7 +49,7 @@ fn group_field(field: &str, value: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn text_field(field: &str, value: &str, max_chars: usize) -> Result<(), ApiError> {
+pub(crate) fn text_field(field: &str, value: &str, max_chars: usize) -> Result<(), ApiError> {
     let n = value.chars().count();
     if n == 0 || n > max_chars {
         return Err(ApiError::BadRequest(format!(
@@ -59,7 +59,7 @@ fn text_field(field: &str, value: &str, max_chars: usize) -> Result<(), ApiError
     Ok(())
 }
 
-fn email_field(field: &str, value: &str) -> Result<(), ApiError> {
+pub(crate) fn email_field(field: &str, value: &str) -> Result<(), ApiError> {
     let ok = value.len() <= 254
         && value.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
@@ -95,36 +95,71 @@ async fn enqueue(
                 .flat_map(|(body, group)| [body.as_str(), group.as_deref().unwrap_or("")]),
         ),
     );
-    let single = messages.len() == 1;
     let work = async {
-        let mut ids = Vec::with_capacity(messages.len());
-        let mut entries = Vec::new();
-        for (i, (body, group)) in messages.into_iter().enumerate() {
-            let mut m = SendMessage::new(body);
-            if queue.fifo {
-                m.group_id = Some(group.unwrap_or_else(|| "default".into()));
-                m.deduplication_id = Some(match (&idempotency, single) {
-                    (Some(k), true) => k.digest().to_string(),
-                    (Some(k), false) => format!("{}-{i}", k.digest()),
-                    (None, _) => uuid::Uuid::new_v4().to_string(),
-                });
-            }
-            entries.push(BatchEntry {
-                id: i.to_string(),
-                entry: m,
-            });
-        }
-        for chunk in entries.chunks(10) {
-            let outcome = state.queue.send_batch(&queue.name, chunk.to_vec()).await?;
-            if let Some((_, error)) = outcome.failed.into_iter().next() {
-                // Each message was validated already, so a refusal here is the queue's own rule.
-                return Err(error.into());
-            }
-            ids.extend(outcome.successful.into_iter().map(|(_, s)| s.message_id));
-        }
-        Ok(accepted(ids, shape))
+        let sent_ms = crate::now_millis();
+        // In order, one batch at a time: messages of one FIFO group keep the request's order.
+        let ids = send_all(state, queue, idempotency.as_ref(), messages, 1).await?;
+        let urls = ids
+            .iter()
+            .map(|id| crate::jobs::status_url(state, &queue.name, id, sent_ms))
+            .collect();
+        Ok(accepted(ids, urls, shape))
     };
     once(state, idempotency.as_ref(), &request, work).await
+}
+
+/// Send `messages` (bodies with their FIFO group ids) to `queue` in batches of ten, `parallel`
+/// batches at once; answers the message ids in the messages' order. On a FIFO queue each
+/// message's deduplication id comes from the request's `Idempotency-Key` (and its place), so a
+/// retried request that died half-way sends nothing twice within SQS's five minutes.
+pub(crate) async fn send_all(
+    state: &ApiState,
+    queue: &conveyor_config::QueueSettings,
+    idempotency: Option<&ScopedKey>,
+    messages: Vec<(String, Option<String>)>,
+    parallel: usize,
+) -> Result<Vec<String>, ApiError> {
+    use futures_util::{StreamExt, TryStreamExt};
+    let single = messages.len() == 1;
+    let mut entries = Vec::with_capacity(messages.len());
+    for (i, (body, group)) in messages.into_iter().enumerate() {
+        let mut m = SendMessage::new(body);
+        if queue.fifo {
+            m.group_id = Some(group.unwrap_or_else(|| "default".into()));
+            m.deduplication_id = Some(match (idempotency, single) {
+                (Some(k), true) => k.digest().to_string(),
+                (Some(k), false) => format!("{}-{i}", k.digest()),
+                (None, _) => uuid::Uuid::new_v4().to_string(),
+            });
+        }
+        entries.push(BatchEntry {
+            id: i.to_string(),
+            entry: m,
+        });
+    }
+    let chunks: Vec<Vec<BatchEntry<SendMessage>>> = entries.chunks(10).map(<[_]>::to_vec).collect();
+    let batches: Vec<Vec<String>> = futures_util::stream::iter(chunks)
+        .map(|chunk| send_batch(state, &queue.name, chunk))
+        .buffered(parallel.max(1))
+        .try_collect()
+        .await?;
+    Ok(batches.into_iter().flatten().collect())
+}
+
+/// One `SendMessageBatch`: the message ids in the entries' order.
+async fn send_batch(
+    state: &ApiState,
+    queue: &str,
+    chunk: Vec<BatchEntry<SendMessage>>,
+) -> Result<Vec<String>, ApiError> {
+    let outcome = state.queue.send_batch(queue, chunk).await?;
+    if let Some((_, error)) = outcome.failed.into_iter().next() {
+        // Each message was validated already, so a refusal here is the queue's own rule.
+        return Err(ApiError::from(error));
+    }
+    let mut sent = outcome.successful;
+    sent.sort_by_key(|(id, _)| id.parse::<usize>().unwrap_or(usize::MAX));
+    Ok(sent.into_iter().map(|(_, s)| s.message_id).collect())
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

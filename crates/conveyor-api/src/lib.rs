@@ -5,10 +5,12 @@
 //! the binary serves it. Handlers reach queues only through the `Queue` trait.
 
 mod admin;
+pub mod campaigns;
 mod error;
 pub mod files;
 mod idempotency;
 mod ingest;
+mod jobs;
 pub mod metrics;
 pub mod openapi;
 
@@ -44,6 +46,8 @@ pub struct ApiState {
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Where `Idempotency-Key`s are kept: the engine's database, or the object store.
     pub idempotency: Arc<dyn conveyor_queue::idempotency::IdempotencyKeys>,
+    /// Campaign recipients' jobs seen finished by this process (`campaigns.rs`).
+    pub finished_jobs: campaigns::FinishedJobs,
 }
 
 /// Request limits.
@@ -79,6 +83,8 @@ fn v1_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(ingest::analytics_events))
         .routes(routes!(ingest::testflight_invitation))
         .routes(routes!(ingest::generic_message))
+        .routes(routes!(jobs::status))
+        .routes(routes!(campaigns::metrics))
         .routes(routes!(admin::list, admin::create))
         .routes(routes!(admin::attributes))
         .routes(routes!(admin::send))
@@ -89,11 +95,26 @@ fn v1_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(admin::redrive, admin::redrive_status))
 }
 
+/// Routes with a body limit of their own: a campaign's recipient list.
+fn large_body_routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new().routes(routes!(campaigns::create))
+}
+
 /// The OpenAPI document of the whole API (`GET /openapi.json`, `conveyor openapi`).
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    let mut doc = core_routes().merge(v1_routes()).into_openapi();
+    let mut doc = core_routes()
+        .merge(v1_routes())
+        .merge(large_body_routes())
+        .into_openapi();
     doc.merge(files::routes().into_openapi());
     openapi::openapi_paths(doc)
+}
+
+/// Now, in Unix milliseconds.
+pub(crate) fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// The whole HTTP app.
@@ -106,8 +127,29 @@ pub fn router(state: ApiState, limits: ApiLimits) -> Router {
     let cors = cors(&state.settings.files.cors_origins);
     let keys = Arc::new(state.settings.api_keys.clone());
     let (v1, _) = v1_routes()
+        .route_layer(middleware::from_fn_with_state(
+            keys.clone(),
+            require_api_key,
+        ))
+        .split_for_parts();
+    let (large, _) = large_body_routes()
         .route_layer(middleware::from_fn_with_state(keys, require_api_key))
         .split_for_parts();
+    let large = large
+        .route_layer(middleware::from_fn(metrics::track))
+        .with_state(state.clone())
+        .layer(DefaultBodyLimit::max(campaigns::BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(
+            (
+                campaigns::BODY_LIMIT as u64,
+                "a campaign's request body limit",
+            ),
+            refuse_declared_oversize,
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.timeout,
+        ));
     let (core, _) = core_routes().split_for_parts();
     let document = openapi_document();
     // Files have their own body limits and no timeout; everything else has both.
@@ -126,6 +168,7 @@ pub fn router(state: ApiState, limits: ApiLimits) -> Router {
             limits.timeout,
         ))
         .merge(files)
+        .merge(large)
         .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::x_request_id())

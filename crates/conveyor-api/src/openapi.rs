@@ -64,12 +64,15 @@ pub enum ApiRefusals {
     Unauthorized(ErrorBody),
 }
 
-/// `202 Accepted`: the id of each message enqueued (`message_id` when there is one).
+/// `202 Accepted`: the id of each message enqueued (`message_id` when there is one) and where
+/// its job status is (`GET` the URL).
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct AcceptedBody {
     message_id: Option<String>,
+    status_url: Option<String>,
     message_ids: Option<Vec<String>>,
+    status_urls: Option<Vec<String>>,
 }
 
 /// One file, as a browser form sends it.
@@ -117,6 +120,7 @@ pub struct SignedUploadForm {
     components(schemas(ErrorBody, ErrorDetail, AcceptedBody, UploadForm, UploadManyForm, SignedUploadForm)),
     tags(
         (name = "ingest", description = "Hand work to the queues"),
+        (name = "jobs", description = "Where each message's work stands"),
         (name = "admin", description = "Operate the queues of this server"),
         (name = "files", description = "Each tenant's files, under tenants/{tenant_id}/"),
         (name = "health", description = "Liveness, readiness and metrics"),

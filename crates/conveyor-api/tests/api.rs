@@ -60,6 +60,7 @@ async fn app(api_keys: &str, limits: ApiLimits) -> App {
         settings: settings.clone(),
         metrics: Some(conveyor_api::metrics::install().unwrap()),
         idempotency: Arc::new(engine.clone()),
+        finished_jobs: Default::default(),
     };
     App {
         router: router(state, limits),

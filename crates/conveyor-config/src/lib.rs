@@ -36,6 +36,7 @@ pub use handlers::{
     ZendeskConfig,
 };
 pub use secret::Secret;
+pub use services::check_template;
 pub use sqs::{AccessKey, SqsSettings, DEFAULT_SQS_LISTEN};
 pub use worker::{BatchSettings, RateKeySetting, WorkerSettings};
 

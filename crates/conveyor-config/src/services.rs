@@ -23,7 +23,7 @@ pub(crate) fn check_secret_name(field: &str, name: &str) -> Result<(), String> {
 
 /// A template over the message body (minijinja: `{{ name }}`, `{{ name or email }}`), checked
 /// when the file is read.
-pub(crate) fn check_template(field: &str, text: &str) -> Result<(), String> {
+pub fn check_template(field: &str, text: &str) -> Result<(), String> {
     minijinja::Environment::new()
         .template_from_str(text)
         .map(|_| ())

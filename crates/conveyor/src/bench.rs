@@ -27,6 +27,8 @@ pub enum BenchCommand {
     Worker(crate::bench_worker::WorkerBench),
     /// E-mails sent per second over SMTP by the email handler, and the rate limiter's accuracy.
     Email(crate::bench_email::EmailBench),
+    /// Job-status lookups per second over HTTP, against `/health` on the same clients.
+    Jobs(crate::bench_jobs::JobsBench),
 }
 
 #[derive(Debug, Args)]
@@ -63,6 +65,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Sqs(b) => sqs(b).await,
         BenchCommand::Worker(b) => crate::bench_worker::run(b).await,
         BenchCommand::Email(b) => crate::bench_email::run(b).await,
+        BenchCommand::Jobs(b) => crate::bench_jobs::run(b).await,
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod bench;
 mod bench_email;
+mod bench_jobs;
 mod bench_worker;
 mod listener;
 mod provision;

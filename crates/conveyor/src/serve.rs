@@ -137,6 +137,7 @@ pub async fn serve(args: ConfigArgs, parts: Parts) -> anyhow::Result<()> {
             settings: settings.clone(),
             metrics: Some(metrics),
             idempotency,
+            finished_jobs: Default::default(),
         };
         let app = conveyor_api::router(state, conveyor_api::ApiLimits::default());
         crate::listener::serve(listener, app, settings.connections, terminated.clone())

@@ -14,10 +14,9 @@ fn repo() -> PathBuf {
 }
 
 fn config(dir: &Path, handler: &str) -> PathBuf {
-    let path = dir.join("conveyor.toml");
-    std::fs::write(
-        &path,
-        format!(
+    write_config(
+        dir,
+        &format!(
             r#"
 instance = "acme"
 use_case = "jobs"
@@ -31,8 +30,6 @@ bucket_suffix = "data"
 "#
         ),
     )
-    .unwrap();
-    path
 }
 
 fn alive(pid: u32) -> bool {

@@ -135,6 +135,17 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
     }
   }
 
+  rule {
+    id     = "conveyor-job-marks"
+    status = "Enabled"
+    filter {
+      prefix = "_conveyor/jobs/"
+    }
+    expiration {
+      days = var.job_mark_expiration_days
+    }
+  }
+
   depends_on = [aws_s3_bucket_versioning.this]
 }
 

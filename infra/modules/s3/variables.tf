@@ -172,6 +172,16 @@ variable "idempotency_key_expiration_days" {
   }
 }
 
+variable "job_mark_expiration_days" {
+  description = "Expire the workers' job marks under _conveyor/jobs/, by which GET /v1/jobs/{id} finds a job's state and result on SQS. Past this age a job's status is no longer known, so keep it above the queues' retention (SQS keeps a message at most 14 days)."
+  type        = number
+  default     = 30
+  validation {
+    condition     = var.job_mark_expiration_days >= 15
+    error_message = "job_mark_expiration_days must be 15 or more: a message may wait 14 days in SQS, and its job status must outlive it."
+  }
+}
+
 variable "create_intelligent_tiering" {
   description = "Add an S3 Intelligent-Tiering configuration with the archive tiers below (objects must be stored as INTELLIGENT_TIERING for it to apply)."
   type        = bool

@@ -1,6 +1,7 @@
 //! `email`: one e-mail per message. The recipient, subject and parts are templates over the
 //! message body and its `variables`; a message picks one of the configured templates by its
-//! `template` (else `default`), with a text part and, given an HTML one, multipart/alternative.
+//! `template` (else `default`), with a text part and, given an HTML one, multipart/alternative;
+//! a campaign's message carries its own as `inline_template` (`{subject, text, html}`).
 //! Sent through SMTP (`smtp.rs`) or SendGrid's v3 API (`sendgrid.rs`); pacing (`rate`,
 //! `rate_key = "domain:/to"`) is the runtime's. An address that cannot be parsed, a permanent
 //! SMTP refusal (5xx: a hard bounce) or a SendGrid 4xx rejects; 4xx SMTP answers, 429 and 5xx
@@ -83,17 +84,31 @@ impl EmailHandler {
                 }
             }
         }
+        // A campaign's message carries its own templates (checked by the API when it came in).
+        let inline = match ctx.get("inline_template") {
+            Some(t) => Some(
+                serde_json::from_value::<EmailTemplate>(t.clone()).map_err(|e| {
+                    HandlerError::reject(format!(
+                        "the message's inline_template is not a template: {e}"
+                    ))
+                })?,
+            ),
+            None => None,
+        };
         let name = ctx
             .get("template")
             .and_then(Value::as_str)
             .unwrap_or("default");
-        let template: &EmailTemplate = self.config.templates.get(name).ok_or_else(|| {
-            let known: Vec<&str> = self.config.templates.keys().map(String::as_str).collect();
-            HandlerError::reject(format!(
-                "the message asks for template {name:?}, which is not configured (there are: {})",
-                known.join(", ")
-            ))
-        })?;
+        let template: &EmailTemplate = match &inline {
+            Some(t) => t,
+            None => self.config.templates.get(name).ok_or_else(|| {
+                let known: Vec<&str> = self.config.templates.keys().map(String::as_str).collect();
+                HandlerError::reject(format!(
+                    "the message asks for template {name:?}, which is not configured (there are: {})",
+                    known.join(", ")
+                ))
+            })?,
+        };
         let address = render(&self.config.to, &ctx)?;
         let display = render(&self.config.to_name, &ctx)?;
         let to = match address.trim().parse::<lettre::Address>() {

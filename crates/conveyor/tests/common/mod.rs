@@ -126,6 +126,26 @@ pub async fn try_http(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Option<(u16, String)> {
+    try_http_within(
+        address,
+        method,
+        path,
+        headers,
+        body,
+        Duration::from_secs(10),
+    )
+    .await
+}
+
+/// As `try_http`, waiting up to `within` for the answer.
+pub async fn try_http_within(
+    address: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+    within: Duration,
+) -> Option<(u16, String)> {
     let mut stream = tokio::net::TcpStream::connect(address).await.ok()?;
     let mut request =
         format!("{method} {path} HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
@@ -138,7 +158,7 @@ pub async fn try_http(
     let _ = stream.write_all(request.as_bytes()).await;
     // Keep what arrived even if the connection is reset after the answer.
     let mut raw = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut raw))
+    let _ = tokio::time::timeout(within, stream.read_to_end(&mut raw))
         .await
         .expect("answer in time");
     if raw.is_empty() {
@@ -157,6 +177,13 @@ pub async fn try_http(
 }
 
 pub const JSON: (&str, &str) = ("content-type", "application/json");
+
+/// `dir/conveyor.toml` holding `text`; answers its path.
+pub fn write_config(dir: &Path, text: &str) -> PathBuf {
+    let path = dir.join("conveyor.toml");
+    std::fs::write(&path, text).expect("write the test configuration");
+    path
+}
 
 pub fn result_files(data: &Path) -> Vec<PathBuf> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {

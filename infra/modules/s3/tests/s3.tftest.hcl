@@ -111,6 +111,10 @@ run "lifecycle_days_are_the_ones_given" {
     error_message = "Old Idempotency-Key records must expire."
   }
   assert {
+    condition     = aws_s3_bucket_lifecycle_configuration.this[0].rule[3].filter[0].prefix == "_conveyor/jobs/" && aws_s3_bucket_lifecycle_configuration.this[0].rule[3].expiration[0].days == 30
+    error_message = "Job marks must expire, after the queues' longest retention."
+  }
+  assert {
     condition     = aws_s3_bucket_lifecycle_configuration.logs[0].rule[0].expiration[0].days == 14
     error_message = "Access logs must expire after access_log_retention_days."
   }

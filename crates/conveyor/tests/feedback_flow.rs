@@ -1,7 +1,9 @@
-//! The seed's feedback flow in a real `conveyor serve`: a Zendesk ticket, then a confirmation
-//! e-mail through a real SMTP server (aiosmtpd). The worker is SIGKILLed while the e-mail step
-//! is under way; after a restart the message resumes at that step, so there is exactly one
-//! ticket and exactly one e-mail, and the e-mail names the ticket the first step opened.
+//! The seed's feedback flow in a real `conveyor serve`, on the embedded default and on SQS + S3
+//! (moto_server): a Zendesk ticket, then a confirmation e-mail through a real SMTP server
+//! (aiosmtpd). The worker is SIGKILLed while the e-mail step is under way (job status says
+//! in flight, the ticket step done); after a restart the message resumes at that step, so
+//! there is exactly one ticket and exactly one e-mail, and the e-mail names the ticket the
+//! first step opened.
 
 mod common;
 
@@ -55,16 +57,11 @@ async fn zendesk(created: Arc<AtomicU64>) -> String {
     base
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn feedback_opens_one_ticket_and_sends_one_email_though_the_worker_dies_between() {
-    let created = Arc::new(AtomicU64::new(0));
-    let desk = zendesk(created.clone()).await;
-    let mail = SmtpServer::start();
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("conveyor.toml");
-    std::fs::write(
-        &config,
-        format!(
+/// Both environments over the same flow: `test` embedded, `aws` on SQS and S3 (moto).
+fn config(dir: &std::path::Path, desk: &str, smtp_port: u16) -> std::path::PathBuf {
+    write_config(
+        dir,
+        &format!(
             r#"
 instance = "acme"
 use_case = "mht"
@@ -87,7 +84,7 @@ name = "confirm"
 kind = "email"
 from = "Acme <noreply@acme.example>"
 to = "{{{{ email }}}}"
-transport = {{ kind = "smtp", host = "127.0.0.1", port = {port}, security = "none", username = "mailer", password_secret = "smtp_password" }}
+transport = {{ kind = "smtp", host = "127.0.0.1", port = {smtp_port}, security = "none", username = "mailer", password_secret = "smtp_password" }}
 templates.default.subject = "We received your feedback"
 templates.default.text = "Hi {{{{ name }}}}, your ticket is {{{{ steps.ticket.ticket_id }}}}."
 
@@ -98,13 +95,47 @@ bucket_suffix = "data"
 [environments.test.secrets]
 zendesk_api_token = "zd-token"
 smtp_password = "s3cret-smtp"
-"#,
-            port = mail.port
+
+[environments.aws]
+data_dir = "unused"
+bucket_suffix = "data"
+
+[environments.aws.backend]
+queue = "sqs"
+store = "s3"
+
+[environments.aws.secrets]
+zendesk_api_token = "zd-token"
+smtp_password = "s3cret-smtp"
+"#
         ),
     )
-    .unwrap();
+}
+
+/// The flow with the worker SIGKILLed while the e-mail step is under way, then restarted.
+async fn killed_between_steps(env: &[(&str, &str)]) {
+    let peers = Peers::start().await;
+    let (created, mail) = (&peers.created, &peers.mail);
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), &peers.desk, mail.port);
     let data = dir.path().join("data");
-    let mut first = start(&data, &[], Some(&config));
+    if env.iter().any(|(k, _)| *k == "CONVEYOR_AWS_ENDPOINT") {
+        let provision = std::process::Command::new(BIN)
+            .args(["provision", "--config"])
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(&data)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        assert!(
+            provision.status.success(),
+            "{}",
+            String::from_utf8_lossy(&provision.stderr)
+        );
+    }
+    let (config, data) = (config.as_path(), data.as_path());
+    let mut first = start(data, env, Some(config));
     let (status, body) = http(
         &first.address,
         "POST",
@@ -114,21 +145,34 @@ smtp_password = "s3cret-smtp"
     )
     .await;
     assert_eq!(status, 202, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let url = answer["status_url"].as_str().unwrap().to_string();
     until("the e-mail step is under way", || {
         mail.out_dir().join("stalled-ada@slow.example").exists()
     })
     .await;
     assert_eq!(created.load(Ordering::SeqCst), 1, "the ticket is open");
+    let (_, under_way) = http(&first.address, "GET", &url, &[], "").await;
+    let under_way: serde_json::Value = serde_json::from_str(&under_way).unwrap();
+    assert_eq!(under_way["status"], "in_flight", "{under_way}");
+    assert_eq!(under_way["steps_done"][0]["name"], "ticket", "{under_way}");
     first.child.kill().unwrap();
     first.child.wait().unwrap();
 
-    let second = start(&data, &[], Some(&config));
-    until("the message has its result", || {
-        !result_files(&data).is_empty()
-    })
-    .await;
-    let record: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&result_files(&data)[0]).unwrap()).unwrap();
+    let second = start(data, env, Some(config));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let job = loop {
+        let (_, text) = http(&second.address, "GET", &url, &[], "").await;
+        let job: serde_json::Value = serde_json::from_str(&text).unwrap();
+        if job["status"] == "succeeded" {
+            break job;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job did not finish: {job}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
     assert_eq!(created.load(Ordering::SeqCst), 1, "exactly one ticket");
     let mails = mail.received();
     assert_eq!(mails.len(), 1, "exactly one e-mail: {mails:?}");
@@ -140,7 +184,47 @@ smtp_password = "s3cret-smtp"
         mails[0]["parts"][0]["text"].as_str().unwrap().trim(),
         "Hi Ada, your ticket is 5000."
     );
-    assert_eq!(record["output"]["ticket"]["ticket_id"], 5000, "{record}");
-    assert_eq!(record["output"]["confirm"]["smtp_code"], "250", "{record}");
+    assert_eq!(job["steps"][0]["name"], "ticket", "{job}");
+    assert_eq!(job["steps"][0]["output"]["ticket_id"], 5000, "{job}");
+    assert_eq!(job["steps"][1]["name"], "confirm", "{job}");
+    assert_eq!(job["steps"][1]["output"]["smtp_code"], "250", "{job}");
+    assert!(job["receive_count"].as_u64().unwrap() >= 2, "{job}");
     drop(second);
+}
+
+/// The services the flow calls: Zendesk (counting tickets created) and a real SMTP server.
+struct Peers {
+    created: Arc<AtomicU64>,
+    desk: String,
+    mail: SmtpServer,
+}
+
+impl Peers {
+    async fn start() -> Peers {
+        let created = Arc::new(AtomicU64::new(0));
+        let desk = zendesk(created.clone()).await;
+        Peers {
+            created,
+            desk,
+            mail: SmtpServer::start(),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feedback_opens_one_ticket_and_sends_one_email_though_the_worker_dies_between() {
+    killed_between_steps(&[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_on_sqs_and_s3() {
+    let moto = conveyor_aws::testing::start_moto();
+    killed_between_steps(&[
+        ("CONVEYOR_ENVIRONMENT", "aws"),
+        ("CONVEYOR_AWS_ENDPOINT", moto.url.as_str()),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ])
+    .await;
 }

@@ -367,3 +367,34 @@ async fn a_bounced_or_invalid_recipient_reaches_the_dead_letter_queue_after_one_
         "each refused one was received once, never retried"
     );
 }
+
+/// `security = "starttls"` never sends credentials in clear: a server that does not offer
+/// STARTTLS gets no AUTH and no e-mail, and the message is retried with a reason saying why.
+/// `security = "tls"` against a plain server fails its handshake the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_settings_refuse_a_server_that_cannot_encrypt() {
+    let server = smtp_server();
+    for (security, says) in [
+        ("starttls", "does not offer STARTTLS"),
+        ("tls", "cannot make a TLS connection"),
+    ] {
+        let mut config = smtp_config(server.port);
+        config["transport"]["security"] = json!(security);
+        config["transport"]["host"] = json!("localhost");
+        let h = handler(config, &env(false, &[("smtp_password", "s3cret-smtp")]));
+        let e = h
+            .handle(&email(
+                "e-tls",
+                json!({ "to": "ada@example.com", "text": "hi" }),
+            ))
+            .await
+            .unwrap_err();
+        match e {
+            HandlerError::Retry { reason, .. } => {
+                assert!(reason.contains(says), "{security}: {reason}")
+            }
+            other => panic!("{security}: expected a retry, got {other:?}"),
+        }
+    }
+    assert!(received(&server).is_empty(), "nothing was sent");
+}

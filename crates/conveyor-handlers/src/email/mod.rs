@@ -7,6 +7,7 @@
 //! SMTP refusal (5xx: a hard bounce) or a SendGrid 4xx rejects; 4xx SMTP answers, 429 and 5xx
 //! retry. In dry run the exact message (or API request) is stored and nothing is sent.
 
+mod connections;
 mod sendgrid;
 mod smtp;
 

@@ -1,19 +1,20 @@
-//! E-mail over SMTP with lettre: STARTTLS, implicit TLS or none, optional AUTH, one pooled
-//! transport per handler. A permanent refusal (5xx) is a hard bounce and rejects; a transient
-//! one (4xx), a broken connection or a timeout retries.
+//! E-mail over SMTP with lettre: STARTTLS, implicit TLS or none, optional AUTH, over the
+//! handler's own pooled connections (`connections.rs`, with `TCP_NODELAY`). A permanent
+//! refusal (5xx) is a hard bounce and rejects; a transient one (4xx), a broken connection or a
+//! timeout retries.
 
-use conveyor_config::{EmailConfig, EmailTransport, SmtpSecurity};
+use conveyor_config::{EmailConfig, EmailTransport};
 use conveyor_worker::HandlerError;
 use lettre::message::{MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde_json::{json, Value};
 
+use super::connections::{Connections, SendError};
 use super::Letter;
 use crate::{BuildError, HandlerEnv};
 
 pub(crate) struct Smtp {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    connections: Connections,
     server: String,
     dry_run: bool,
 }
@@ -31,31 +32,25 @@ impl Smtp {
         else {
             unreachable!("built for an SMTP transport");
         };
-        let setup = |detail: String| BuildError::Setup {
-            kind: "email",
-            detail,
+        let credentials = match username {
+            Some(user) => {
+                let password = match password_secret {
+                    Some(name) => env.secret("email", name)?,
+                    None => String::new(),
+                };
+                Some(Credentials::new(user.clone(), password))
+            }
+            None => None,
         };
-        let builder = match security {
-            SmtpSecurity::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host),
-            SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host),
-            SmtpSecurity::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(
-                host,
-            )),
-        }
-        .map_err(|e| setup(format!("cannot set up SMTP to {host}: {e}")))?;
-        let mut builder = builder
-            .port(*port)
-            .timeout(Some(config.timeout.0))
-            .pool_config(lettre::transport::smtp::PoolConfig::new().max_size(*connections));
-        if let Some(user) = username {
-            let password = match password_secret {
-                Some(name) => env.secret("email", name)?,
-                None => String::new(),
-            };
-            builder = builder.credentials(Credentials::new(user.clone(), password));
-        }
         Ok(Smtp {
-            transport: builder.build(),
+            connections: Connections::new(
+                host,
+                *port,
+                *security,
+                credentials,
+                config.timeout.0,
+                *connections,
+            ),
             server: format!("{host}:{port}"),
             dry_run: env.dry_run,
         })
@@ -89,7 +84,11 @@ impl Smtp {
                 "message": String::from_utf8_lossy(&built.formatted()),
             }));
         }
-        match self.transport.send(built).await {
+        match self
+            .connections
+            .send(built.envelope(), &built.formatted())
+            .await
+        {
             Ok(response) => Ok(json!({
                 "provider": "smtp",
                 "server": self.server,
@@ -97,7 +96,7 @@ impl Smtp {
                 "smtp_message": response.message().collect::<Vec<_>>().join(" "),
             })),
             // A refused login is the configuration's fault, not the recipient's: not a bounce.
-            Err(e)
+            Err(SendError::Smtp(e))
                 if e.status().is_some_and(|c| {
                     ["530", "534", "535", "538"].contains(&c.to_string().as_str())
                 }) =>
@@ -107,7 +106,7 @@ impl Smtp {
                     self.server
                 )))
             }
-            Err(e) if e.is_permanent() => Err(HandlerError::reject(format!(
+            Err(SendError::Smtp(e)) if e.is_permanent() => Err(HandlerError::reject(format!(
                 "{} refused the e-mail to {}: {e}",
                 self.server, letter.to.email
             ))),

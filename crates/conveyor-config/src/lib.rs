@@ -8,6 +8,7 @@
 //!
 //! This crate reads configuration and does no other I/O.
 
+mod alarms;
 mod backend;
 mod connections;
 mod duration;
@@ -25,6 +26,7 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use alarms::{AlarmMetric, AlarmRule, AlarmSettings, MissingData};
 pub use backend::{BackendSettings, QueueBackend, StoreBackend};
 pub use connections::ConnectionSettings;
 pub use duration::Span;
@@ -101,6 +103,8 @@ struct QueueSpec {
     handler: HandlerSpec,
     #[serde(default)]
     worker: worker::WorkerSpec,
+    #[serde(default)]
+    alarms: alarms::AlarmsSpec,
 }
 
 /// Per-environment changes to a queue; absent fields keep the queue's own value.
@@ -114,6 +118,7 @@ struct QueueOverride {
     dlq_retention: Option<Span>,
     handler: Option<HandlerSpec>,
     worker: Option<worker::WorkerSpec>,
+    alarms: Option<alarms::AlarmsSpec>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -155,6 +160,9 @@ struct EnvironmentSpec {
     /// `CONVEYOR_SECRET_ZENDESK_API_TOKEN`.
     #[serde(default)]
     secrets: BTreeMap<String, Secret>,
+    /// Where alarm state changes are told (`[environments.X.alarms]`).
+    #[serde(default)]
+    alarms: alarms::AlarmSettingsSpec,
 }
 
 fn default_retention() -> Span {
@@ -205,6 +213,8 @@ pub struct QueueSettings {
     pub handler: HandlerConfig,
     /// How this queue's worker runs (`[queues.X.worker]`).
     pub worker: WorkerSettings,
+    /// Its alarm rules (`[queues.X.alarms]`).
+    pub alarms: Vec<AlarmRule>,
 }
 
 /// The effective settings of one environment.
@@ -234,6 +244,8 @@ pub struct Settings {
     pub dry_run: bool,
     /// Credentials handlers name, by name.
     pub secrets: BTreeMap<String, Secret>,
+    /// Where and how often alarm state changes are told.
+    pub alarms: AlarmSettings,
     /// How long an `Idempotency-Key`'s first answer is kept and replayed (24 hours).
     pub idempotency_window: Span,
 }
@@ -396,6 +408,8 @@ const INTEGER_SETTINGS: &[&str] = &[
     "batch_size",
     "maximum_concurrency",
     "connections",
+    "evaluation_periods",
+    "datapoints_to_alarm",
 ];
 /// Settings whose value is a number that may have a fraction.
 const FRACTION_SETTINGS: &[&str] = &["rate"];
@@ -407,7 +421,10 @@ const BOOLEAN_SETTINGS: &[&str] = &[
     "s3_path_style",
     "dry_run",
     "report_batch_item_failures",
+    "in_process",
 ];
+/// Settings that are a number, or text where they are a duration (an alarm's `threshold`).
+const NUMBER_OR_TEXT_SETTINGS: &[&str] = &["threshold"];
 
 /// A variable's text as the type its setting has: `ACCOUNT_ID=123456789012` stays text.
 fn typed_scalar(key: &str, text: &str) -> Result<toml::Value, String> {
@@ -424,6 +441,15 @@ fn typed_scalar(key: &str, text: &str) -> Result<toml::Value, String> {
             .parse::<f64>()
             .map(toml::Value::Float)
             .map_err(|_| format!("{key} takes a number, not {text:?}"));
+    }
+    if NUMBER_OR_TEXT_SETTINGS.contains(&key) {
+        if let Ok(n) = text.trim().parse::<i64>() {
+            return Ok(toml::Value::Integer(n));
+        }
+        if let Ok(x) = text.trim().parse::<f64>() {
+            return Ok(toml::Value::Float(x));
+        }
+        return Ok(toml::Value::String(text.to_string()));
     }
     if BOOLEAN_SETTINGS.contains(&key) {
         return match text.trim() {
@@ -581,6 +607,7 @@ fn environment_settings(
                 o.worker.as_ref(),
                 o.visibility.unwrap_or(base.visibility),
             )?,
+            alarms: alarms::resolve_rules(env, key, &base.alarms, o.alarms.as_ref())?,
         };
         let q = QueueSettings {
             worker: worker::for_function(env, key, q.worker.clone(), &q.handler, q.visibility)?,
@@ -598,6 +625,7 @@ fn environment_settings(
         idempotency_window: idempotency_window(env, spec.idempotency_window)?,
         dry_run: spec.dry_run,
         secrets: secret_names(env, &spec.secrets)?,
+        alarms: alarms::resolve_settings(env, &spec.alarms)?,
         region: spec.region.clone(),
         account_id: spec.account_id.clone(),
         environment: env.to_string(),

@@ -479,7 +479,10 @@ fn every_number_and_flag_of_the_built_in_file_is_typed_for_variables() {
     assert!(!found.is_empty());
     for (key, kind) in found {
         let listed = match kind {
-            "integer" => INTEGER_SETTINGS.contains(&key.as_str()),
+            "integer" => {
+                INTEGER_SETTINGS.contains(&key.as_str())
+                    || NUMBER_OR_TEXT_SETTINGS.contains(&key.as_str())
+            }
             _ => BOOLEAN_SETTINGS.contains(&key.as_str()),
         };
         assert!(
@@ -762,4 +765,115 @@ dry_run = true
             "{bad}: {err}"
         );
     }
+}
+
+const ALARMED: &str = r#"
+instance = "acme"
+use_case = "ops"
+environment = "test"
+
+[queues.jobs.alarms]
+depth = { threshold = 1000, period = "1m", evaluation_periods = 3, datapoints_to_alarm = 2 }
+oldest_age = { threshold = "15m", treat_missing_data = "breaching" }
+dlq_depth = { threshold = 0 }
+
+[environments.test]
+data_dir = "d/test"
+bucket_suffix = "data"
+alarms = { discord_webhook_secret = "discord_alarm_webhook" }
+
+[environments.test.queues.jobs.alarms]
+depth = { threshold = 10 }
+"#;
+
+#[test]
+fn alarm_rules_resolve_with_cloudwatch_defaults_and_an_environment_replaces_a_rule() {
+    let c = from_text(ALARMED).unwrap();
+    let rules = &c.selected.queue("jobs").unwrap().alarms;
+    let by = |m: AlarmMetric| rules.iter().find(|r| r.metric == m).unwrap();
+    let depth = by(AlarmMetric::Depth);
+    // The environment's rule replaces the queue's whole: its own defaults, not a merge.
+    assert_eq!(
+        (
+            depth.threshold,
+            depth.evaluation_periods,
+            depth.datapoints_to_alarm
+        ),
+        (10.0, 1, 1)
+    );
+    assert_eq!(depth.period.seconds(), 60);
+    let age = by(AlarmMetric::OldestAge);
+    assert_eq!(
+        (age.threshold, age.treat_missing_data),
+        (900.0, MissingData::Breaching)
+    );
+    assert_eq!(by(AlarmMetric::DlqDepth).threshold, 0.0);
+    assert!(rules.iter().all(|r| r.metric != AlarmMetric::ErrorRate));
+    let a = &c.selected.alarms;
+    assert!(a.in_process);
+    assert_eq!(a.min_interval.seconds(), 300);
+    assert_eq!(
+        a.discord_webhook_secret.as_deref(),
+        Some("discord_alarm_webhook")
+    );
+}
+
+#[test]
+fn alarm_rules_that_cloudwatch_would_refuse_are_refused_with_the_reason() {
+    for (rule, says) in [
+        (
+            "depth = { threshold = 5, evaluation_periods = 2, datapoints_to_alarm = 3 }",
+            "no more datapoints than periods",
+        ),
+        (
+            "depth = { threshold = 5, period = \"5s\" }",
+            "shorter than the 10 s",
+        ),
+        (
+            "depth = { threshold = 5, period = \"1h\", evaluation_periods = 25 }",
+            "pass one day",
+        ),
+        (
+            "depth = { threshold = \"lots\" }",
+            "threshold takes a number",
+        ),
+        ("error_rate = { threshold = 150 }", "percentage"),
+        (
+            "oldest_age = { threshold = \"soon\" }",
+            "threshold \"soon\"",
+        ),
+        (
+            "depth = { threshold = 5, treat_missing_data = \"sometimes\" }",
+            "unknown variant",
+        ),
+        ("depth = { threshold = 5, above = 3 }", "unknown field"),
+        ("queue_depth = { threshold = 5 }", "unknown field"),
+    ] {
+        let text = format!(
+            "instance = \"a\"\nuse_case = \"b\"\nenvironment = \"t\"\n[queues.jobs.alarms]\n{rule}\n[environments.t]\ndata_dir = \"d\"\nbucket_suffix = \"x\"\n"
+        );
+        let e = from_text(&text).unwrap_err().to_string();
+        assert!(e.contains(says), "{rule}: {e}");
+    }
+}
+
+#[test]
+fn an_alarm_threshold_is_set_by_a_variable_as_a_number_or_a_duration() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, ALARMED).unwrap();
+    let c = load(
+        Some(&path),
+        vars(&[
+            (
+                "CONVEYOR_ENVIRONMENTS__TEST__QUEUES__JOBS__ALARMS__DEPTH__THRESHOLD",
+                "250",
+            ),
+            ("CONVEYOR_QUEUES__JOBS__ALARMS__OLDEST_AGE__THRESHOLD", "1h"),
+        ]),
+    )
+    .unwrap();
+    let rules = &c.selected.queue("jobs").unwrap().alarms;
+    assert_eq!(rules[0].threshold, 250.0);
+    assert_eq!(rules[1].threshold, 3600.0);
 }

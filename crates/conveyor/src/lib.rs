@@ -1,5 +1,6 @@
 //! The `conveyor` binary's commands: process wiring only; the behaviour lives in the libraries.
 
+mod alarms;
 pub mod bench;
 mod bench_email;
 mod bench_jobs;

@@ -86,6 +86,7 @@ pub async fn serve(args: ConfigArgs, parts: Parts) -> anyhow::Result<()> {
         _ => None,
     };
     let mut workers = Vec::new();
+    let mut worker_stats = std::collections::BTreeMap::new();
     if parts.workers() {
         for (q, handler) in settings.queues.iter().zip(handlers) {
             let worker = QueueWorker {
@@ -107,6 +108,7 @@ pub async fn serve(args: ConfigArgs, parts: Parts) -> anyhow::Result<()> {
                 }),
             };
             let stats = Arc::new(WorkerStats::default());
+            worker_stats.insert(q.name.clone(), stats.clone());
             workers.push(tokio::spawn(conveyor_worker::run(
                 queue.clone(),
                 store.clone(),
@@ -117,6 +119,15 @@ pub async fn serve(args: ConfigArgs, parts: Parts) -> anyhow::Result<()> {
         }
     }
 
+    // The API's processes watch the queues (workers may be many, the API is where operators
+    // look); in `serve` the workers' own counters give the error rates.
+    if parts.api() {
+        if let Some(alarms) =
+            crate::alarms::Alarms::new(&settings, queue.clone(), store.clone(), worker_stats)?
+        {
+            tokio::spawn(alarms.run(stopped.clone()));
+        }
+    }
     if parts.api() {
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
@@ -211,6 +222,21 @@ pub(crate) fn refusals(settings: &Settings, parts: Parts) -> Vec<String> {
             ));
         }
         _ => {}
+    }
+    let alarms = &settings.alarms;
+    if let (true, true, false, Some(name)) = (
+        parts.api(),
+        alarms.in_process,
+        settings.dry_run,
+        &alarms.discord_webhook_secret,
+    ) {
+        if !settings.secrets.contains_key(name) {
+            found.push(format!(
+                "alarms are posted to Discord through the secret {name}, which is not set: set {} (or secrets.{name} in [environments.{}]), or dry_run = true to post nothing",
+                conveyor_config::secret_variable(name),
+                settings.environment
+            ));
+        }
     }
     if parts.workers() {
         for (queue, kind, name) in settings.missing_secrets() {

@@ -1,0 +1,279 @@
+//! The alarm loop of `serve` and `api`: every configured `[queues.X.alarms]` rule sampled from
+//! the queue service every few seconds, evaluated with CloudWatch's semantics
+//! (`conveyor_alarms`), each state change logged and kept in the object store
+//! (`_conveyor/alarms/history/{alarm}/{at}.json`, on both backends, so a deployment on S3 keeps
+//! it too), and the changes worth telling posted to Discord through the `discord` handler (a
+//! 429's `retry_after` honoured, failures retried with backoff, an undelivered change told again
+//! at the next evaluation). In a dry-run environment the post is built and logged, not sent.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use conveyor_alarms::{AlarmState, Evaluation, Tracker, TreatMissing};
+use conveyor_config::{AlarmMetric, AlarmRule, MissingData, QueueSettings, Settings};
+use conveyor_queue::{Queue, ReceivedMessage};
+use conveyor_store::Store;
+use conveyor_worker::{Handler, HandlerError, WorkerStats};
+use serde_json::json;
+use tokio::sync::watch;
+
+/// How often metrics are sampled; a period's datapoint is the maximum of its samples.
+const SAMPLE_EVERY: Duration = Duration::from_secs(5);
+/// Attempts at delivering one message before it waits for the next evaluation.
+const DELIVERY_ATTEMPTS: u32 = 5;
+
+struct Watched {
+    /// `{queue name}-{metric}`, as infra/ names the CloudWatch alarm.
+    name: String,
+    queue: QueueSettings,
+    rule: AlarmRule,
+    tracker: Tracker,
+    /// Processed and failed counts at the last sample, for the error rate.
+    seen: Option<(u64, u64)>,
+}
+
+/// Everything the loop needs; `None` when no rule is configured or evaluation is off.
+pub(crate) struct Alarms {
+    watched: Vec<Watched>,
+    queue: Arc<dyn Queue>,
+    store: Store,
+    stats: BTreeMap<String, Arc<WorkerStats>>,
+    discord: Option<Arc<dyn Handler>>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn treatment(m: MissingData) -> TreatMissing {
+    match m {
+        MissingData::Missing => TreatMissing::Missing,
+        MissingData::Ignore => TreatMissing::Ignore,
+        MissingData::Breaching => TreatMissing::Breaching,
+        MissingData::NotBreaching => TreatMissing::NotBreaching,
+    }
+}
+
+impl Alarms {
+    /// The process's alarms, with the workers' counters (by queue name) for error rates.
+    pub(crate) fn new(
+        settings: &Settings,
+        queue: Arc<dyn Queue>,
+        store: Store,
+        stats: BTreeMap<String, Arc<WorkerStats>>,
+    ) -> anyhow::Result<Option<Alarms>> {
+        if !settings.alarms.in_process {
+            return Ok(None);
+        }
+        let min_interval = settings.alarms.min_interval.0.as_millis() as i64;
+        let watched: Vec<Watched> = settings
+            .queues
+            .iter()
+            .flat_map(|q| q.alarms.iter().map(move |r| (q, r)))
+            .map(|(q, rule)| {
+                let evaluation = Evaluation {
+                    evaluation_periods: rule.evaluation_periods as usize,
+                    datapoints_to_alarm: rule.datapoints_to_alarm as usize,
+                    treat_missing: treatment(rule.treat_missing_data),
+                };
+                Watched {
+                    name: format!("{}-{}", q.name, rule.metric.as_str()),
+                    queue: q.clone(),
+                    rule: rule.clone(),
+                    tracker: Tracker::new(
+                        evaluation,
+                        rule.period.0.as_millis() as i64,
+                        rule.threshold,
+                        min_interval,
+                    ),
+                    seen: None,
+                }
+            })
+            .collect();
+        if watched.is_empty() {
+            return Ok(None);
+        }
+        let discord = match &settings.alarms.discord_webhook_secret {
+            Some(secret) => {
+                let config: conveyor_config::HandlerConfig = serde_json::from_value(json!({
+                    "kind": "discord", "webhook_secret": secret, "username": "Conveyor alarms",
+                }))?;
+                let env = conveyor_handlers::HandlerEnv {
+                    store: store.clone(),
+                    queue: "alarms".into(),
+                    queue_arn: String::new(),
+                    region: settings.region.clone(),
+                    dry_run: settings.dry_run,
+                    secrets: settings.secrets.clone(),
+                };
+                Some(
+                    conveyor_handlers::build(&config, &env)
+                        .map_err(|e| anyhow::anyhow!("alarms: {e}"))?,
+                )
+            }
+            None => None,
+        };
+        Ok(Some(Alarms {
+            watched,
+            queue,
+            store,
+            stats,
+            discord,
+        }))
+    }
+
+    /// Sample, evaluate and tell until `stop`.
+    pub(crate) async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        tracing::info!(alarms = self.watched.len(), "evaluating alarms");
+        let mut tick = tokio::time::interval(SAMPLE_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.changed() => return,
+            }
+            if *stop.borrow() {
+                return;
+            }
+            self.round().await;
+        }
+    }
+
+    async fn round(&mut self) {
+        let now = now_ms();
+        for i in 0..self.watched.len() {
+            let sample = self.sample(i).await;
+            let w = &mut self.watched[i];
+            if let Some(value) = sample {
+                w.tracker.record(now, value);
+            }
+            if let Some(change) = w.tracker.evaluate(now) {
+                if change.to == AlarmState::Alarm || change.from == AlarmState::Alarm {
+                    tracing::warn!(alarm = %w.name, from = ?change.from, to = ?change.to, reason = %change.reason, "alarm state changed");
+                } else {
+                    tracing::info!(alarm = %w.name, from = ?change.from, to = ?change.to, reason = %change.reason, "alarm state changed");
+                }
+                let record = json!({
+                    "alarm": w.name, "queue": w.queue.name, "metric": w.rule.metric.as_str(),
+                    "from": change.from, "to": change.to, "at": change.at_ms, "reason": change.reason,
+                });
+                let key = format!("_conveyor/alarms/history/{}/{}.json", w.name, change.at_ms);
+                if let Err(e) = self.store.put(&key, record.to_string()).await {
+                    tracing::warn!(alarm = %w.name, error = %e, "cannot keep the alarm's history");
+                }
+            }
+            let Some(state) = w.tracker.due(now) else {
+                continue;
+            };
+            let message = message(w, state);
+            let told = match &self.discord {
+                Some(discord) => deliver(discord.as_ref(), &w.name, message).await,
+                None => true,
+            };
+            if !told {
+                self.watched[i].tracker.untell();
+            }
+        }
+    }
+
+    /// The metric's value now, `None` when there is none (a missing datapoint).
+    async fn sample(&mut self, i: usize) -> Option<f64> {
+        let w = &self.watched[i];
+        let counts = |name: String| {
+            let queue = self.queue.clone();
+            async move { queue.counts(&name).await }
+        };
+        let value = match w.rule.metric {
+            AlarmMetric::Depth => counts(w.queue.name.clone())
+                .await
+                .ok()
+                .map(|c| c.visible as f64),
+            AlarmMetric::OldestAge => counts(w.queue.name.clone())
+                .await
+                .ok()
+                .and_then(|c| c.oldest_age_seconds)
+                .map(|s| s as f64),
+            AlarmMetric::DlqDepth => counts(w.queue.dlq_name.clone())
+                .await
+                .ok()
+                .map(|c| (c.visible + c.in_flight + c.delayed) as f64),
+            AlarmMetric::ErrorRate => {
+                let stats = self.stats.get(&w.queue.name)?;
+                let now = (stats.processed(), stats.failed());
+                let w = &mut self.watched[i];
+                let before = w.seen.replace(now)?;
+                let (done, failed) = (now.0 - before.0, now.1 - before.1);
+                (done + failed > 0).then(|| 100.0 * failed as f64 / (done + failed) as f64)
+            }
+        };
+        value
+    }
+}
+
+/// The Discord message for a state to tell: an embed, red for ALARM and green for OK.
+fn message(w: &Watched, state: AlarmState) -> serde_json::Value {
+    let (title, color) = match state {
+        AlarmState::Alarm => (format!("ALARM: {}", w.name), 0xD9_3025),
+        _ => (format!("OK: {}", w.name), 0x2E_A043),
+    };
+    let what = match w.rule.metric {
+        AlarmMetric::Depth => "visible messages",
+        AlarmMetric::OldestAge => "seconds the oldest message has waited",
+        AlarmMetric::DlqDepth => "messages in the dead-letter queue",
+        AlarmMetric::ErrorRate => "percent of handler attempts failing",
+    };
+    json!({
+        "content": title,
+        "embeds": [{
+            "title": title,
+            "color": color,
+            "description": format!(
+                "{} of the last {} periods of {} over {} {what} on {}.",
+                w.rule.datapoints_to_alarm, w.rule.evaluation_periods, w.rule.period,
+                w.rule.threshold, w.queue.name
+            ),
+            "fields": [
+                { "name": "queue", "value": w.queue.name, "inline": true },
+                { "name": "metric", "value": w.rule.metric.as_str(), "inline": true },
+                { "name": "state", "value": format!("{state:?}").to_uppercase(), "inline": true },
+            ],
+        }],
+    })
+}
+
+/// Post through the discord handler: a 429's `retry_after` (and any retry) waited out, at most
+/// `DELIVERY_ATTEMPTS` times; false when it could not be delivered.
+async fn deliver(discord: &dyn Handler, alarm: &str, body: serde_json::Value) -> bool {
+    let message = ReceivedMessage {
+        message_id: format!("alarm-{alarm}-{}", now_ms()),
+        body: body.to_string(),
+        ..Default::default()
+    };
+    let mut backoff = Duration::from_secs(1);
+    for attempt in 1..=DELIVERY_ATTEMPTS {
+        match discord.handle(&message).await {
+            Ok(out) => {
+                tracing::info!(alarm, dry_run = out["dry_run"] == true, "alarm told");
+                metrics::counter!("conveyor_alarm_notifications_total", "outcome" => "sent")
+                    .increment(1);
+                return true;
+            }
+            Err(HandlerError::Retry { reason, after }) if attempt < DELIVERY_ATTEMPTS => {
+                let wait = after.unwrap_or(backoff);
+                tracing::warn!(alarm, attempt, error = %reason, retry_in_ms = wait.as_millis() as u64, "alarm not told yet; retrying");
+                tokio::time::sleep(wait).await;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+            Err(e) => {
+                tracing::error!(alarm, error = %e, "alarm could not be told; it will be told again at the next evaluation");
+                metrics::counter!("conveyor_alarm_notifications_total", "outcome" => "failed")
+                    .increment(1);
+                return false;
+            }
+        }
+    }
+    false
+}

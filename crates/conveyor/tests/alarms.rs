@@ -1,0 +1,158 @@
+//! Alarms in a real `conveyor serve`: a paused queue pushed past its depth threshold posts
+//! exactly one Discord-shaped ALARM to a local webhook within two evaluation periods (the
+//! webhook's first answer a 429 whose `retry_after` is waited out), and one OK once it drains;
+//! each change is kept in the alarm history.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{json, Value};
+
+/// Discord's webhook, enough of it: the first post is refused with a 429 and `retry_after`,
+/// the others accepted and recorded with when they came.
+async fn webhook(
+    posts: Arc<Mutex<Vec<(Instant, Value)>>>,
+    refused: Arc<Mutex<Option<Instant>>>,
+) -> String {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    let app = axum::Router::new().route(
+        "/api/webhooks/1/token",
+        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+            let (posts, refused) = (posts.clone(), refused.clone());
+            async move {
+                let mut first = refused.lock().unwrap();
+                if first.is_none() {
+                    *first = Some(Instant::now());
+                    return (
+                        StatusCode::TOO_MANY_REQUESTS,
+                        axum::Json(json!({ "message": "You are being rate limited.", "retry_after": 1.5, "global": false })),
+                    )
+                        .into_response();
+                }
+                posts.lock().unwrap().push((Instant::now(), body.clone()));
+                axum::Json(json!({ "id": "1", "content": body["content"] })).into_response()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deep_queue_raises_one_alarm_and_its_recovery_tells_ok() {
+    let posts: Arc<Mutex<Vec<(Instant, Value)>>> = Default::default();
+    let refused: Arc<Mutex<Option<Instant>>> = Default::default();
+    let base = webhook(posts.clone(), refused.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            r#"
+instance = "acme"
+use_case = "ops"
+environment = "test"
+
+[queues.jobs]
+handler = "log"
+alarms.depth = {{ threshold = 3, period = "10s", evaluation_periods = 1 }}
+
+[environments.test]
+data_dir = "unused"
+bucket_suffix = "data"
+alarms = {{ discord_webhook_secret = "discord_alarm_webhook", min_interval = "1s" }}
+
+[environments.test.secrets]
+discord_alarm_webhook = "{base}/api/webhooks/1/token"
+"#
+        ),
+    );
+    let data = dir.path().join("data");
+    let server = start(&data, &[], Some(&config));
+    let queue = "acme-test-ops-jobs";
+    let (status, body) = http(
+        &server.address,
+        "POST",
+        &format!("/v1/admin/queues/{queue}/pause"),
+        &[],
+        "",
+    )
+    .await;
+    assert!(status < 300, "{body}");
+    // The pause is read once per poll: let the loops see it before anything arrives.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let pushed = Instant::now();
+    for n in 0..5 {
+        let (status, body) = http(
+            &server.address,
+            "POST",
+            "/v1/queues/jobs/messages",
+            &[JSON],
+            &json!({ "body": { "n": n } }).to_string(),
+        )
+        .await;
+        assert_eq!(status, 202, "{body}");
+    }
+
+    until_within("the alarm is posted", Duration::from_secs(40), || {
+        !posts.lock().unwrap().is_empty()
+    })
+    .await;
+    let (at, alarm) = posts.lock().unwrap()[0].clone();
+    assert!(
+        at - pushed <= Duration::from_secs(25),
+        "within two periods of 10 s (and one sample): {:?}",
+        at - pushed
+    );
+    assert_eq!(alarm["content"], format!("ALARM: {queue}-depth"), "{alarm}");
+    assert_eq!(alarm["embeds"][0]["fields"][2]["value"], "ALARM", "{alarm}");
+    let first_try = refused.lock().unwrap().expect("the 429 came first");
+    assert!(
+        at - first_try >= Duration::from_millis(1500),
+        "retry_after waited out: {:?}",
+        at - first_try
+    );
+
+    let (status, body) = http(
+        &server.address,
+        "POST",
+        &format!("/v1/admin/queues/{queue}/resume"),
+        &[],
+        "",
+    )
+    .await;
+    assert!(status < 300, "{body}");
+    until_within("the recovery is posted", Duration::from_secs(40), || {
+        posts.lock().unwrap().len() >= 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let posts = posts.lock().unwrap().clone();
+    assert_eq!(posts.len(), 2, "exactly one ALARM and one OK: {posts:?}");
+    assert_eq!(posts[1].1["content"], format!("OK: {queue}-depth"));
+
+    let history = data.join(format!("objects/_conveyor/alarms/history/{queue}-depth"));
+    let mut states: Vec<String> = std::fs::read_dir(&history)
+        .unwrap()
+        .map(|e| {
+            let v: Value =
+                serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap();
+            format!("{}@{}", v["to"].as_str().unwrap(), v["at"])
+        })
+        .collect();
+    states.sort_by_key(|s| s.split('@').nth(1).unwrap().parse::<i64>().unwrap());
+    let states: Vec<&str> = states
+        .iter()
+        .map(|s| s.split('@').next().unwrap())
+        .collect();
+    // From INSUFFICIENT_DATA to OK first, unless the first full period already saw the backlog.
+    assert!(
+        states == ["OK", "ALARM", "OK"] || states == ["ALARM", "OK"],
+        "{states:?}"
+    );
+}

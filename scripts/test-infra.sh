@@ -117,6 +117,17 @@ done
 python3 infra/scripts/isolation_check.py "$work/staging.plan.json" "$work/production.plan.json"
 elapsed $start
 
+echo "== alarms: the CloudWatch alarms Terraform plans are the rules Conveyor evaluates"
+for env in staging production; do
+    # Only the effective settings are wanted: keys and dry run spare the refusals to start.
+    env CONVEYOR_API_KEYS=ci "CONVEYOR_ENVIRONMENTS__${env^^}__DRY_RUN=true" \
+        "$conveyor" config check --env "$env" >"$work/$env.conveyor.toml"
+    python3 infra/scripts/alarm_check.py "$work/$env.plan.json" "$work/$env.conveyor.toml" || {
+        echo "error: infra/environments/$env and config/conveyor.toml alarm differently" >&2
+        exit 1
+    }
+done
+
 echo "== bootstrap staging's state backend (S3 bucket + DynamoDB lock table) in moto"
 start=$SECONDS
 (cd infra/bootstrap && quiet tf init -input=false \

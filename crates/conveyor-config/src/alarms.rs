@@ -16,7 +16,7 @@ pub enum AlarmMetric {
     /// Age of the oldest message, seconds (`ApproximateAgeOfOldestMessage`; the embedded engine
     /// knows it, SQS's `GetQueueAttributes` does not, so there it stays INSUFFICIENT_DATA).
     OldestAge,
-    /// Messages in the dead-letter queue, visible or not.
+    /// Visible messages in the dead-letter queue.
     DlqDepth,
     /// Failed handler attempts as a percentage of attempts, in this process.
     ErrorRate,

@@ -18,6 +18,11 @@ output "dlq_names" {
   value       = module.sqs.dlq_names
 }
 
+output "dashboard_name" {
+  description = "The CloudWatch dashboard of the environment's queues (docs/RUNBOOK.md)."
+  value       = module.sqs.dashboard_name
+}
+
 output "api_role_arn" {
   description = "The API's role."
   value       = module.iam.api_role_arn

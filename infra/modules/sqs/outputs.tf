@@ -32,3 +32,8 @@ output "alarm_names" {
   description = "CloudWatch alarm names by {queue}-depth / {queue}-age / {queue}-dlq-depth."
   value       = { for k, a in aws_cloudwatch_metric_alarm.this : k => a.alarm_name }
 }
+
+output "dashboard_name" {
+  description = "The CloudWatch dashboard's name (null without create_dashboard)."
+  value       = one(aws_cloudwatch_dashboard.this[*].dashboard_name)
+}

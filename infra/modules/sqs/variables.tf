@@ -93,6 +93,12 @@ variable "create_cloudwatch_alarms" {
   default     = true
 }
 
+variable "create_dashboard" {
+  description = "A CloudWatch dashboard, {prefix}-queues, with each queue's depth, oldest message age, dead-letter depth and messages sent / received / deleted."
+  type        = bool
+  default     = true
+}
+
 variable "alarm_actions" {
   description = "ARNs notified when an alarm fires (SNS topics)."
   type        = list(string)

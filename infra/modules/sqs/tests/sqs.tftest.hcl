@@ -117,10 +117,34 @@ run "optional_parts_switch_off" {
   variables {
     create_redrive_allow_policy = false
     create_cloudwatch_alarms    = false
+    create_dashboard            = false
   }
   assert {
-    condition     = length(aws_sqs_queue_redrive_allow_policy.dlq) == 0 && length(aws_cloudwatch_metric_alarm.this) == 0
-    error_message = "create_redrive_allow_policy and create_cloudwatch_alarms must switch their parts off."
+    condition     = length(aws_sqs_queue_redrive_allow_policy.dlq) == 0 && length(aws_cloudwatch_metric_alarm.this) == 0 && length(aws_cloudwatch_dashboard.this) == 0
+    error_message = "create_redrive_allow_policy, create_cloudwatch_alarms and create_dashboard must switch their parts off."
+  }
+}
+
+run "every_queue_is_on_the_dashboard" {
+  command = plan
+  assert {
+    condition     = aws_cloudwatch_dashboard.this[0].dashboard_name == "${local.prefix}-queues"
+    error_message = "The dashboard is named after the environment's prefix."
+  }
+  assert {
+    condition = alltrue([for q in local.queues :
+      strcontains(aws_cloudwatch_dashboard.this[0].dashboard_body, "\"${q.name}\"") &&
+    strcontains(aws_cloudwatch_dashboard.this[0].dashboard_body, "\"${q.dlq_name}\"")])
+    error_message = "Every queue and its dead-letter queue must appear on the dashboard."
+  }
+  assert {
+    condition     = length(jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets) == 4 * length(local.queues)
+    error_message = "Each queue has its four widgets: depth, oldest age, dead-letter depth, sent/received/deleted."
+  }
+  assert {
+    condition = alltrue([for m in ["ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage", "NumberOfMessagesSent", "NumberOfMessagesReceived", "NumberOfMessagesDeleted"] :
+    strcontains(aws_cloudwatch_dashboard.this[0].dashboard_body, m)])
+    error_message = "The dashboard shows the seed's metrics."
   }
 }
 

@@ -5,6 +5,7 @@
 //! the binary serves it. Handlers reach queues only through the `Queue` trait.
 
 mod admin;
+pub mod alarms;
 pub mod campaigns;
 mod error;
 pub mod files;
@@ -48,6 +49,8 @@ pub struct ApiState {
     pub idempotency: Arc<dyn conveyor_queue::idempotency::IdempotencyKeys>,
     /// Campaign recipients' jobs seen finished by this process (`campaigns.rs`).
     pub finished_jobs: campaigns::FinishedJobs,
+    /// The alarms this process evaluates, as the alarm loop last saw them.
+    pub alarms: alarms::AlarmBoard,
 }
 
 /// Request limits.
@@ -93,6 +96,8 @@ fn v1_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(admin::pause))
         .routes(routes!(admin::resume))
         .routes(routes!(admin::redrive, admin::redrive_status))
+        .routes(routes!(alarms::list))
+        .routes(routes!(alarms::history))
 }
 
 /// Routes with a body limit of their own: a campaign's recipient list.

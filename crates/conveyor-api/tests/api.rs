@@ -61,6 +61,7 @@ async fn app(api_keys: &str, limits: ApiLimits) -> App {
         metrics: Some(conveyor_api::metrics::install().unwrap()),
         idempotency: Arc::new(engine.clone()),
         finished_jobs: Default::default(),
+        alarms: Default::default(),
     };
     App {
         router: router(state, limits),

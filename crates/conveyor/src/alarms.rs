@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use conveyor_alarms::{AlarmState, Evaluation, Tracker, TreatMissing};
+use conveyor_api::alarms::AlarmBoard;
 use conveyor_config::{AlarmMetric, AlarmRule, MissingData, QueueSettings, Settings};
 use conveyor_queue::{Queue, ReceivedMessage};
 use conveyor_store::Store;
@@ -40,6 +41,8 @@ pub(crate) struct Alarms {
     store: Store,
     stats: BTreeMap<String, Arc<WorkerStats>>,
     discord: Option<Arc<dyn Handler>>,
+    /// What `/v1/admin/alarms` shows.
+    board: AlarmBoard,
 }
 
 fn now_ms() -> i64 {
@@ -64,6 +67,7 @@ impl Alarms {
         queue: Arc<dyn Queue>,
         store: Store,
         stats: BTreeMap<String, Arc<WorkerStats>>,
+        board: AlarmBoard,
     ) -> anyhow::Result<Option<Alarms>> {
         if !settings.alarms.in_process {
             return Ok(None);
@@ -116,12 +120,17 @@ impl Alarms {
             }
             None => None,
         };
+        let started = now_ms();
+        for w in &watched {
+            board.set(&w.name, view(w, started, "not evaluated yet"));
+        }
         Ok(Some(Alarms {
             watched,
             queue,
             store,
             stats,
             discord,
+            board,
         }))
     }
 
@@ -160,7 +169,13 @@ impl Alarms {
                     "alarm": w.name, "queue": w.queue.name, "metric": w.rule.metric.as_str(),
                     "from": change.from, "to": change.to, "at": change.at_ms, "reason": change.reason,
                 });
-                let key = format!("_conveyor/alarms/history/{}/{}.json", w.name, change.at_ms);
+                self.board
+                    .set(&w.name, view(w, change.at_ms, &change.reason));
+                let key = format!(
+                    "{}{}.json",
+                    conveyor_api::alarms::history_prefix(&w.name),
+                    change.at_ms
+                );
                 if let Err(e) = self.store.put(&key, record.to_string()).await {
                     tracing::warn!(alarm = %w.name, error = %e, "cannot keep the alarm's history");
                 }
@@ -199,7 +214,7 @@ impl Alarms {
             AlarmMetric::DlqDepth => counts(w.queue.dlq_name.clone())
                 .await
                 .ok()
-                .map(|c| (c.visible + c.in_flight + c.delayed) as f64),
+                .map(|c| c.visible as f64),
             AlarmMetric::ErrorRate => {
                 let stats = self.stats.get(&w.queue.name)?;
                 let now = (stats.processed(), stats.failed());
@@ -211,6 +226,18 @@ impl Alarms {
         };
         value
     }
+}
+
+/// An alarm as `/v1/admin/alarms` lists it.
+fn view(w: &Watched, since_ms: i64, reason: &str) -> serde_json::Value {
+    json!({
+        "name": w.name, "queue": w.queue.name, "metric": w.rule.metric.as_str(),
+        "state": w.tracker.state(), "since": since_ms, "reason": reason,
+        "threshold": w.rule.threshold, "period": w.rule.period.to_string(),
+        "evaluation_periods": w.rule.evaluation_periods,
+        "datapoints_to_alarm": w.rule.datapoints_to_alarm,
+        "treat_missing_data": w.rule.treat_missing_data,
+    })
 }
 
 /// The Discord message for a state to tell: an embed, red for ALARM and green for OK.

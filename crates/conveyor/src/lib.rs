@@ -1,6 +1,7 @@
 //! The `conveyor` binary's commands: process wiring only; the behaviour lives in the libraries.
 
 mod alarms;
+mod alarms_cmd;
 pub mod bench;
 mod bench_email;
 mod bench_jobs;
@@ -50,6 +51,8 @@ pub enum Command {
     Smoke(smoke::SmokeArgs),
     /// Operator tools for the queues of a running server.
     Queue(queue_cmd::QueueArgs),
+    /// The alarms a running server evaluates, and their history.
+    Alarms(alarms_cmd::AlarmsArgs),
     /// Print a JWT for the files API, signed with this environment's secret (for local use).
     Token(token_cmd::TokenArgs),
     /// Print the HTTP API's OpenAPI document (the one served at /openapi.json).
@@ -181,11 +184,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Provision(args) => provision::run(args).await,
         Command::Smoke(args) => smoke::run(args).await,
         Command::Queue(args) => queue_cmd::run(args).await,
+        Command::Alarms(args) => alarms_cmd::run(args).await,
         Command::Token(args) => token_cmd::run(args),
-        Command::Openapi => {
-            println!("{}", conveyor_api::openapi_document().to_pretty_json()?);
-            Ok(())
-        }
+        Command::Openapi => print_out(&format!(
+            "{}\n",
+            conveyor_api::openapi_document().to_pretty_json()?
+        )),
         Command::Bench(args) => bench::run(args).await,
         Command::Config {
             command: ConfigCommand::Check(args),
@@ -193,9 +197,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// Write to stdout; a reader that stopped reading (`| grep -m1`, `| head`) is not an error.
+fn print_out(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
 fn config_check(args: &ConfigArgs) -> anyhow::Result<()> {
     let config = args.load()?;
-    print!("{}", config.selected.to_masked_toml());
+    print_out(&config.selected.to_masked_toml())?;
     let mut refused = Vec::new();
     for (command, parts) in [
         ("serve", serve::Parts::Both),
@@ -215,10 +228,9 @@ fn config_check(args: &ConfigArgs) -> anyhow::Result<()> {
         );
     }
     let names: Vec<&str> = config.environments.keys().map(String::as_str).collect();
-    println!(
-        "\n# valid: {} environment(s) ({}) checked; no queue, bucket, data directory or API key is shared",
+    print_out(&format!(
+        "\n# valid: {} environment(s) ({}) checked; no queue, bucket, data directory or API key is shared\n",
         names.len(),
         names.join(", ")
-    );
-    Ok(())
+    ))
 }

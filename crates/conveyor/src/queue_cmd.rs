@@ -149,7 +149,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-struct Client {
+pub(crate) struct Client {
     http: reqwest::Client,
     base: String,
     key: Option<String>,
@@ -168,7 +168,7 @@ impl Client {
         given.to_string()
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -199,7 +199,7 @@ impl Client {
 }
 
 /// Fixed-width columns, headers first.
-fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -222,7 +222,7 @@ fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 /// The `keys` of each object in the array `v[list]`, as table cells.
-fn rows(v: &Value, list: &str, keys: &[&str]) -> Vec<Vec<String>> {
+pub(crate) fn rows(v: &Value, list: &str, keys: &[&str]) -> Vec<Vec<String>> {
     v[list]
         .as_array()
         .map(|items| {
@@ -243,32 +243,7 @@ fn text(v: &Value) -> String {
 }
 
 pub async fn run(args: QueueArgs) -> anyhow::Result<()> {
-    let settings = args.config.load()?.selected;
-    let base = match &args.url {
-        Some(u) => u.trim_end_matches('/').to_string(),
-        None => {
-            let mut addr = settings.listen;
-            if addr.ip().is_unspecified() {
-                addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-            }
-            format!("http://{addr}")
-        }
-    };
-    let client = Client {
-        http: reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(60))
-            .build()?,
-        base,
-        key: args
-            .api_key
-            .clone()
-            .or_else(|| settings.api_keys.first().map(|k| k.expose().to_string())),
-        queues: settings
-            .queues
-            .iter()
-            .map(|q| (q.key.clone(), (q.name.clone(), q.dlq_name.clone())))
-            .collect(),
-    };
+    let client = Client::for_server(&args.config, args.url.as_deref(), args.api_key.as_deref())?;
     let given = args.command.queue().map(str::to_string);
     let outcome = execute(&client, args.command).await;
     match (outcome, given) {
@@ -285,6 +260,50 @@ pub async fn run(args: QueueArgs) -> anyhow::Result<()> {
             }
         }
         (outcome, _) => outcome,
+    }
+}
+
+impl Client {
+    /// A client of the server `url` names, else of the configured environment's address, with
+    /// `api_key` or the environment's first key.
+    pub(crate) fn for_server(
+        config: &ConfigSource,
+        url: Option<&str>,
+        api_key: Option<&str>,
+    ) -> anyhow::Result<Client> {
+        let settings = config.load()?.selected;
+        Client::new(&settings, url, api_key)
+    }
+
+    fn new(
+        settings: &conveyor_config::Settings,
+        url: Option<&str>,
+        api_key: Option<&str>,
+    ) -> anyhow::Result<Client> {
+        let base = match url {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None => {
+                let mut addr = settings.listen;
+                if addr.ip().is_unspecified() {
+                    addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+                }
+                format!("http://{addr}")
+            }
+        };
+        Ok(Client {
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(60))
+                .build()?,
+            base,
+            key: api_key
+                .map(str::to_string)
+                .or_else(|| settings.api_keys.first().map(|k| k.expose().to_string())),
+            queues: settings
+                .queues
+                .iter()
+                .map(|q| (q.key.clone(), (q.name.clone(), q.dlq_name.clone())))
+                .collect(),
+        })
     }
 }
 

@@ -121,10 +121,15 @@ pub async fn serve(args: ConfigArgs, parts: Parts) -> anyhow::Result<()> {
 
     // The API's processes watch the queues (workers may be many, the API is where operators
     // look); in `serve` the workers' own counters give the error rates.
+    let board = conveyor_api::alarms::AlarmBoard::default();
     if parts.api() {
-        if let Some(alarms) =
-            crate::alarms::Alarms::new(&settings, queue.clone(), store.clone(), worker_stats)?
-        {
+        if let Some(alarms) = crate::alarms::Alarms::new(
+            &settings,
+            queue.clone(),
+            store.clone(),
+            worker_stats,
+            board.clone(),
+        )? {
             tokio::spawn(alarms.run(stopped.clone()));
         }
     }
@@ -149,6 +154,7 @@ pub async fn serve(args: ConfigArgs, parts: Parts) -> anyhow::Result<()> {
             metrics: Some(metrics),
             idempotency,
             finished_jobs: Default::default(),
+            alarms: board,
         };
         let app = conveyor_api::router(state, conveyor_api::ApiLimits::default());
         crate::listener::serve(listener, app, settings.connections, terminated.clone())

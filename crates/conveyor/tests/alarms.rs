@@ -1,7 +1,8 @@
 //! Alarms in a real `conveyor serve`: a paused queue pushed past its depth threshold posts
 //! exactly one Discord-shaped ALARM to a local webhook within two evaluation periods (the
 //! webhook's first answer a 429 whose `retry_after` is waited out), and one OK once it drains;
-//! each change is kept in the alarm history.
+//! each change is kept in the alarm history, which `/v1/admin/alarms` and `conveyor alarms
+//! ls|history` show.
 
 mod common;
 
@@ -135,6 +136,29 @@ discord_alarm_webhook = "{base}/api/webhooks/1/token"
     let posts = posts.lock().unwrap().clone();
     assert_eq!(posts.len(), 2, "exactly one ALARM and one OK: {posts:?}");
     assert_eq!(posts[1].1["content"], format!("OK: {queue}-depth"));
+
+    // The operator's view: the alarm's state, and its history newest first.
+    let (status, board) = http(&server.address, "GET", "/v1/admin/alarms", &[], "").await;
+    assert_eq!(status, 200, "{board}");
+    let board: Value = serde_json::from_str(&board).unwrap();
+    let alarm = &board["alarms"][0];
+    assert_eq!(
+        (alarm["name"].as_str(), alarm["state"].as_str()),
+        (Some(format!("{queue}-depth").as_str()), Some("OK")),
+        "{board}"
+    );
+    let ls = operator_cli(&server, "alarms", &["ls"]);
+    assert!(
+        ls.contains(&format!("{queue}-depth")) && ls.contains("OK") && ls.contains("> 3"),
+        "{ls}"
+    );
+    let history = operator_cli(&server, "alarms", &["history", &format!("{queue}-depth")]);
+    let lines: Vec<&str> = history.lines().skip(1).collect();
+    assert!(
+        lines[0].contains("ALARM") && lines[0].contains(" OK "),
+        "newest first: {history}"
+    );
+    assert!(lines[1].contains("ALARM"), "{history}");
 
     let history = data.join(format!("objects/_conveyor/alarms/history/{queue}-depth"));
     let mut states: Vec<String> = std::fs::read_dir(&history)

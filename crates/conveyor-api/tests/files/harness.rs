@@ -97,6 +97,7 @@ impl App {
             metrics: None,
             idempotency: Arc::new(conveyor_api::StoreKeys::new(store.clone())),
             finished_jobs: Default::default(),
+            alarms: Default::default(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

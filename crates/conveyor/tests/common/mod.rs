@@ -208,8 +208,13 @@ pub fn message_id(body: &str) -> String {
 
 /// Run `conveyor queue …` against a running server; returns its stdout.
 pub fn queue_cli(server: &Server, args: &[&str]) -> String {
+    operator_cli(server, "queue", args)
+}
+
+/// Run `conveyor {command} …` (an operator tool: `queue`, `alarms`) against a running server.
+pub fn operator_cli(server: &Server, command: &str, args: &[&str]) -> String {
     let out = Command::new(BIN)
-        .arg("queue")
+        .arg(command)
         .args(args)
         .args([
             "--url",
@@ -222,7 +227,7 @@ pub fn queue_cli(server: &Server, args: &[&str]) -> String {
         .unwrap();
     assert!(
         out.status.success(),
-        "conveyor queue {args:?} failed: {}",
+        "conveyor {command} {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).to_string()

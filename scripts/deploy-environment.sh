@@ -58,7 +58,7 @@ else
 warning: $secret still has empty keys; the API refuses to listen without API keys, and the
 workers refuse to start without their handlers' credentials. Set them:
   aws secretsmanager put-secret-value --secret-id $secret \\
-    --secret-string '{"jwt_secret":"<32+ random characters>","api_keys":"<key1>,<key2>",
+    --secret-string '{"jwt_secret":"<32+ random characters>","api_keys":"<key1>,<key2>","operator_keys":"<operator key>",
                       "zendesk_api_token":"<Zendesk API token>","sendgrid_api_key":"SG.<key>",
                       "app_store_connect_key":"<the .p8 file's text>"}'
 MSG

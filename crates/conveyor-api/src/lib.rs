@@ -88,6 +88,11 @@ fn v1_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(ingest::generic_message))
         .routes(routes!(jobs::status))
         .routes(routes!(campaigns::metrics))
+}
+
+/// The operator routes: `/v1/admin`, behind operator keys.
+fn admin_routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
         .routes(routes!(admin::list, admin::create))
         .routes(routes!(admin::attributes))
         .routes(routes!(admin::send))
@@ -109,6 +114,7 @@ fn large_body_routes() -> OpenApiRouter<ApiState> {
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
     let mut doc = core_routes()
         .merge(v1_routes())
+        .merge(admin_routes())
         .merge(large_body_routes())
         .into_openapi();
     doc.merge(files::routes().into_openapi());
@@ -137,6 +143,16 @@ pub fn router(state: ApiState, limits: ApiLimits) -> Router {
             require_api_key,
         ))
         .split_for_parts();
+    let operators = Arc::new(Operators {
+        operator_keys: state.settings.operator_keys.clone(),
+        api_keys: state.settings.api_keys.clone(),
+    });
+    let (admin, _) = admin_routes()
+        .route_layer(middleware::from_fn_with_state(
+            operators,
+            require_operator_key,
+        ))
+        .split_for_parts();
     let (large, _) = large_body_routes()
         .route_layer(middleware::from_fn_with_state(keys, require_api_key))
         .split_for_parts();
@@ -160,6 +176,7 @@ pub fn router(state: ApiState, limits: ApiLimits) -> Router {
     // Files have their own body limits and no timeout; everything else has both.
     let app = core
         .merge(v1)
+        .merge(admin)
         .fallback(not_found)
         .route_layer(middleware::from_fn(metrics::track))
         .with_state(state)
@@ -303,22 +320,56 @@ async fn require_api_key(
     if keys.is_empty() {
         return Ok(next.run(request).await);
     }
-    let presented = request
+    match bearer(&request) {
+        Some(p) if one_of(&keys, p) => Ok(next.run(request).await),
+        _ => Err(ApiError::Unauthorized(
+            "send a valid API key as `Authorization: Bearer <key>`".into(),
+        )),
+    }
+}
+
+/// Who may call the operator routes.
+struct Operators {
+    operator_keys: Vec<Secret>,
+    api_keys: Vec<Secret>,
+}
+
+fn bearer(request: &Request) -> Option<&str> {
+    request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match presented {
-        Some(p)
-            if keys
-                .iter()
-                .any(|k| constant_time_eq(k.expose().as_bytes(), p.as_bytes())) =>
-        {
-            Ok(next.run(request).await)
-        }
+        .map(str::trim)
+}
+
+fn one_of(keys: &[Secret], presented: &str) -> bool {
+    keys.iter()
+        .any(|k| constant_time_eq(k.expose().as_bytes(), presented.as_bytes()))
+}
+
+/// `/v1/admin` needs an operator key: an ingest key is 403 (it is valid, just not for this),
+/// anything else 401. With no operator keys the routes are open only where no API key is set
+/// either (the loopback development default); a deployment with API keys and no operator keys
+/// has them closed, saying what to set.
+async fn require_operator_key(
+    State(who): State<Arc<Operators>>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    if who.operator_keys.is_empty() && who.api_keys.is_empty() {
+        return Ok(next.run(request).await);
+    }
+    match bearer(&request) {
+        Some(p) if one_of(&who.operator_keys, p) => Ok(next.run(request).await),
+        Some(p) if one_of(&who.api_keys, p) => Err(ApiError::Forbidden(
+            "an ingest API key cannot reach the operator routes; send an operator key (operator_keys, CONVEYOR_OPERATOR_KEYS)".into(),
+        )),
+        _ if who.operator_keys.is_empty() => Err(ApiError::Forbidden(
+            "this deployment has API keys but no operator keys, so the operator routes are closed: set operator_keys (or CONVEYOR_OPERATOR_KEYS)".into(),
+        )),
         _ => Err(ApiError::Unauthorized(
-            "send a valid API key as `Authorization: Bearer <key>`".into(),
+            "send an operator key as `Authorization: Bearer <key>`".into(),
         )),
     }
 }

@@ -17,6 +17,11 @@ struct App {
 }
 
 async fn app(api_keys: &str, limits: ApiLimits) -> App {
+    app_with(api_keys, "", limits).await
+}
+
+/// With ingest keys and operator keys (comma-separated, empty for none).
+async fn app_with(api_keys: &str, operator_keys: &str, limits: ApiLimits) -> App {
     let dir = tempfile::tempdir().unwrap();
     let mut vars = vec![
         (
@@ -31,6 +36,9 @@ async fn app(api_keys: &str, limits: ApiLimits) -> App {
     ];
     if !api_keys.is_empty() {
         vars.push(("CONVEYOR_API_KEYS".into(), api_keys.into()));
+    }
+    if !operator_keys.is_empty() {
+        vars.push(("CONVEYOR_OPERATOR_KEYS".into(), operator_keys.into()));
     }
     let settings = Arc::new(conveyor_config::load(None, vars).unwrap().selected);
     let engine = EmbeddedEngine::open(
@@ -550,5 +558,87 @@ async fn metrics_report_requests_queue_depth_and_dead_letters() {
     assert!(
         text.contains("conveyor_http_request_duration_seconds_bucket"),
         "{text}"
+    );
+}
+
+/// The operator routes take operator keys only: an ingest key is 403, no key 401, and a
+/// deployment with API keys but no operator keys has them closed; ingest routes take no
+/// operator key. The loopback default (no keys at all) stays open.
+#[tokio::test]
+async fn operator_routes_need_an_operator_key_and_ingest_keys_cannot_reach_them() {
+    let split = app_with("ingest-key", "operator-key", ApiLimits::default()).await;
+    let with = |key: &'static str| [("authorization", key)];
+    for path in ["/v1/admin/queues", "/v1/admin/alarms"] {
+        let (status, body, _) = call(&split, "GET", path, &with("Bearer operator-key"), "").await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        let (status, body, _) = call(&split, "GET", path, &with("Bearer ingest-key"), "").await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("operator key"),
+            "{body}"
+        );
+        let (status, _, _) = call(&split, "GET", path, &[], "").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+        let (status, _, _) = call(&split, "GET", path, &with("Bearer guess"), "").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+    }
+    let queue = queue_name(&split, "jobs");
+    let (status, _, _) = call(
+        &split,
+        "POST",
+        &format!("/v1/admin/queues/{queue}/purge"),
+        &with("Bearer ingest-key"),
+        "",
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "an ingest key purges nothing"
+    );
+    let ingest = [JSON, ("authorization", "Bearer operator-key")];
+    let (status, _, _) = call(
+        &split,
+        "POST",
+        "/v1/queues/jobs/messages",
+        &ingest,
+        r#"{"body":"x"}"#,
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "ingest routes take ingest keys"
+    );
+
+    let closed = app("ingest-key", ApiLimits::default()).await;
+    let (status, body, _) = call(
+        &closed,
+        "GET",
+        "/v1/admin/queues",
+        &with("Bearer ingest-key"),
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body, _) = call(&closed, "GET", "/v1/admin/queues", &[], "").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("set operator_keys"),
+        "{body}"
+    );
+
+    let open = app("", ApiLimits::default()).await;
+    let (status, _, _) = call(&open, "GET", "/v1/admin/queues", &[], "").await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "no keys at all: the loopback default stays open"
     );
 }

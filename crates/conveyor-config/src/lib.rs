@@ -136,6 +136,9 @@ struct EnvironmentSpec {
     omit_environment_in_names: bool,
     #[serde(default)]
     api_keys: Vec<Secret>,
+    /// Keys for the operator routes (`/v1/admin`, the CLI); ingest keys cannot reach them.
+    #[serde(default)]
+    operator_keys: Vec<Secret>,
     #[serde(default)]
     queues: BTreeMap<String, QueueOverride>,
     #[serde(default)]
@@ -228,6 +231,9 @@ pub struct Settings {
     /// `{instance}-{env}-{bucket_suffix}`, or the `bucket` the environment names.
     pub bucket: String,
     pub api_keys: Vec<Secret>,
+    /// Bearer keys of `/v1/admin` and the operator CLI. With none, those routes are open only
+    /// where no API key is set either (a loopback development server), refused otherwise.
+    pub operator_keys: Vec<Secret>,
     pub queues: Vec<QueueSettings>,
     /// The SQS wire-protocol endpoint.
     pub sqs: SqsSettings,
@@ -313,6 +319,7 @@ const SHORTHANDS: &[(&str, &str)] = &[
     ("CONVEYOR_LISTEN", "listen"),
     ("CONVEYOR_DATA_DIR", "data_dir"),
     ("CONVEYOR_API_KEYS", "api_keys"),
+    ("CONVEYOR_OPERATOR_KEYS", "operator_keys"),
     ("CONVEYOR_SQS_LISTEN", "sqs.listen"),
     ("CONVEYOR_SQS_ACCESS_KEYS", "sqs.access_keys"),
     ("CONVEYOR_SQS_PUBLIC_URL", "sqs.public_url"),
@@ -366,7 +373,7 @@ fn apply_variables(
             })?
         } else if path
             .last()
-            .is_some_and(|k| k == "api_keys" || k == "cors_origins")
+            .is_some_and(|k| k == "api_keys" || k == "operator_keys" || k == "cors_origins")
         {
             toml::Value::Array(
                 value
@@ -635,6 +642,7 @@ fn environment_settings(
         data_dir: spec.data_dir.clone(),
         bucket,
         api_keys: spec.api_keys.clone(),
+        operator_keys: operator_keys(env, &spec.api_keys, &spec.operator_keys)?,
         queues,
     })
 }
@@ -682,6 +690,25 @@ impl Settings {
         }
         missing
     }
+}
+
+/// Operator keys must be apart from the ingest keys: one key in both would make the split moot.
+fn operator_keys(
+    env: &str,
+    api: &[Secret],
+    operator: &[Secret],
+) -> Result<Vec<Secret>, ConfigError> {
+    if operator.iter().any(|k| api.contains(k)) {
+        return Err(ConfigError::Invalid(format!(
+            "environments.{env}: a key is both in api_keys and in operator_keys; give operators keys of their own"
+        )));
+    }
+    if operator.iter().any(|k| k.expose().trim().is_empty()) {
+        return Err(ConfigError::Invalid(format!(
+            "environments.{env}.operator_keys holds an empty key; remove it"
+        )));
+    }
+    Ok(operator.to_vec())
 }
 
 fn idempotency_window(env: &str, window: Span) -> Result<Span, ConfigError> {
@@ -828,9 +855,15 @@ fn check_isolation(environments: &BTreeMap<String, Settings>) -> Result<(), Conf
                     format!("{} / {}", a.data_dir.display(), b.data_dir.display()),
                 ));
             }
-            if a.api_keys.iter().any(|k| b.api_keys.contains(k)) {
+            let keys = |s: &Settings| -> Vec<Secret> {
+                s.api_keys.iter().chain(&s.operator_keys).cloned().collect()
+            };
+            if keys(a).iter().any(|k| keys(b).contains(k)) {
                 // The value is a secret: name the setting, never the key.
-                return Err(shared("an API key in", "api_keys".to_string()));
+                return Err(shared(
+                    "an API key or operator key in",
+                    "api_keys / operator_keys".to_string(),
+                ));
             }
             if a.files.jwt_secret.is_some() && a.files.jwt_secret == b.files.jwt_secret {
                 return Err(shared("the JWT secret in", "files.jwt_secret".to_string()));

@@ -877,3 +877,35 @@ fn an_alarm_threshold_is_set_by_a_variable_as_a_number_or_a_duration() {
     assert_eq!(rules[0].threshold, 250.0);
     assert_eq!(rules[1].threshold, 3600.0);
 }
+
+#[test]
+fn operator_keys_are_their_own_and_come_from_a_variable() {
+    let c = built_in(&[
+        ("CONVEYOR_API_KEYS", "ingest-1"),
+        ("CONVEYOR_OPERATOR_KEYS", "op-1, op-2"),
+    ]);
+    let keys: Vec<&str> = c
+        .selected
+        .operator_keys
+        .iter()
+        .map(|k| k.expose())
+        .collect();
+    assert_eq!(keys, ["op-1", "op-2"]);
+    let e = load(
+        None,
+        vars(&[
+            ("CONVEYOR_API_KEYS", "same"),
+            ("CONVEYOR_OPERATOR_KEYS", "same"),
+        ]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("both in api_keys and in operator_keys"), "{e}");
+    assert!(!e.contains("same"), "a key is never printed: {e}");
+    let text = format!(
+        "{}\n[environments.other]\ndata_dir = \"d/other\"\nbucket_suffix = \"other\"\noperator_keys = [\"op-shared\"]\n",
+        ALARMED.replace("[environments.test]\n", "[environments.test]\noperator_keys = [\"op-shared\"]\n")
+    );
+    let e = from_text(&text).unwrap_err().to_string();
+    assert!(e.contains("operator key"), "{e}");
+}

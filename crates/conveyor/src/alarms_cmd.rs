@@ -14,7 +14,7 @@ pub struct AlarmsArgs {
     /// The server; by default the configured environment's listen address.
     #[arg(long, env = "CONVEYOR_URL", global = true)]
     pub url: Option<String>,
-    /// API key; by default the configured environment's first key.
+    /// Operator key; by default the configured environment's first operator key.
     #[arg(long, env = "CONVEYOR_API_KEY", global = true, hide_env_values = true)]
     pub api_key: Option<String>,
     #[command(flatten)]

@@ -16,7 +16,7 @@ pub struct QueueArgs {
     /// The server; by default the configured environment's listen address.
     #[arg(long, env = "CONVEYOR_URL", global = true)]
     pub url: Option<String>,
-    /// API key; by default the configured environment's first key.
+    /// Operator key; by default the configured environment's first operator key.
     #[arg(long, env = "CONVEYOR_API_KEY", global = true, hide_env_values = true)]
     pub api_key: Option<String>,
     #[command(flatten)]
@@ -295,9 +295,15 @@ impl Client {
                 .timeout(std::time::Duration::from_secs(60))
                 .build()?,
             base,
-            key: api_key
-                .map(str::to_string)
-                .or_else(|| settings.api_keys.first().map(|k| k.expose().to_string())),
+            // The operator routes take operator keys; the first API key serves a deployment
+            // that has none configured yet (the server then says what to set).
+            key: api_key.map(str::to_string).or_else(|| {
+                settings
+                    .operator_keys
+                    .first()
+                    .or(settings.api_keys.first())
+                    .map(|k| k.expose().to_string())
+            }),
             queues: settings
                 .queues
                 .iter()

@@ -58,7 +58,7 @@ module "secrets" {
   source = "../../modules/secrets"
 
   name                    = local.name
-  secret_keys             = concat(["jwt_secret", "api_keys"], local.handler_secrets)
+  secret_keys             = concat(["jwt_secret", "api_keys", "operator_keys"], local.handler_secrets)
   recovery_window_in_days = var.force_destroy ? 0 : var.secrets_recovery_window_days
 }
 
@@ -126,8 +126,9 @@ module "ecs" {
   environment_variables = local.conveyor_environment
   secrets = merge(
     {
-      CONVEYOR_API_KEYS   = module.secrets.value_from["api_keys"]
-      CONVEYOR_JWT_SECRET = module.secrets.value_from["jwt_secret"]
+      CONVEYOR_API_KEYS      = module.secrets.value_from["api_keys"]
+      CONVEYOR_OPERATOR_KEYS = module.secrets.value_from["operator_keys"]
+      CONVEYOR_JWT_SECRET    = module.secrets.value_from["jwt_secret"]
     },
     # The handlers' credentials, as the variables Conveyor reads them from.
     { for key in local.handler_secrets : "CONVEYOR_SECRET_${upper(key)}" => module.secrets.value_from[key] },

@@ -4,21 +4,14 @@
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
-use crate::queue_cmd::{rows, table, Client};
-use crate::ConfigSource;
+use crate::queue_cmd::{rows, table, Client, ServerArgs};
 
 #[derive(Debug, Args)]
 pub struct AlarmsArgs {
     #[command(subcommand)]
     pub command: AlarmsCommand,
-    /// The server; by default the configured environment's listen address.
-    #[arg(long, env = "CONVEYOR_URL", global = true)]
-    pub url: Option<String>,
-    /// Operator key; by default the configured environment's first operator key.
-    #[arg(long, env = "CONVEYOR_API_KEY", global = true, hide_env_values = true)]
-    pub api_key: Option<String>,
     #[command(flatten)]
-    pub config: ConfigSource,
+    pub server: ServerArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -46,7 +39,7 @@ fn when(v: &Value) -> String {
 }
 
 pub async fn run(args: AlarmsArgs) -> anyhow::Result<()> {
-    let client = Client::for_server(&args.config, args.url.as_deref(), args.api_key.as_deref())?;
+    let client = Client::for_server(&args.server)?;
     match args.command {
         AlarmsCommand::Ls => {
             let mut v = client

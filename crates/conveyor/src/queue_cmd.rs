@@ -13,6 +13,13 @@ use crate::ConfigSource;
 pub struct QueueArgs {
     #[command(subcommand)]
     pub command: QueueCommand,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+/// Which running server an operator tool talks to, and with which key.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
     /// The server; by default the configured environment's listen address.
     #[arg(long, env = "CONVEYOR_URL", global = true)]
     pub url: Option<String>,
@@ -243,7 +250,7 @@ fn text(v: &Value) -> String {
 }
 
 pub async fn run(args: QueueArgs) -> anyhow::Result<()> {
-    let client = Client::for_server(&args.config, args.url.as_deref(), args.api_key.as_deref())?;
+    let client = Client::for_server(&args.server)?;
     let given = args.command.queue().map(str::to_string);
     let outcome = execute(&client, args.command).await;
     match (outcome, given) {
@@ -266,13 +273,9 @@ pub async fn run(args: QueueArgs) -> anyhow::Result<()> {
 impl Client {
     /// A client of the server `url` names, else of the configured environment's address, with
     /// `api_key` or the environment's first key.
-    pub(crate) fn for_server(
-        config: &ConfigSource,
-        url: Option<&str>,
-        api_key: Option<&str>,
-    ) -> anyhow::Result<Client> {
-        let settings = config.load()?.selected;
-        Client::new(&settings, url, api_key)
+    pub(crate) fn for_server(server: &ServerArgs) -> anyhow::Result<Client> {
+        let settings = server.config.load()?.selected;
+        Client::new(&settings, server.url.as_deref(), server.api_key.as_deref())
     }
 
     fn new(

@@ -135,14 +135,6 @@ impl Tracker {
         self.told = Some((wanted, now_ms));
         Some(wanted)
     }
-
-    /// A message could not be delivered (after its retries): tell it again at the next chance.
-    pub fn untell(&mut self) {
-        self.told = match self.told {
-            Some((AlarmState::Ok, at)) => Some((AlarmState::Alarm, at)),
-            _ => None,
-        };
-    }
 }
 
 #[cfg(test)]
@@ -219,14 +211,14 @@ mod tests {
     }
 
     #[test]
-    fn no_samples_is_insufficient_data_and_an_undelivered_message_is_told_again() {
+    fn no_samples_is_insufficient_data_and_an_alarm_is_told_once() {
         let mut t = depth_alarm(1, 1, TreatMissing::Missing);
         assert_eq!(t.evaluate(10 * MIN), None, "still INSUFFICIENT_DATA");
         t.record(10 * MIN, 1000.0);
         assert_eq!(t.evaluate(11 * MIN).map(|x| x.to), Some(AlarmState::Alarm));
         assert_eq!(t.due(11 * MIN), Some(AlarmState::Alarm));
-        t.untell();
-        assert_eq!(t.due(11 * MIN + 1), Some(AlarmState::Alarm), "told again");
+        // Delivery (with its retries) is the channels' work: the tracker hands it over once.
+        assert_eq!(t.due(11 * MIN + 1), None);
     }
 
     #[test]

@@ -18,12 +18,26 @@ use crate::{ApiError, ApiState};
 pub struct AlarmBoard(Arc<RwLock<BTreeMap<String, Value>>>);
 
 impl AlarmBoard {
-    /// Put (or replace) an alarm's view: its rule, state, since when and why.
-    pub fn set(&self, name: &str, view: Value) {
-        self.0
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(name.to_string(), view);
+    /// Put (or replace) an alarm's view: its rule, state, since when and why. What its
+    /// channels last did with it (`notifications`) is kept.
+    pub fn set(&self, name: &str, mut view: Value) {
+        let mut board = self.0.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(told) = board.get(name).and_then(|v| v.get("notifications")) {
+            view["notifications"] = told.clone();
+        }
+        board.insert(name.to_string(), view);
+    }
+
+    /// Record what `channel` last did with the alarm's notification (sent, retrying with the
+    /// error and the next attempt's time, or failed), so a delivery failure is visible.
+    pub fn note_delivery(&self, name: &str, channel: &str, delivery: Value) {
+        let mut board = self.0.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(view) = board.get_mut(name) {
+            if !view["notifications"].is_object() {
+                view["notifications"] = json!({});
+            }
+            view["notifications"][channel] = delivery;
+        }
     }
 
     fn list(&self) -> Vec<Value> {

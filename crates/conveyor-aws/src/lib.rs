@@ -4,12 +4,14 @@
 //! - `Aws`: one environment's region, endpoints and credential chain (`connect`).
 //! - `SqsQueue`: the `Queue` trait over `aws-sdk-sqs` (`sqs`).
 //! - `Aws::s3_store`: the object store on S3 with presigned URLs, and bucket checks (`s3`).
+//! - `Aws::sns_publish`: alarm notifications to an SNS topic (`sns`).
 //!
 //! Every failure to reach a service becomes one `AwsError` line naming the resource and the fix.
 
 mod connect;
 mod error;
 mod s3;
+pub mod sns;
 pub mod sqs;
 #[cfg(feature = "testing")]
 pub mod testing;

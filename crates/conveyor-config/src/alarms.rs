@@ -66,6 +66,37 @@ pub struct AlarmSettings {
     pub min_interval: Span,
     /// The secret holding the Discord webhook URL alarms are posted to, if any.
     pub discord_webhook_secret: Option<String>,
+    /// The secret holding a Slack-compatible webhook URL, if any.
+    pub slack_webhook_secret: Option<String>,
+    /// A URL each change is POSTed to as JSON, signed with `webhook_signing_secret`.
+    pub webhook_url: Option<String>,
+    pub webhook_signing_secret: Option<String>,
+    /// An SNS topic each change is published to (AWS's own alarm channel).
+    pub sns_topic_arn: Option<String>,
+    /// Where SNS is, when not `https://sns.{topic's region}.amazonaws.com` (moto, LocalStack).
+    pub sns_endpoint: Option<String>,
+}
+
+impl AlarmSettings {
+    /// The secrets the channels name, with the channel that needs each.
+    pub fn secrets(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("Discord", &self.discord_webhook_secret),
+            ("Slack", &self.slack_webhook_secret),
+            ("the webhook", &self.webhook_signing_secret),
+        ]
+        .into_iter()
+        .filter_map(|(channel, name)| name.as_deref().map(|n| (channel, n)))
+        .collect()
+    }
+
+    /// Whether any channel is configured.
+    pub fn tells_anyone(&self) -> bool {
+        self.discord_webhook_secret.is_some()
+            || self.slack_webhook_secret.is_some()
+            || self.webhook_url.is_some()
+            || self.sns_topic_arn.is_some()
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -98,6 +129,16 @@ pub(crate) struct AlarmSettingsSpec {
     min_interval: Span,
     #[serde(default)]
     discord_webhook_secret: Option<String>,
+    #[serde(default)]
+    slack_webhook_secret: Option<String>,
+    #[serde(default)]
+    webhook_url: Option<String>,
+    #[serde(default)]
+    webhook_signing_secret: Option<String>,
+    #[serde(default)]
+    sns_topic_arn: Option<String>,
+    #[serde(default)]
+    sns_endpoint: Option<String>,
 }
 
 impl Default for AlarmSettingsSpec {
@@ -106,6 +147,11 @@ impl Default for AlarmSettingsSpec {
             in_process: true,
             min_interval: default_min_interval(),
             discord_webhook_secret: None,
+            slack_webhook_secret: None,
+            webhook_url: None,
+            webhook_signing_secret: None,
+            sns_topic_arn: None,
+            sns_endpoint: None,
         }
     }
 }
@@ -212,16 +258,87 @@ pub(crate) fn resolve_settings(
     env: &str,
     spec: &AlarmSettingsSpec,
 ) -> Result<AlarmSettings, ConfigError> {
-    if let Some(name) = &spec.discord_webhook_secret {
-        if !crate::valid_secret_name(name) {
-            return Err(ConfigError::Invalid(format!(
-                "environments.{env}.alarms.discord_webhook_secret {name:?}: a secret's name is lowercase letters, digits and _"
-            )));
+    let invalid = |key: &str, what: String| {
+        ConfigError::Invalid(format!("environments.{env}.alarms.{key}: {what}"))
+    };
+    for (key, name) in [
+        ("discord_webhook_secret", &spec.discord_webhook_secret),
+        ("slack_webhook_secret", &spec.slack_webhook_secret),
+        ("webhook_signing_secret", &spec.webhook_signing_secret),
+    ] {
+        if let Some(name) = name {
+            if !crate::valid_secret_name(name) {
+                return Err(invalid(
+                    key,
+                    format!("{name:?}: a secret's name is lowercase letters, digits and _"),
+                ));
+            }
         }
+    }
+    for (key, url) in [
+        ("webhook_url", &spec.webhook_url),
+        ("sns_endpoint", &spec.sns_endpoint),
+    ] {
+        if let Some(url) = url {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(invalid(key, format!("{url:?} is not an http(s) URL")));
+            }
+        }
+    }
+    match (&spec.webhook_url, &spec.webhook_signing_secret) {
+        (Some(_), None) => {
+            return Err(invalid(
+                "webhook_url",
+                "an alarm webhook is signed so its receiver can refuse forgeries: name the secret holding the key in webhook_signing_secret".into(),
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(invalid(
+                "webhook_signing_secret",
+                "signs the posts to webhook_url, which is not set".into(),
+            ))
+        }
+        _ => {}
+    }
+    if let Some(arn) = &spec.sns_topic_arn {
+        if sns_topic_region(arn).is_none() {
+            return Err(invalid(
+                "sns_topic_arn",
+                format!("{arn:?} is not a topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"),
+            ));
+        }
+    }
+    if spec.sns_endpoint.is_some() && spec.sns_topic_arn.is_none() {
+        return Err(invalid(
+            "sns_endpoint",
+            "says where SNS is for sns_topic_arn, which is not set".into(),
+        ));
     }
     Ok(AlarmSettings {
         in_process: spec.in_process,
         min_interval: spec.min_interval,
         discord_webhook_secret: spec.discord_webhook_secret.clone(),
+        slack_webhook_secret: spec.slack_webhook_secret.clone(),
+        webhook_url: spec.webhook_url.clone(),
+        webhook_signing_secret: spec.webhook_signing_secret.clone(),
+        sns_topic_arn: spec.sns_topic_arn.clone(),
+        sns_endpoint: spec.sns_endpoint.clone(),
     })
+}
+
+/// The region of an SNS topic ARN, `None` when it is not one.
+pub fn sns_topic_region(arn: &str) -> Option<&str> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    match parts.as_slice() {
+        ["arn", partition, "sns", region, account, name]
+            if partition.starts_with("aws")
+                && !region.is_empty()
+                && account.len() == 12
+                && account.bytes().all(|b| b.is_ascii_digit())
+                && !name.is_empty() =>
+        {
+            Some(region)
+        }
+        _ => None,
+    }
 }

@@ -8,8 +8,8 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
 pub use crate::services::{
-    DiscordConfig, EmailConfig, EmailTemplate, EmailTransport, SmtpSecurity, TestflightConfig,
-    ZendeskConfig,
+    DiscordConfig, EmailConfig, EmailTemplate, EmailTransport, SlackConfig, SmtpSecurity,
+    TestflightConfig, ZendeskConfig,
 };
 use crate::Span;
 
@@ -33,6 +33,8 @@ pub enum HandlerConfig {
     Zendesk(ZendeskConfig),
     /// Post the message to a Discord webhook.
     Discord(DiscordConfig),
+    /// Post the message to a Slack-compatible webhook.
+    Slack(SlackConfig),
     /// Send an e-mail per message (SMTP or SendGrid).
     Email(EmailConfig),
     /// Invite a TestFlight beta tester (App Store Connect API).
@@ -50,6 +52,7 @@ impl HandlerConfig {
             HandlerConfig::Function(_) => "function",
             HandlerConfig::Zendesk(_) => "zendesk",
             HandlerConfig::Discord(_) => "discord",
+            HandlerConfig::Slack(_) => "slack",
             HandlerConfig::Email(_) => "email",
             HandlerConfig::Testflight(_) => "testflight",
         }
@@ -68,6 +71,7 @@ impl HandlerConfig {
                 .collect(),
             HandlerConfig::Zendesk(z) => vec![("zendesk", z.token_secret.as_str())],
             HandlerConfig::Discord(d) => vec![("discord", d.webhook_secret.as_str())],
+            HandlerConfig::Slack(s) => vec![("slack", s.webhook_secret.as_str())],
             HandlerConfig::Email(e) => e.secrets().into_iter().map(|s| ("email", s)).collect(),
             HandlerConfig::Testflight(t) => vec![("testflight", t.key_secret.as_str())],
             HandlerConfig::Steps(s) => s

@@ -26,7 +26,7 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use alarms::{AlarmMetric, AlarmRule, AlarmSettings, MissingData};
+pub use alarms::{sns_topic_region, AlarmMetric, AlarmRule, AlarmSettings, MissingData};
 pub use backend::{BackendSettings, QueueBackend, StoreBackend};
 pub use connections::ConnectionSettings;
 pub use duration::Span;
@@ -34,7 +34,7 @@ pub use files::FilesSettings;
 pub use filter::FilterPattern;
 pub use handlers::{
     DiscordConfig, EmailConfig, EmailTemplate, EmailTransport, FunctionConfig, HandlerConfig,
-    HandlerSpec, HttpConfig, SmtpSecurity, StepConfig, StepsConfig, TestflightConfig,
+    HandlerSpec, HttpConfig, SlackConfig, SmtpSecurity, StepConfig, StepsConfig, TestflightConfig,
     ZendeskConfig,
 };
 pub use secret::Secret;
@@ -747,6 +747,7 @@ fn handler(
         HandlerConfig::Http(h) => h.check(),
         HandlerConfig::Zendesk(z) => z.check(),
         HandlerConfig::Discord(d) => d.check(),
+        HandlerConfig::Slack(s) => s.check(),
         HandlerConfig::Email(e) => e.check(),
         HandlerConfig::Testflight(t) => t.check(),
         _ => Ok(()),

@@ -148,6 +148,35 @@ impl DiscordConfig {
     }
 }
 
+/// `kind = "slack"`: post to a Slack incoming webhook, or anything that takes Slack's
+/// payload (Mattermost, Rocket.Chat). The URL is a secret, as it is for Discord.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackConfig {
+    #[serde(default = "default_slack_secret")]
+    pub webhook_secret: String,
+    /// The message's text, a template over the body; by default the body's `text`, or the
+    /// whole body as text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default = "default_http_timeout")]
+    pub timeout: Span,
+}
+
+fn default_slack_secret() -> String {
+    "slack_webhook_url".into()
+}
+
+impl SlackConfig {
+    pub(crate) fn check(&self) -> Result<(), String> {
+        check_secret_name("webhook_secret", &self.webhook_secret)?;
+        if let Some(t) = &self.text {
+            check_template("text", t)?;
+        }
+        Ok(())
+    }
+}
+
 /// `kind = "email"`: one e-mail per message through SMTP or the SendGrid v3 API. The recipient,
 /// subject and parts are templates over the message body (with its `variables` alongside);
 /// a message names one of `templates` with its `template`, else `default` is used.

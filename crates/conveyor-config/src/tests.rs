@@ -858,6 +858,60 @@ fn alarm_rules_that_cloudwatch_would_refuse_are_refused_with_the_reason() {
 }
 
 #[test]
+fn alarm_channels_are_checked_where_they_are_configured() {
+    let with = |alarms: &str| {
+        format!(
+            "instance = \"a\"\nuse_case = \"b\"\nenvironment = \"t\"\n[queues.jobs]\n[environments.t]\ndata_dir = \"d\"\nbucket_suffix = \"x\"\nalarms = {{ {alarms} }}\n"
+        )
+    };
+    let c = from_text(&with(
+        "slack_webhook_secret = \"slack_ops\", webhook_url = \"https://ops.example/alarms\", webhook_signing_secret = \"ops_key\", sns_topic_arn = \"arn:aws:sns:eu-west-1:123456789012:alarms\"",
+    ))
+    .unwrap();
+    let a = &c.selected.alarms;
+    assert!(a.tells_anyone());
+    assert_eq!(
+        a.secrets(),
+        vec![("Slack", "slack_ops"), ("the webhook", "ops_key")]
+    );
+    for (alarms, says) in [
+        (
+            "webhook_url = \"https://x.example\"",
+            "webhook_signing_secret",
+        ),
+        (
+            "webhook_signing_secret = \"k\"",
+            "webhook_url, which is not set",
+        ),
+        (
+            "webhook_url = \"ftp://x\", webhook_signing_secret = \"k\"",
+            "not an http(s) URL",
+        ),
+        (
+            "sns_topic_arn = \"arn:aws:sqs:eu-west-1:123456789012:q\"",
+            "not a topic ARN",
+        ),
+        (
+            "sns_endpoint = \"http://127.0.0.1:5000\"",
+            "sns_topic_arn, which is not set",
+        ),
+        ("slack_webhook_secret = \"Slack-Hook\"", "lowercase letters"),
+        ("teams_webhook = \"x\"", "unknown field"),
+    ] {
+        let e = from_text(&with(alarms)).unwrap_err().to_string();
+        assert!(e.contains(says), "{alarms}: {e}");
+    }
+    assert_eq!(
+        conveyor_config_sns_region("arn:aws:sns:us-east-2:123456789012:t"),
+        Some("us-east-2")
+    );
+}
+
+fn conveyor_config_sns_region(arn: &str) -> Option<&str> {
+    crate::alarms::sns_topic_region(arn)
+}
+
+#[test]
 fn an_alarm_threshold_is_set_by_a_variable_as_a_number_or_a_duration() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.toml");

@@ -73,7 +73,7 @@ impl DiscordHandler {
 }
 
 /// At most `most` characters, the last one an ellipsis when cut.
-fn cut(text: &str, most: usize) -> String {
+pub(crate) fn cut(text: &str, most: usize) -> String {
     match text.char_indices().nth(most) {
         None => text.to_string(),
         Some(_) => {

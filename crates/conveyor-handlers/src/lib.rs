@@ -15,6 +15,8 @@ mod http;
 mod log;
 #[cfg(feature = "http")]
 mod outbound;
+#[cfg(feature = "http")]
+mod slack;
 mod steps;
 #[cfg(feature = "http")]
 mod testflight;
@@ -38,6 +40,8 @@ pub use function::FunctionHandler;
 #[cfg(feature = "http")]
 pub use http::{signature, HttpHandler};
 pub use log::LogHandler;
+#[cfg(feature = "http")]
+pub use slack::SlackHandler;
 pub use steps::StepsHandler;
 #[cfg(feature = "http")]
 pub use testflight::{app_store_connect_key, TestflightHandler};
@@ -136,11 +140,14 @@ pub fn build(config: &HandlerConfig, env: &HandlerEnv) -> Result<Arc<dyn Handler
         #[cfg(feature = "http")]
         HandlerConfig::Discord(c) => Arc::new(DiscordHandler::new(c, env)?),
         #[cfg(feature = "http")]
+        HandlerConfig::Slack(c) => Arc::new(SlackHandler::new(c, env)?),
+        #[cfg(feature = "http")]
         HandlerConfig::Testflight(c) => Arc::new(TestflightHandler::new(c, env)?),
         #[cfg(not(feature = "http"))]
         HandlerConfig::Http(_)
         | HandlerConfig::Zendesk(_)
         | HandlerConfig::Discord(_)
+        | HandlerConfig::Slack(_)
         | HandlerConfig::Testflight(_) => return Err(BuildError::NotBuilt("http")),
         #[cfg(feature = "email")]
         HandlerConfig::Email(c) => Arc::new(EmailHandler::new(c, env)?),
@@ -171,6 +178,7 @@ mod tests {
                 .unwrap(),
             ),
             HandlerConfig::Discord(serde_json::from_value(serde_json::json!({})).unwrap()),
+            HandlerConfig::Slack(serde_json::from_value(serde_json::json!({})).unwrap()),
             HandlerConfig::Testflight(
                 serde_json::from_value(serde_json::json!({
                     "issuer_id": "i", "key_id": "k", "beta_group_id": "g",
@@ -199,6 +207,7 @@ mod tests {
                 | HandlerConfig::Function(_)
                 | HandlerConfig::Zendesk(_)
                 | HandlerConfig::Discord(_)
+                | HandlerConfig::Slack(_)
                 | HandlerConfig::Email(_)
                 | HandlerConfig::Testflight(_)
                 | HandlerConfig::Steps(_) => {}

@@ -312,6 +312,33 @@ impl Kind for Discord {
     }
 }
 
+/// As Discord's, the webhook is a secret: the same secrets, Slack's payload.
+fn slack(hook: &str, timeout: u64) -> HandlerConfig {
+    HandlerConfig::Slack(
+        serde_json::from_value(serde_json::json!({
+            "webhook_secret": hook,
+            "timeout": format!("{timeout}s"),
+        }))
+        .unwrap(),
+    )
+}
+
+struct Slack;
+impl Kind for Slack {
+    fn ok(&self, _: &str) -> Option<HandlerConfig> {
+        Some(slack("hook_ok", 5))
+    }
+    fn retry(&self, _: &str) -> Option<HandlerConfig> {
+        Some(slack("hook_fail", 5))
+    }
+    fn reject(&self, _: &str) -> Option<HandlerConfig> {
+        Some(slack("hook_bad", 5))
+    }
+    fn hang(&self, _: &str) -> Option<HandlerConfig> {
+        Some(slack("hook_hang", 1))
+    }
+}
+
 fn email(base: &str, path: &str, timeout: u64) -> HandlerConfig {
     HandlerConfig::Email(
         serde_json::from_value(serde_json::json!({
@@ -392,6 +419,7 @@ fn case(config: &HandlerConfig) -> &'static dyn Kind {
         HandlerConfig::Function(_) => &Function,
         HandlerConfig::Zendesk(_) => &Zendesk,
         HandlerConfig::Discord(_) => &Discord,
+        HandlerConfig::Slack(_) => &Slack,
         HandlerConfig::Email(_) => &Email,
         HandlerConfig::Testflight(_) => &Testflight,
     }
@@ -496,6 +524,7 @@ handler_contract! {
     function_keeps_the_handler_contract => shell("true", 1),
     zendesk_keeps_the_handler_contract => zendesk("http://unused", "/", 1),
     discord_keeps_the_handler_contract => discord("hook_ok", 1),
+    slack_keeps_the_handler_contract => slack("hook_ok", 1),
     email_keeps_the_handler_contract => email("http://unused", "/", 1),
     testflight_keeps_the_handler_contract => testflight("http://unused", "/", 1),
 }

@@ -129,7 +129,9 @@ pub async fn serve(args: ConfigArgs, parts: Parts) -> anyhow::Result<()> {
             store.clone(),
             worker_stats,
             board.clone(),
-        )? {
+        )
+        .await?
+        {
             tokio::spawn(alarms.run(stopped.clone()));
         }
     }
@@ -230,18 +232,15 @@ pub(crate) fn refusals(settings: &Settings, parts: Parts) -> Vec<String> {
         _ => {}
     }
     let alarms = &settings.alarms;
-    if let (true, true, false, Some(name)) = (
-        parts.api(),
-        alarms.in_process,
-        settings.dry_run,
-        &alarms.discord_webhook_secret,
-    ) {
-        if !settings.secrets.contains_key(name) {
-            found.push(format!(
-                "alarms are posted to Discord through the secret {name}, which is not set: set {} (or secrets.{name} in [environments.{}]), or dry_run = true to post nothing",
-                conveyor_config::secret_variable(name),
-                settings.environment
-            ));
+    if parts.api() && alarms.in_process && !settings.dry_run {
+        for (channel, name) in alarms.secrets() {
+            if !settings.secrets.contains_key(name) {
+                found.push(format!(
+                    "alarms are told to {channel} through the secret {name}, which is not set: set {} (or secrets.{name} in [environments.{}]), or dry_run = true to send nothing",
+                    conveyor_config::secret_variable(name),
+                    settings.environment
+                ));
+            }
         }
     }
     if parts.workers() {

@@ -1,8 +1,8 @@
 //! Alarms in a real `conveyor serve`: a paused queue pushed past its depth threshold posts
 //! exactly one Discord-shaped ALARM to a local webhook within two evaluation periods (the
 //! webhook's first answer a 429 whose `retry_after` is waited out), and one OK once it drains;
-//! each change is kept in the alarm history, which `/v1/admin/alarms` and `conveyor alarms
-//! ls|history` show.
+//! a Slack-compatible webhook and a signed generic webhook get the same two; each change is
+//! kept in the alarm history, which `/v1/admin/alarms` and `conveyor alarms ls|history` show.
 
 mod common;
 
@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 async fn webhook(
     posts: Arc<Mutex<Vec<(Instant, Value)>>>,
     refused: Arc<Mutex<Option<Instant>>>,
+    others: Others,
 ) -> String {
     use axum::http::StatusCode;
     use axum::response::IntoResponse;
@@ -39,17 +40,38 @@ async fn webhook(
             }
         }),
     );
+    let app = app.route(
+        "/other/{channel}",
+        axum::routing::post(
+            move |axum::extract::Path(channel): axum::extract::Path<String>,
+                  headers: axum::http::HeaderMap,
+                  body: String| {
+                let others = others.clone();
+                async move {
+                    let signature = headers
+                        .get("x-conveyor-signature")
+                        .map(|v| v.to_str().unwrap().to_string());
+                    others.lock().unwrap().push((channel, signature, body));
+                    "ok"
+                }
+            },
+        ),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
     base
 }
 
+/// What the Slack and generic webhooks received: (channel, signature header, body).
+type Others = Arc<Mutex<Vec<(String, Option<String>, String)>>>;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deep_queue_raises_one_alarm_and_its_recovery_tells_ok() {
     let posts: Arc<Mutex<Vec<(Instant, Value)>>> = Default::default();
     let refused: Arc<Mutex<Option<Instant>>> = Default::default();
-    let base = webhook(posts.clone(), refused.clone()).await;
+    let others: Others = Default::default();
+    let base = webhook(posts.clone(), refused.clone(), others.clone()).await;
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(
         dir.path(),
@@ -66,10 +88,12 @@ alarms.depth = {{ threshold = 3, period = "10s", evaluation_periods = 1 }}
 [environments.test]
 data_dir = "unused"
 bucket_suffix = "data"
-alarms = {{ discord_webhook_secret = "discord_alarm_webhook", min_interval = "1s" }}
+alarms = {{ discord_webhook_secret = "discord_alarm_webhook", slack_webhook_secret = "slack_alarm_webhook", webhook_url = "{base}/other/signed", webhook_signing_secret = "alarm_signing_key", min_interval = "1s" }}
 
 [environments.test.secrets]
 discord_alarm_webhook = "{base}/api/webhooks/1/token"
+slack_alarm_webhook = "{base}/other/slack"
+alarm_signing_key = "k3y"
 "#
         ),
     );
@@ -137,6 +161,52 @@ discord_alarm_webhook = "{base}/api/webhooks/1/token"
     assert_eq!(posts.len(), 2, "exactly one ALARM and one OK: {posts:?}");
     assert_eq!(posts[1].1["content"], format!("OK: {queue}-depth"));
 
+    until_within(
+        "the other channels tell both",
+        Duration::from_secs(10),
+        || others.lock().unwrap().len() >= 4,
+    )
+    .await;
+    let others = others.lock().unwrap().clone();
+    assert_eq!(others.len(), 4, "one ALARM and one OK each: {others:?}");
+    let slack: Vec<Value> = others
+        .iter()
+        .filter(|(c, _, _)| c == "slack")
+        .map(|(_, _, b)| serde_json::from_str(b).unwrap())
+        .collect();
+    assert!(
+        slack[0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("ALARM: {queue}-depth")),
+        "{slack:?}"
+    );
+    assert!(
+        slack[1]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("OK: {queue}-depth")),
+        "{slack:?}"
+    );
+    let signed: Vec<&(String, Option<String>, String)> =
+        others.iter().filter(|(c, _, _)| c == "signed").collect();
+    assert_eq!(signed.len(), 2, "{others:?}");
+    for (_, signature, body) in signed {
+        let signature = signature.as_deref().expect("signed");
+        let t: u64 = signature
+            .strip_prefix("t=")
+            .and_then(|r| r.split(',').next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(
+            signature,
+            conveyor_handlers::signature("k3y", t, body.as_bytes())
+        );
+        let v: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["body"]["alarm"], format!("{queue}-depth"), "{v}");
+    }
+
     // The operator's view: the alarm's state, and its history newest first.
     let (status, board) = http(&server.address, "GET", "/v1/admin/alarms", &[], "").await;
     assert_eq!(status, 200, "{board}");
@@ -147,6 +217,14 @@ discord_alarm_webhook = "{base}/api/webhooks/1/token"
         (Some(format!("{queue}-depth").as_str()), Some("OK")),
         "{board}"
     );
+    // What each channel last did with the alarm is visible.
+    for channel in ["discord", "slack", "webhook"] {
+        assert_eq!(
+            alarm["notifications"][channel]["outcome"], "sent",
+            "{board}"
+        );
+        assert_eq!(alarm["notifications"][channel]["state"], "OK", "{board}");
+    }
     let ls = operator_cli(&server, "alarms", &["ls"]);
     assert!(
         ls.contains(&format!("{queue}-depth")) && ls.contains("OK") && ls.contains("> 3"),

@@ -18,6 +18,17 @@ use object_store::CredentialProvider;
 use crate::connect::{is_denial, root_cause};
 use crate::{Aws, AwsError};
 
+/// What a request is signed for, and how its failures name the service.
+#[derive(Clone, Copy)]
+pub(crate) struct Signing<'a> {
+    /// SigV4's service name (`s3`, `sns`).
+    pub service: &'static str,
+    /// The service as an error names it.
+    pub label: &'static str,
+    pub region: &'a str,
+    pub endpoint: &'a str,
+}
+
 /// Credentials are fetched again this long before they expire.
 const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(300);
 
@@ -145,19 +156,47 @@ impl Aws {
         url: &str,
         body: Bytes,
     ) -> Result<reqwest::Response, AwsError> {
+        let endpoint = self.s3_endpoint();
+        self.signed_call(
+            Signing {
+                service: "s3",
+                label: "S3",
+                region: &self.region,
+                endpoint: &endpoint,
+            },
+            method,
+            url,
+            None,
+            body,
+        )
+        .await
+    }
+
+    /// One SigV4-signed request to any AWS service, signed by object_store's signer (so no
+    /// second AWS SDK is compiled in for the few calls made outside the two clients).
+    pub(crate) async fn signed_call(
+        &self,
+        signing: Signing<'_>,
+        method: http::Method,
+        url: &str,
+        content_type: Option<&str>,
+        body: Bytes,
+    ) -> Result<reqwest::Response, AwsError> {
         let credential = self.object_store_credential().await?;
         let unreachable = |detail: String| AwsError::Unreachable {
-            service: "S3",
-            endpoint: self.s3_endpoint(),
+            service: signing.label,
+            endpoint: signing.endpoint.to_string(),
             detail,
         };
-        let mut request: HttpRequest = http::Request::builder()
-            .method(method.clone())
-            .uri(url)
+        let mut builder = http::Request::builder().method(method.clone()).uri(url);
+        if let Some(content_type) = content_type {
+            builder = builder.header(http::header::CONTENT_TYPE, content_type);
+        }
+        let mut request: HttpRequest = builder
             .body(body.clone().into())
             .map_err(|e| unreachable(format!("cannot build a request for {url}: {e}")))?;
         install_tls_provider();
-        AwsAuthorizer::new(&credential, "s3", &self.region)
+        AwsAuthorizer::new(&credential, signing.service, signing.region)
             .try_authorize(&mut request, None)
             .map_err(|e| unreachable(format!("cannot sign the request: {e}")))?;
         let client = reqwest::Client::builder()
@@ -242,7 +281,7 @@ impl Aws {
 }
 
 /// The text of the first `<tag>…</tag>` in an S3 error document.
-fn xml_value(xml: &str, tag: &str) -> Option<String> {
+pub(crate) fn xml_value(xml: &str, tag: &str) -> Option<String> {
     let open = format!("<{tag}>");
     let start = xml.find(&open)? + open.len();
     let end = xml[start..].find(&format!("</{tag}>"))? + start;

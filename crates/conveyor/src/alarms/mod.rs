@@ -2,9 +2,10 @@
 //! the queue service every few seconds, evaluated with CloudWatch's semantics
 //! (`conveyor_alarms`), each state change logged and kept in the object store
 //! (`_conveyor/alarms/history/{alarm}/{at}.json`, on both backends, so a deployment on S3 keeps
-//! it too), and the changes worth telling posted to Discord through the `discord` handler (a
-//! 429's `retry_after` honoured, failures retried with backoff, an undelivered change told again
-//! at the next evaluation). In a dry-run environment the post is built and logged, not sent.
+//! it too), and the changes worth telling handed to the channels (`notify`), which deliver them
+//! on tasks of their own.
+
+mod notify;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,16 +14,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use conveyor_alarms::{AlarmState, Evaluation, Tracker, TreatMissing};
 use conveyor_api::alarms::AlarmBoard;
 use conveyor_config::{AlarmMetric, AlarmRule, MissingData, QueueSettings, Settings};
-use conveyor_queue::{Queue, ReceivedMessage};
+use conveyor_queue::Queue;
 use conveyor_store::Store;
-use conveyor_worker::{Handler, HandlerError, WorkerStats};
+use conveyor_worker::WorkerStats;
 use serde_json::json;
 use tokio::sync::watch;
 
+use notify::{Notice, Notifier};
+
 /// How often metrics are sampled; a period's datapoint is the maximum of its samples.
 const SAMPLE_EVERY: Duration = Duration::from_secs(5);
-/// Attempts at delivering one message before it waits for the next evaluation.
-const DELIVERY_ATTEMPTS: u32 = 5;
 
 struct Watched {
     /// `{queue name}-{metric}`, as infra/ names the CloudWatch alarm.
@@ -32,6 +33,8 @@ struct Watched {
     tracker: Tracker,
     /// Processed and failed counts at the last sample, for the error rate.
     seen: Option<(u64, u64)>,
+    /// Why the alarm is in its state: the datapoints of its last change.
+    reason: String,
 }
 
 /// Everything the loop needs; `None` when no rule is configured or evaluation is off.
@@ -40,12 +43,12 @@ pub(crate) struct Alarms {
     queue: Arc<dyn Queue>,
     store: Store,
     stats: BTreeMap<String, Arc<WorkerStats>>,
-    discord: Option<Arc<dyn Handler>>,
+    channels: Vec<notify::Channel>,
     /// What `/v1/admin/alarms` shows.
     board: AlarmBoard,
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
@@ -62,7 +65,7 @@ fn treatment(m: MissingData) -> TreatMissing {
 
 impl Alarms {
     /// The process's alarms, with the workers' counters (by queue name) for error rates.
-    pub(crate) fn new(
+    pub(crate) async fn new(
         settings: &Settings,
         queue: Arc<dyn Queue>,
         store: Store,
@@ -94,32 +97,14 @@ impl Alarms {
                         min_interval,
                     ),
                     seen: None,
+                    reason: "not evaluated yet".into(),
                 }
             })
             .collect();
         if watched.is_empty() {
             return Ok(None);
         }
-        let discord = match &settings.alarms.discord_webhook_secret {
-            Some(secret) => {
-                let config: conveyor_config::HandlerConfig = serde_json::from_value(json!({
-                    "kind": "discord", "webhook_secret": secret, "username": "Conveyor alarms",
-                }))?;
-                let env = conveyor_handlers::HandlerEnv {
-                    store: store.clone(),
-                    queue: "alarms".into(),
-                    queue_arn: String::new(),
-                    region: settings.region.clone(),
-                    dry_run: settings.dry_run,
-                    secrets: settings.secrets.clone(),
-                };
-                Some(
-                    conveyor_handlers::build(&config, &env)
-                        .map_err(|e| anyhow::anyhow!("alarms: {e}"))?,
-                )
-            }
-            None => None,
-        };
+        let channels = notify::channels(settings, &store).await?;
         let started = now_ms();
         for w in &watched {
             board.set(&w.name, view(w, started, "not evaluated yet"));
@@ -129,14 +114,23 @@ impl Alarms {
             queue,
             store,
             stats,
-            discord,
+            channels,
             board,
         }))
     }
 
     /// Sample, evaluate and tell until `stop`.
     pub(crate) async fn run(mut self, mut stop: watch::Receiver<bool>) {
-        tracing::info!(alarms = self.watched.len(), "evaluating alarms");
+        tracing::info!(
+            alarms = self.watched.len(),
+            channels = self.channels.len(),
+            "evaluating alarms"
+        );
+        let notifier = Notifier::start(
+            std::mem::take(&mut self.channels),
+            self.board.clone(),
+            stop.clone(),
+        );
         let mut tick = tokio::time::interval(SAMPLE_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -147,11 +141,11 @@ impl Alarms {
             if *stop.borrow() {
                 return;
             }
-            self.round().await;
+            self.round(&notifier).await;
         }
     }
 
-    async fn round(&mut self) {
+    async fn round(&mut self, notifier: &Notifier) {
         let now = now_ms();
         for i in 0..self.watched.len() {
             let sample = self.sample(i).await;
@@ -171,6 +165,7 @@ impl Alarms {
                 });
                 self.board
                     .set(&w.name, view(w, change.at_ms, &change.reason));
+                w.reason = change.reason.clone();
                 let key = format!(
                     "{}{}.json",
                     conveyor_api::alarms::history_prefix(&w.name),
@@ -183,14 +178,7 @@ impl Alarms {
             let Some(state) = w.tracker.due(now) else {
                 continue;
             };
-            let message = message(w, state);
-            let told = match &self.discord {
-                Some(discord) => deliver(discord.as_ref(), &w.name, message).await,
-                None => true,
-            };
-            if !told {
-                self.watched[i].tracker.untell();
-            }
+            notifier.tell(notice(w, state, now));
         }
     }
 
@@ -240,67 +228,29 @@ fn view(w: &Watched, since_ms: i64, reason: &str) -> serde_json::Value {
     })
 }
 
-/// The Discord message for a state to tell: an embed, red for ALARM and green for OK.
-fn message(w: &Watched, state: AlarmState) -> serde_json::Value {
-    let (title, color) = match state {
-        AlarmState::Alarm => (format!("ALARM: {}", w.name), 0xD9_3025),
-        _ => (format!("OK: {}", w.name), 0x2E_A043),
-    };
+/// The change to tell, in words every channel can use.
+fn notice(w: &Watched, state: AlarmState, at_ms: i64) -> Notice {
     let what = match w.rule.metric {
         AlarmMetric::Depth => "visible messages",
         AlarmMetric::OldestAge => "seconds the oldest message has waited",
         AlarmMetric::DlqDepth => "messages in the dead-letter queue",
         AlarmMetric::ErrorRate => "percent of handler attempts failing",
     };
-    json!({
-        "content": title,
-        "embeds": [{
-            "title": title,
-            "color": color,
-            "description": format!(
-                "{} of the last {} periods of {} over {} {what} on {}.",
-                w.rule.datapoints_to_alarm, w.rule.evaluation_periods, w.rule.period,
-                w.rule.threshold, w.queue.name
-            ),
-            "fields": [
-                { "name": "queue", "value": w.queue.name, "inline": true },
-                { "name": "metric", "value": w.rule.metric.as_str(), "inline": true },
-                { "name": "state", "value": format!("{state:?}").to_uppercase(), "inline": true },
-            ],
-        }],
-    })
-}
-
-/// Post through the discord handler: a 429's `retry_after` (and any retry) waited out, at most
-/// `DELIVERY_ATTEMPTS` times; false when it could not be delivered.
-async fn deliver(discord: &dyn Handler, alarm: &str, body: serde_json::Value) -> bool {
-    let message = ReceivedMessage {
-        message_id: format!("alarm-{alarm}-{}", now_ms()),
-        body: body.to_string(),
-        ..Default::default()
-    };
-    let mut backoff = Duration::from_secs(1);
-    for attempt in 1..=DELIVERY_ATTEMPTS {
-        match discord.handle(&message).await {
-            Ok(out) => {
-                tracing::info!(alarm, dry_run = out["dry_run"] == true, "alarm told");
-                metrics::counter!("conveyor_alarm_notifications_total", "outcome" => "sent")
-                    .increment(1);
-                return true;
-            }
-            Err(HandlerError::Retry { reason, after }) if attempt < DELIVERY_ATTEMPTS => {
-                let wait = after.unwrap_or(backoff);
-                tracing::warn!(alarm, attempt, error = %reason, retry_in_ms = wait.as_millis() as u64, "alarm not told yet; retrying");
-                tokio::time::sleep(wait).await;
-                backoff = (backoff * 2).min(Duration::from_secs(30));
-            }
-            Err(e) => {
-                tracing::error!(alarm, error = %e, "alarm could not be told; it will be told again at the next evaluation");
-                metrics::counter!("conveyor_alarm_notifications_total", "outcome" => "failed")
-                    .increment(1);
-                return false;
-            }
-        }
+    Notice {
+        alarm: w.name.clone(),
+        queue: w.queue.name.clone(),
+        metric: w.rule.metric.as_str(),
+        state,
+        at_ms,
+        rule: format!(
+            "{} of the last {} periods of {} over {} {what} on {}.",
+            w.rule.datapoints_to_alarm,
+            w.rule.evaluation_periods,
+            w.rule.period,
+            w.rule.threshold,
+            w.queue.name
+        ),
+        what,
+        reason: w.reason.clone(),
     }
-    false
 }

@@ -1124,6 +1124,77 @@ pub async fn long_poll_returns_when_a_message_arrives(h: &dyn Harness) {
     assert!(started.elapsed() >= Duration::from_millis(900));
 }
 
+pub async fn peek_shows_without_taking(h: &dyn Harness) {
+    let q = h.queue();
+    let name = standard_queue(h, "peek", &[]).await;
+    for body in ["a", "b", "c"] {
+        q.send(&name, SendMessage::new(body)).await.unwrap();
+    }
+    let page = q.peek(&name, 10, None).await.unwrap();
+    let mut seen: Vec<&str> = page.messages.iter().map(|m| m.body.as_str()).collect();
+    seen.sort();
+    assert_eq!(seen, ["a", "b", "c"]);
+    assert!(matches!(
+        q.peek(&name, 0, None).await,
+        Err(QueueError::InvalidParameterValue(_))
+    ));
+    // Still there, all three, for the next receive.
+    let got = receive(h, &name, 10).await;
+    assert_eq!(got.len(), 3, "a peek takes nothing");
+    let expected = if page.counted_as_receive { 2 } else { 1 };
+    assert!(
+        got.iter().all(|m| m.approximate_receive_count == expected),
+        "{got:?}"
+    );
+
+    // Where peeking is a receive, a queue whose receives count toward a redrive refuses it.
+    let dlq = standard_queue(h, "peek-dlq", &[]).await;
+    let policy = format!(
+        r#"{{"deadLetterTargetArn":"{}","maxReceiveCount":"1"}}"#,
+        h.arn(&dlq)
+    );
+    let source = standard_queue(h, "peek-src", &[("RedrivePolicy", &policy)]).await;
+    q.send(&source, SendMessage::new("x")).await.unwrap();
+    match q.peek(&source, 10, None).await {
+        Ok(page) => assert!(!page.counted_as_receive && page.messages.len() == 1),
+        Err(e) => assert!(matches!(e, QueueError::UnsupportedOperation(_)), "{e:?}"),
+    }
+}
+
+pub async fn move_messages_moves_only_the_chosen(h: &dyn Harness) {
+    let q = h.queue();
+    let from = standard_queue(h, "move-from", &[]).await;
+    let to = standard_queue(h, "move-to", &[]).await;
+    let mut ids = Vec::new();
+    for body in ["keep-1", "move-me", "keep-2"] {
+        let mut m = SendMessage::new(body);
+        m.attributes
+            .insert("kind".into(), MessageAttributeValue::string("dead"));
+        ids.push(q.send(&from, m).await.unwrap().message_id);
+    }
+    let chosen = vec![
+        ids[1].clone(),
+        "00000000-0000-0000-0000-000000000000".to_string(),
+    ];
+    let outcome = q.move_messages(&from, &chosen, &to, 1000).await.unwrap();
+    assert_eq!(outcome.moved, [ids[1].clone()]);
+    assert_eq!(outcome.not_found, [chosen[1].clone()]);
+    let moved = receive(h, &to, 10).await;
+    assert_eq!(bodies(&moved), ["move-me"]);
+    assert_eq!(moved[0].approximate_receive_count, 1, "it arrives fresh");
+    assert_eq!(
+        moved[0].attributes["kind"],
+        MessageAttributeValue::string("dead")
+    );
+    let mut left = bodies(&receive(h, &from, 10).await);
+    left.sort();
+    assert_eq!(
+        left,
+        ["keep-1", "keep-2"],
+        "the others are handed straight back"
+    );
+}
+
 /// Generate one test per case for a backend: `conformance_suite!(async { make_harness().await });`
 #[macro_export]
 macro_rules! conformance_suite {
@@ -1137,7 +1208,8 @@ macro_rules! conformance_suite {
             fifo_deduplication_window, fifo_deduplication_scope_message_group, redrive_moves_to_dead_letter_queue,
             redrive_policy_rules, fifo_redrive_keeps_group_order, message_move_task_redrives_back,
             message_move_task_to_named_queue_and_cancel, retention_expires_messages,
-            purge_empties_and_is_rate_limited, tags_round_trip, long_poll_returns_when_a_message_arrives);
+            purge_empties_and_is_rate_limited, tags_round_trip, long_poll_returns_when_a_message_arrives,
+            peek_shows_without_taking, move_messages_moves_only_the_chosen);
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
         $(

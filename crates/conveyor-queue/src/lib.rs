@@ -16,6 +16,7 @@ pub mod ensure;
 pub mod error;
 pub mod idempotency;
 pub mod model;
+mod moving;
 pub mod policy;
 pub mod validate;
 
@@ -70,6 +71,31 @@ pub trait Queue: Send + Sync {
     /// service cannot say, see [`Queue::locates_messages`]).
     async fn locate(&self, _message_id: &str) -> QueueResult<Option<Located>> {
         Ok(None)
+    }
+
+    /// Up to `max` (1–100) messages of the queue in order, after `after` (a page's `next`),
+    /// whatever their state, without receiving them: the dead-letter browser. Where the service
+    /// cannot look without receiving (SQS), an implementation may receive with a visibility
+    /// timeout of 0 and say so in `counted_as_receive`, or refuse.
+    async fn peek(&self, queue: &str, max: u32, after: Option<&str>) -> QueueResult<PeekPage> {
+        let _ = (queue, max, after);
+        Err(QueueError::UnsupportedOperation(
+            "this queue service cannot show messages without receiving them".into(),
+        ))
+    }
+
+    /// Move the messages with these ids (visible ones) from `queue` to `destination`: a redrive
+    /// of chosen dead letters. Each arrives as a fresh message (receive count 0) keeping its
+    /// body and attributes. This default receives until it has seen the queue (at most `max_scan`
+    /// messages), sends each chosen one on and deletes it, and hands the others straight back.
+    async fn move_messages(
+        &self,
+        queue: &str,
+        message_ids: &[String],
+        destination: &str,
+        max_scan: usize,
+    ) -> QueueResult<MoveOutcome> {
+        crate::moving::by_receiving(self, queue, message_ids, destination, max_scan).await
     }
 
     async fn send(&self, queue: &str, message: SendMessage) -> QueueResult<SendOutcome>;

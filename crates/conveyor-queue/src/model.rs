@@ -216,6 +216,46 @@ pub struct Located {
     pub dead_letter_source_arn: Option<String>,
 }
 
+/// Where a peeked message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PeekState {
+    Visible,
+    InFlight,
+    Delayed,
+}
+
+/// A message as [`crate::Queue::peek`] shows it, in queue order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeekedMessage {
+    pub message_id: String,
+    pub body: String,
+    pub attributes: MessageAttributes,
+    pub group_id: Option<String>,
+    pub sent_timestamp: i64,
+    /// Receives so far (on SQS, including the one the peek itself made).
+    pub receive_count: u32,
+    pub state: PeekState,
+    /// Set when the redrive policy moved it here: the queue it came from.
+    pub dead_letter_source_arn: Option<String>,
+}
+
+/// One page of a peek; `next` continues after its last message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeekPage {
+    pub messages: Vec<PeekedMessage>,
+    pub next: Option<String>,
+    /// True where peeking is a receive (SQS): each peeked message's receive count went up.
+    pub counted_as_receive: bool,
+}
+
+/// What a selected redrive did: the ids moved, and those not found (gone, or in flight).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MoveOutcome {
+    pub moved: Vec<String>,
+    pub not_found: Vec<String>,
+}
+
 /// Live counts of a queue, all approximate in SQS's sense (they may lag concurrent calls).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QueueCounts {

@@ -19,8 +19,9 @@ use aws_sdk_sqs::types::{
 use aws_sdk_sqs::Client;
 use conveyor_queue::validate::{batch_ids, message_size};
 use conveyor_queue::{
-    BatchAction, BatchEntry, BatchOutcome, MoveTask, Page, Queue, QueueCounts, QueueError,
-    QueueInfo, QueueResult, ReceiveRequest, ReceivedMessage, SendMessage, SendOutcome,
+    BatchAction, BatchEntry, BatchOutcome, MoveTask, Page, PeekPage, PeekState, PeekedMessage,
+    Queue, QueueCounts, QueueError, QueueInfo, QueueResult, ReceiveRequest, ReceivedMessage,
+    SendMessage, SendOutcome,
 };
 
 use errors::{from_code, from_sdk};
@@ -263,6 +264,53 @@ impl Queue for SqsQueue {
             in_flight: count(&a, "ApproximateNumberOfMessagesNotVisible"),
             delayed: count(&a, "ApproximateNumberOfMessagesDelayed"),
             oldest_age_seconds: None,
+        })
+    }
+
+    /// SQS cannot look without receiving: a peek receives with a visibility timeout of 0, so
+    /// the messages stay available but their receive counts go up. On a queue with a redrive
+    /// policy that could push a message to its dead-letter queue, so it is refused there; a
+    /// dead-letter queue (the peek's use) has none. SQS picks which messages to return, so
+    /// there is no next page.
+    async fn peek(&self, queue: &str, max: u32, _after: Option<&str>) -> QueueResult<PeekPage> {
+        if !(1..=100).contains(&max) {
+            return Err(QueueError::InvalidParameterValue(format!(
+                "a peek shows 1 to 100 messages, not {max}"
+            )));
+        }
+        let attributes = self.get_attributes(queue).await?;
+        if attributes.contains_key("RedrivePolicy") {
+            return Err(QueueError::UnsupportedOperation(format!(
+                "{queue} has a redrive policy, and on SQS a peek is a receive that counts toward its maxReceiveCount; peek its dead-letter queue, or use `conveyor queue receive`"
+            )));
+        }
+        let out = self
+            .receive(
+                queue,
+                ReceiveRequest {
+                    max_messages: max.min(10),
+                    visibility_timeout: Some(0),
+                    wait_time_seconds: Some(0),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        Ok(PeekPage {
+            messages: out
+                .into_iter()
+                .map(|m| PeekedMessage {
+                    message_id: m.message_id,
+                    body: m.body,
+                    attributes: m.attributes,
+                    group_id: m.group_id,
+                    sent_timestamp: m.sent_timestamp,
+                    receive_count: m.approximate_receive_count,
+                    state: PeekState::Visible,
+                    dead_letter_source_arn: m.dead_letter_queue_source_arn,
+                })
+                .collect(),
+            next: None,
+            counted_as_receive: true,
         })
     }
 

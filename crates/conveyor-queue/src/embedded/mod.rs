@@ -493,6 +493,105 @@ impl crate::Queue for EmbeddedEngine {
         true
     }
 
+    async fn peek(&self, name: &str, max: u32, after: Option<&str>) -> QueueResult<PeekPage> {
+        let meta = self.meta(name)?;
+        if !(1..=100).contains(&max) {
+            return Err(QueueError::invalid(format!(
+                "a peek shows 1 to 100 messages, not {max}"
+            )));
+        }
+        // The cursor is the last row id shown: rows only ever get higher ids.
+        let after: i64 = match after {
+            None => 0,
+            Some(text) => text.parse().map_err(|_| {
+                QueueError::invalid(format!(
+                    "{text:?} is not a peek cursor; pass the `next` of the page before"
+                ))
+            })?,
+        };
+        let now = self.inner.clock.now_millis();
+        let queue_id = meta.id;
+        let rows = self
+            .read(move |conn| {
+                conn.prepare_cached(
+                    "SELECT m.id, p.message_id, p.body, p.attributes, m.group_id, p.sent_at, m.receive_count, \
+                     m.visible_at, p.dlq_source_arn FROM messages m JOIN payloads p ON p.id = m.payload_id \
+                     WHERE m.queue_id = ?1 AND m.id > ?2 ORDER BY m.id LIMIT ?3",
+                )?
+                .query_map(params![queue_id, after, max], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, i64>(5)?,
+                        r.get::<_, i64>(6)?,
+                        r.get::<_, i64>(7)?,
+                        r.get::<_, Option<String>>(8)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .await?;
+        let full = rows.len() == max as usize;
+        let next = if full {
+            rows.last().map(|r| r.0.to_string())
+        } else {
+            None
+        };
+        let mut messages = Vec::with_capacity(rows.len());
+        for (_, message_id, body, attributes, group_id, sent_at, receives, visible_at, source) in
+            rows
+        {
+            let attributes = match attributes.as_deref().map(serde_json::from_str).transpose() {
+                Ok(a) => a.unwrap_or_default(),
+                Err(e) => {
+                    return Err(QueueError::Internal(format!(
+                        "stored attributes of message {message_id} are unreadable ({e}); the database may be damaged"
+                    )))
+                }
+            };
+            messages.push(PeekedMessage {
+                message_id,
+                body,
+                attributes,
+                group_id,
+                sent_timestamp: sent_at,
+                receive_count: receives as u32,
+                state: match (visible_at <= now, receives > 0) {
+                    (true, _) => PeekState::Visible,
+                    (false, true) => PeekState::InFlight,
+                    (false, false) => PeekState::Delayed,
+                },
+                dead_letter_source_arn: source,
+            });
+        }
+        Ok(PeekPage {
+            messages,
+            next,
+            counted_as_receive: false,
+        })
+    }
+
+    async fn move_messages(
+        &self,
+        queue: &str,
+        message_ids: &[String],
+        destination: &str,
+        _max_scan: usize,
+    ) -> QueueResult<MoveOutcome> {
+        let (source, destination) = (self.meta(queue)?, self.meta(destination)?);
+        let ids = message_ids.to_vec();
+        self.call(|reply| Command::MoveSelected {
+            source,
+            destination,
+            ids,
+            reply,
+        })
+        .await
+    }
+
     async fn locate(&self, message_id: &str) -> QueueResult<Option<Located>> {
         let now = self.inner.clock.now_millis();
         let id = message_id.to_owned();

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use rusqlite::{params, OptionalExtension};
 
 use super::*;
+use crate::model::MoveOutcome;
 
 impl Writer {
     pub(super) fn maintain(&mut self, now: i64) -> rusqlite::Result<()> {
@@ -145,6 +146,62 @@ impl Writer {
             params![status.as_str(), moved, reason, handle],
         )?;
         Ok(())
+    }
+
+    /// Move the visible messages with these ids from `source` to `destination`, as a move
+    /// task moves each (a new row, receive count 0, the payload kept); in-flight or missing
+    /// ones are reported, not moved.
+    pub(super) fn move_selected(
+        &mut self,
+        source: &QueueMeta,
+        destination: &QueueMeta,
+        ids: &[String],
+        now: i64,
+    ) -> rusqlite::Result<QueueResult<MoveOutcome>> {
+        let source = refuse!(self.current(source));
+        let destination = refuse!(self.current(destination));
+        let mut outcome = MoveOutcome::default();
+        for id in ids {
+            // (row id, group, retention start, payload id)
+            let row: Option<(i64, Option<String>, i64, i64)> = self
+                .conn
+                .prepare_cached(
+                    "SELECT m.id, m.group_id, m.retain_from, m.payload_id \
+                     FROM payloads p JOIN messages m ON m.payload_id = p.id \
+                     WHERE p.message_id = ?1 AND m.queue_id = ?2 AND m.visible_at <= ?3 LIMIT 1",
+                )?
+                .query_row(params![id, source.id, now], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .optional()?;
+            let Some((row_id, group, retain_from, payload_id)) = row else {
+                outcome.not_found.push(id.clone());
+                continue;
+            };
+            let retain_from = if destination.config.fifo {
+                now
+            } else {
+                retain_from
+            };
+            self.move_row(
+                &destination,
+                Relocation {
+                    row_id,
+                    payload_id,
+                    group_id: group.as_deref(),
+                    retain_from,
+                    receive_count: 0,
+                    first_received_at: None,
+                    dlq_source_arn: None,
+                },
+                now,
+            )?;
+            if let Some(g) = &group {
+                self.refresh_group(source.id, g)?;
+            }
+            outcome.moved.push(id.clone());
+        }
+        Ok(Ok(outcome))
     }
 
     pub(super) fn advance_move_tasks(&mut self, now: i64) -> rusqlite::Result<()> {

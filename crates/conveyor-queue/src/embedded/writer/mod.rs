@@ -130,6 +130,13 @@ pub enum Command {
         handle: String,
         reply: Reply<u64>,
     },
+    /// Chosen visible messages to another queue (a selected redrive).
+    MoveSelected {
+        source: Arc<QueueMeta>,
+        destination: Arc<QueueMeta>,
+        ids: Vec<String>,
+        reply: Reply<crate::model::MoveOutcome>,
+    },
     Maintain {
         reply: Option<Reply<()>>,
     },
@@ -462,6 +469,12 @@ impl Writer {
                 self.start_move(&source_arn, destination_arn, rate, now)?,
             ),
             Command::CancelMove { handle, reply } => complete(reply, self.cancel_move(&handle)?),
+            Command::MoveSelected {
+                source,
+                destination,
+                ids,
+                reply,
+            } => complete(reply, self.move_selected(&source, &destination, &ids, now)?),
             Command::ClaimKey {
                 key,
                 fingerprint,

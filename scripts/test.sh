@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 profile=default
 [ "${CI:-}" = "true" ] && profile=ci
 
-echo "== test clients (python3, boto3, moto, aws, schemathesis)"
+echo "== test clients (python3, boto3, moto, aws, schemathesis, aiosmtpd, playwright, chromium)"
 bash scripts/test-deps.sh
 # Console scripts installed with pip --user live here.
 PATH="$PATH:$(python3 -m site --user-base)/bin"

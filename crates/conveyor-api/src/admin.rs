@@ -195,17 +195,31 @@ pub async fn resume(
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Redrive {
-    /// Move to this queue instead of each message's source queue.
+    /// Move to this queue instead of each message's source queue (by default, for a configured
+    /// queue's dead-letter queue, that queue).
     #[serde(default)]
     destination: Option<String>,
     #[serde(default)]
     max_per_second: Option<u32>,
+    /// Move only these messages, now (they must be visible); the answer lists those moved and
+    /// those not found.
+    #[serde(default)]
+    message_ids: Option<Vec<String>>,
 }
 
-/// Start moving a dead-letter queue's messages back (to their sources, or to `destination`).
+/// Most messages one selected redrive takes, and most it looks through on a service that must
+/// receive to find them (SQS).
+const MAX_SELECTED: usize = 1000;
+const MAX_SCAN: usize = 10_000;
+
+/// Move a dead-letter queue's messages back (to their sources, or to `destination`): all of
+/// them as a move task (202), or the chosen `message_ids` at once (200).
 #[utoipa::path(post, path = "/v1/admin/queues/{name}/redrive", tag = "admin", request_body = Redrive, params(("name" = String, Path, description = "The queue's full name")),
-    responses((status = 202, description = "Done", body = serde_json::Value), ApiRefusals, (status = 404, description = "Not found", body = ErrorBody)),
+    responses((status = 202, description = "A move task started", body = serde_json::Value),
+        (status = 200, description = "The chosen messages moved", body = serde_json::Value),
+        ApiRefusals, (status = 404, description = "Not found", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn redrive(
     State(state): State<ApiState>,
@@ -213,7 +227,34 @@ pub async fn redrive(
     ApiJson(r): ApiJson<Redrive>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let source = state.queue.get_queue(&name).await?;
-    let destination = match &r.destination {
+    // Messages a worker rejected were sent to the dead-letter queue, not moved there by a
+    // redrive policy, so they name no source: the configured queue is theirs.
+    let destination_name = r
+        .destination
+        .clone()
+        .or_else(|| crate::triage::source_of_dlq(&state, &name));
+    if let Some(ids) = &r.message_ids {
+        if ids.is_empty() || ids.len() > MAX_SELECTED {
+            return Err(ApiError::BadRequest(format!(
+                "message_ids takes 1 to {MAX_SELECTED} ids, not {}; leave it out to redrive every message",
+                ids.len()
+            )));
+        }
+        let Some(to) = destination_name else {
+            return Err(ApiError::BadRequest(format!(
+                "{name} is not a configured queue's dead-letter queue: name the destination"
+            )));
+        };
+        state.queue.get_queue(&to).await?;
+        let outcome = state.queue.move_messages(&name, ids, &to, MAX_SCAN).await?;
+        return Ok((
+            StatusCode::OK,
+            Json(json!({
+                "destination": to, "moved": outcome.moved, "not_found": outcome.not_found,
+            })),
+        ));
+    }
+    let destination = match &destination_name {
         Some(d) => Some(state.queue.get_queue(d).await?.arn),
         None => None,
     };

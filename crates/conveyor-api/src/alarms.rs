@@ -40,7 +40,7 @@ impl AlarmBoard {
         }
     }
 
-    fn list(&self) -> Vec<Value> {
+    pub(crate) fn list(&self) -> Vec<Value> {
         self.0
             .read()
             .unwrap_or_else(|e| e.into_inner())

@@ -177,9 +177,9 @@ async fn live(
     Ok(status)
 }
 
-/// Where the result may be: exactly, from a mark; else every hour the send may fall in (from
-/// the hint's send time, or the id's own time when it is a UUIDv7) for the hinted queue, or for
-/// every configured queue.
+/// Where the result may be: first exactly, from a mark; then every hour the send may fall in
+/// (from the hint's send time, or the id's own time when it is a UUIDv7) for the hinted queue,
+/// or for every configured queue.
 fn result_candidates<'a>(
     settings: &'a Settings,
     message_id: &str,
@@ -187,17 +187,25 @@ fn result_candidates<'a>(
     sent_hint: Option<i64>,
     mark: Option<&JobMark>,
 ) -> Vec<(&'a QueueSettings, String)> {
+    // The mark names the queue and send time exactly; a message redriven elsewhere since has
+    // its result under another queue, which the id's time (or the hint) finds.
+    let mut out: Vec<(&QueueSettings, String)> = Vec::new();
     if let Some(m) = mark {
-        return worker_queue(settings, &m.queue)
-            .and_then(|q| {
-                conveyor_store::result_key(&q.name, message_id, m.sent_timestamp)
-                    .ok()
-                    .map(|k| vec![(q, k)])
-            })
-            .unwrap_or_default();
+        if let Some(q) = worker_queue(settings, &m.queue) {
+            for at in [Some(m.sent_timestamp), uuid_v7_millis(message_id)]
+                .into_iter()
+                .flatten()
+            {
+                if let Ok(key) = conveyor_store::result_key(&q.name, message_id, at) {
+                    if !out.iter().any(|(_, k)| *k == key) {
+                        out.push((q, key));
+                    }
+                }
+            }
+        }
     }
     let Some(sent) = uuid_v7_millis(message_id).or(sent_hint) else {
-        return Vec::new();
+        return out;
     };
     let queues: Vec<&QueueSettings> = match hinted {
         Some(q) => vec![q],
@@ -208,11 +216,12 @@ fn result_candidates<'a>(
     if conveyor_store::Hour::of_millis(next) != conveyor_store::Hour::of_millis(sent) {
         hours.push(next);
     }
-    let mut out = Vec::new();
     for q in queues {
         for at in &hours {
             if let Ok(key) = conveyor_store::result_key(&q.name, message_id, *at) {
-                out.push((q, key));
+                if !out.iter().any(|(_, k)| *k == key) {
+                    out.push((q, key));
+                }
             }
         }
     }
@@ -237,6 +246,7 @@ fn finished(queue: &QueueSettings, key: &str, record: &Value) -> Value {
         "receive_count": record["receive_count"],
         "sent_timestamp": record["sent_timestamp"],
         "processed_timestamp": record["processed_timestamp"],
+        "started_timestamp": record["started_timestamp"],
         "result_key": key,
     });
     if record["status"] == "rejected" {
@@ -326,7 +336,7 @@ async fn add_steps_done(
 
 /// A stored JSON record, `None` when absent. One that does not parse (written by something
 /// else) is logged and passed over: the other records may still tell the status.
-async fn read_json<T: serde::de::DeserializeOwned>(
+pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
     store: &Store,
     key: &str,
 ) -> Result<Option<T>, ApiError> {

@@ -7,6 +7,7 @@
 mod admin;
 pub mod alarms;
 pub mod campaigns;
+pub mod dashboard;
 mod error;
 pub mod files;
 mod idempotency;
@@ -14,6 +15,7 @@ mod ingest;
 mod jobs;
 pub mod metrics;
 pub mod openapi;
+mod triage;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,6 +53,8 @@ pub struct ApiState {
     pub finished_jobs: campaigns::FinishedJobs,
     /// The alarms this process evaluates, as the alarm loop last saw them.
     pub alarms: alarms::AlarmBoard,
+    /// The dashboard's sampled picture and its browser sessions.
+    pub dashboard: dashboard::DashboardState,
 }
 
 /// Request limits.
@@ -101,8 +105,11 @@ fn admin_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(admin::pause))
         .routes(routes!(admin::resume))
         .routes(routes!(admin::redrive, admin::redrive_status))
+        .routes(routes!(triage::peek))
+        .routes(routes!(triage::timeline))
         .routes(routes!(alarms::list))
         .routes(routes!(alarms::history))
+        .routes(routes!(dashboard::overview))
 }
 
 /// Routes with a body limit of their own: a campaign's recipient list.
@@ -146,7 +153,9 @@ pub fn router(state: ApiState, limits: ApiLimits) -> Router {
     let operators = Arc::new(Operators {
         operator_keys: state.settings.operator_keys.clone(),
         api_keys: state.settings.api_keys.clone(),
+        sessions: state.dashboard.sessions.clone(),
     });
+    let dashboard = dashboard::router(state.clone());
     let (admin, _) = admin_routes()
         .route_layer(middleware::from_fn_with_state(
             operators,
@@ -191,6 +200,7 @@ pub fn router(state: ApiState, limits: ApiLimits) -> Router {
         ))
         .merge(files)
         .merge(large)
+        .merge(dashboard)
         .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::x_request_id())
@@ -328,10 +338,33 @@ async fn require_api_key(
     }
 }
 
-/// Who may call the operator routes.
+/// Who may call the operator routes: holders of an operator key, and browsers signed in to
+/// the dashboard.
 struct Operators {
     operator_keys: Vec<Secret>,
     api_keys: Vec<Secret>,
+    sessions: dashboard::Sessions,
+}
+
+/// A browser's request made by another site's page: its `Origin` is not this host, or the
+/// browser says so (`Sec-Fetch-Site: cross-site`). Scripts and the CLI send neither.
+pub(crate) fn cross_site(headers: &axum::http::HeaderMap) -> bool {
+    if headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == "cross-site")
+    {
+        return true;
+    }
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let origin_host = origin.split_once("://").map_or(origin, |(_, h)| h);
+    origin == "null" || !origin_host.eq_ignore_ascii_case(host)
 }
 
 fn bearer(request: &Request) -> Option<&str> {
@@ -343,7 +376,7 @@ fn bearer(request: &Request) -> Option<&str> {
         .map(str::trim)
 }
 
-fn one_of(keys: &[Secret], presented: &str) -> bool {
+pub(crate) fn one_of(keys: &[Secret], presented: &str) -> bool {
     keys.iter()
         .any(|k| constant_time_eq(k.expose().as_bytes(), presented.as_bytes()))
 }
@@ -357,6 +390,32 @@ async fn require_operator_key(
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
+    let changes = !matches!(
+        *request.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD
+    );
+    // A page of another site may make a browser post a form here (no CORS check stops a form):
+    // refused, whatever the keys, so even the open loopback default cannot be purged that way.
+    if changes && cross_site(request.headers()) {
+        return Err(ApiError::Forbidden(
+            "a cross-site request cannot reach the operator routes".into(),
+        ));
+    }
+    // A signed-in dashboard: its cookie, and for a change also the session's CSRF token.
+    if let Some(csrf) = who.sessions.csrf_of(request.headers()) {
+        let token = request
+            .headers()
+            .get(dashboard::session::CSRF_HEADER)
+            .map(|v| v.as_bytes());
+        if !changes || token.is_some_and(|t| constant_time_eq(t, csrf.as_bytes())) {
+            return Ok(next.run(request).await);
+        }
+        if bearer(&request).is_none() {
+            return Err(ApiError::Forbidden(
+                "a dashboard change needs the page's CSRF token (X-CSRF-Token); reload the dashboard".into(),
+            ));
+        }
+    }
     if who.operator_keys.is_empty() && who.api_keys.is_empty() {
         return Ok(next.run(request).await);
     }

@@ -70,6 +70,7 @@ async fn app_with(api_keys: &str, operator_keys: &str, limits: ApiLimits) -> App
         idempotency: Arc::new(engine.clone()),
         finished_jobs: Default::default(),
         alarms: Default::default(),
+        dashboard: Default::default(),
     };
     App {
         router: router(state, limits),

@@ -42,6 +42,7 @@ async fn serve() -> (String, tokio::task::JoinHandle<()>, tempfile::TempDir) {
         idempotency: Arc::new(engine),
         finished_jobs: Default::default(),
         alarms: Default::default(),
+        dashboard: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

@@ -42,8 +42,65 @@ pub struct JobMark {
     pub dead_letter_queue: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dead_letter_message_id: Option<String>,
+    /// On the mark of a rejected message's dead-letter copy: the queue and id it came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_queue: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_message_id: Option<String>,
     /// When the mark was written (epoch milliseconds).
     pub at: i64,
+}
+
+/// How one delivery of a message ended, when it did not end in a result: the message's
+/// timeline is its sending, these, and its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptOutcome {
+    /// The handler failed; the message was made visible again later (a visibility change).
+    Failed,
+    /// The handler rejected it; a copy went to the dead-letter queue.
+    DeadLettered,
+    /// The worker stopped before the handler finished and handed the message back.
+    Released,
+}
+
+/// One delivery that did not end in a result, kept at [`attempt_key`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptRecord {
+    pub message_id: String,
+    pub queue: String,
+    pub receive_count: u32,
+    /// When the worker started and stopped on it (epoch milliseconds).
+    pub started_at: i64,
+    pub finished_at: i64,
+    pub outcome: AttemptOutcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// When the message became (or becomes) visible again, for `Failed` and `Released`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visible_again_at: Option<i64>,
+    /// The dead-letter copy, for `DeadLettered`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter_queue: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter_message_id: Option<String>,
+}
+
+/// `_conveyor/jobs/{message_id}/attempts/{receive count, 5 digits}.json`: written once per
+/// failed delivery, never rewritten, so no read-modify-write races a redelivery; listing the
+/// prefix gives them in order.
+pub fn attempt_key(message_id: &str, receive_count: u32) -> Result<String, StoreError> {
+    segment("the message id", message_id)?;
+    Ok(format!(
+        "{}{receive_count:05}.json",
+        attempts_prefix(message_id)?
+    ))
+}
+
+/// The prefix under which a message's [`AttemptRecord`]s are kept.
+pub fn attempts_prefix(message_id: &str) -> Result<String, StoreError> {
+    segment("the message id", message_id)?;
+    Ok(format!("_conveyor/jobs/{message_id}/attempts/"))
 }
 
 /// `_conveyor/jobs/{message_id}.json`. Message ids are unique across queues (UUIDs on both
@@ -73,6 +130,11 @@ mod tests {
         assert!(mark_key("../results/x").is_err());
         assert!(checkpoint_key("feedback", "a/b").is_err());
         assert_eq!(
+            attempt_key("m-1", 3).unwrap(),
+            "_conveyor/jobs/m-1/attempts/00003.json"
+        );
+        assert!(attempt_key("..", 1).is_err());
+        assert_eq!(
             checkpoint_key("feedback", "m-1").unwrap(),
             "_conveyor/checkpoints/feedback/m-1.json"
         );
@@ -90,6 +152,8 @@ mod tests {
             retry_at: Some(1_764_590_002_000),
             dead_letter_queue: None,
             dead_letter_message_id: None,
+            source_queue: None,
+            source_message_id: None,
             at: 1_764_590_000_500,
         };
         let text = serde_json::to_string(&mark).unwrap();

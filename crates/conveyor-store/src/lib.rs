@@ -18,7 +18,10 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 pub use extras::{BackendExtras, Presign, UploadForm, UploadPolicy};
-pub use jobs::{checkpoint_key, mark_key, JobMark, MarkState};
+pub use jobs::{
+    attempt_key, attempts_prefix, checkpoint_key, mark_key, AttemptOutcome, AttemptRecord, JobMark,
+    MarkState,
+};
 pub use objects::{Download, Listing, ObjectInfo, Upload};
 pub use partition::{event_key, result_key, Hour};
 

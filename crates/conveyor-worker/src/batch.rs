@@ -12,7 +12,8 @@ use futures_util::StreamExt;
 use tokio::sync::watch;
 
 use crate::{
-    marks, released_after_grace, settle, store_result, HandlerError, QueueWorker, WorkerStats,
+    marks, release, released_after_grace, settle, store_result, HandlerError, QueueWorker,
+    WorkerStats,
 };
 
 /// How a queue's messages are gathered into batches.
@@ -118,6 +119,7 @@ pub(crate) async fn batch_loop(
         if !queue.locates_messages() {
             marks::started(store, &worker.queue, &batch).await;
         }
+        let started = crate::now_millis();
         let outcomes = tokio::select! {
             out = worker.handler.handle_batch(&batch) => Some(out),
             () = released_after_grace(stop.clone(), worker.shutdown_grace) => None,
@@ -125,10 +127,7 @@ pub(crate) async fn batch_loop(
         let Some(outcomes) = outcomes.filter(|o| o.len() == batch.len()) else {
             // Unfinished (or a handler that answered for the wrong number): let them go now.
             for m in &batch {
-                let _ = queue
-                    .change_visibility(&worker.queue, &m.receipt_handle, 0)
-                    .await;
-                stats.count(&worker.queue, "released");
+                release(queue, store, worker, stats, m, started).await;
             }
             continue;
         };
@@ -141,7 +140,7 @@ pub(crate) async fn batch_loop(
                 Ok(output) => writes.push(async move {
                     (
                         message,
-                        store_result(store, worker, message, "processed", output).await,
+                        store_result(store, worker, message, started, "processed", output).await,
                     )
                 }),
                 other => failed.push((message, other)),
@@ -162,7 +161,7 @@ pub(crate) async fn batch_loop(
             }
         }
         for (message, outcome) in failed {
-            settle(queue, store, worker, stats, message, outcome).await;
+            settle(queue, store, worker, stats, message, started, outcome).await;
         }
         for chunk in done.chunks(10) {
             for m in chunk.iter() {

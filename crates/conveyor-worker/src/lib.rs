@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use conveyor_queue::{Queue, ReceiveRequest, ReceivedMessage, SendMessage};
-use conveyor_store::{MarkState, Store};
+use conveyor_store::{AttemptOutcome, MarkState, Store};
 use tokio::sync::watch;
 
 pub use batch::BatchLimits;
@@ -158,13 +158,31 @@ struct Shared {
     paused: watch::Receiver<bool>,
 }
 
-/// Outcome counters, shared with whoever reports metrics.
+/// Outcome counters, shared with whoever reports metrics, and the last few failures (what the
+/// dashboard lists as recent failures).
 #[derive(Debug, Default)]
 pub struct WorkerStats {
     pub processed: AtomicU64,
     pub failed: AtomicU64,
     pub released: AtomicU64,
+    recent: std::sync::Mutex<std::collections::VecDeque<Failure>>,
 }
+
+/// One handler failure, as the dashboard shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Failure {
+    /// Unix milliseconds.
+    pub at: i64,
+    pub queue: String,
+    pub message_id: String,
+    pub receive_count: u32,
+    /// `retrying` or `dead_lettered` (or `rejected`, with no dead-letter queue).
+    pub outcome: &'static str,
+    pub error: String,
+}
+
+/// Failures kept per queue.
+const RECENT_FAILURES: usize = 50;
 
 impl WorkerStats {
     /// The one place an outcome is counted: here, and in `/metrics` as
@@ -180,6 +198,33 @@ impl WorkerStats {
             field.fetch_add(1, Ordering::Relaxed);
         }
         metrics::counter!("conveyor_worker_messages_total", "queue" => queue.to_string(), "outcome" => outcome).increment(1);
+    }
+
+    /// The newest failures, newest first.
+    pub fn recent_failures(&self) -> Vec<Failure> {
+        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        recent.iter().rev().cloned().collect()
+    }
+
+    fn note_failure(
+        &self,
+        queue: &str,
+        message: &ReceivedMessage,
+        outcome: &'static str,
+        error: &str,
+    ) {
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        if recent.len() == RECENT_FAILURES {
+            recent.pop_front();
+        }
+        recent.push_back(Failure {
+            at: now_millis(),
+            queue: queue.to_string(),
+            message_id: message.message_id.clone(),
+            receive_count: message.approximate_receive_count,
+            outcome,
+            error: error.chars().take(2_000).collect(),
+        });
     }
 
     pub fn processed(&self) -> u64 {
@@ -367,20 +412,35 @@ async fn process(
         // Nothing else will say this job is under way: the queue service cannot be asked.
         marks::started(store, &worker.queue, std::slice::from_ref(&message)).await;
     }
+    let started = now_millis();
     let outcome = tokio::select! {
         out = worker.handler.handle(&message) => out,
         () = released_after_grace(stop.clone(), worker.shutdown_grace) => {
-            // Out of grace: let another worker have it now rather than after its timeout.
-            let _ = queue
-                .change_visibility(&worker.queue, &message.receipt_handle, 0)
-                .await;
-            stats.count(&worker.queue, "released");
-            tracing::info!(queue = %worker.queue, message_id = %message.message_id, "released unfinished message");
+            release(queue, store, worker, stats, &message, started).await;
             return false;
         }
     };
-    settle(queue, store, worker, stats, &message, outcome).await;
+    settle(queue, store, worker, stats, &message, started, outcome).await;
     true
+}
+
+/// Out of grace: let another worker have it now rather than after its timeout.
+pub(crate) async fn release(
+    queue: &dyn Queue,
+    store: &Store,
+    worker: &QueueWorker,
+    stats: &WorkerStats,
+    message: &ReceivedMessage,
+    started: i64,
+) {
+    let _ = queue
+        .change_visibility(&worker.queue, &message.receipt_handle, 0)
+        .await;
+    stats.count(&worker.queue, "released");
+    tracing::info!(queue = %worker.queue, message_id = %message.message_id, "released unfinished message");
+    let mut record = marks::attempt(&worker.queue, message, started, AttemptOutcome::Released);
+    record.visible_again_at = Some(record.finished_at);
+    marks::write_attempt(store, record).await;
 }
 
 /// What a handler's answer means for its message: stored and deleted, scheduled for a retry,
@@ -391,10 +451,23 @@ async fn settle(
     worker: &QueueWorker,
     stats: &WorkerStats,
     message: &ReceivedMessage,
+    started: i64,
     outcome: Result<serde_json::Value, HandlerError>,
 ) {
     match outcome {
-        Ok(output) => finish(queue, store, worker, stats, message, "processed", output).await,
+        Ok(output) => {
+            finish(
+                queue,
+                store,
+                worker,
+                stats,
+                message,
+                started,
+                "processed",
+                output,
+            )
+            .await
+        }
         Err(HandlerError::Retry { reason, after }) => {
             let wait =
                 after.unwrap_or_else(|| worker.backoff.wait(message.approximate_receive_count));
@@ -410,8 +483,16 @@ async fn settle(
             let mut retrying = marks::mark(&worker.queue, message, MarkState::Retrying);
             retrying.retry_at = Some(retrying.at + i64::from(seconds) * 1000);
             retrying.error = Some(reason.clone());
-            marks::write(store, retrying).await;
+            let mut record =
+                marks::attempt(&worker.queue, message, started, AttemptOutcome::Failed);
+            record.error = Some(reason.clone());
+            record.visible_again_at = retrying.retry_at;
+            tokio::join!(
+                marks::write(store, retrying),
+                marks::write_attempt(store, record)
+            );
             stats.count(&worker.queue, "retried");
+            stats.note_failure(&worker.queue, message, "retrying", &reason);
             tracing::warn!(
                 queue = %worker.queue, message_id = %message.message_id, receive_count = message.approximate_receive_count,
                 retry_in_seconds = seconds, error = %reason, "handler failed; retrying"
@@ -419,22 +500,31 @@ async fn settle(
         }
         Err(HandlerError::Reject { reason }) => {
             tracing::warn!(queue = %worker.queue, message_id = %message.message_id, error = %reason, "handler rejected the message");
-            reject(queue, store, worker, stats, message, reason).await;
+            let outcome = if worker.dead_letter_queue.is_some() {
+                "dead_lettered"
+            } else {
+                "rejected"
+            };
+            stats.note_failure(&worker.queue, message, outcome, &reason);
+            reject(queue, store, worker, stats, message, started, reason).await;
         }
     }
 }
 
 /// Store the result record, then delete the message: every deleted message has its result.
+// The first four are the loop's shared context, passed as settle and reject pass them.
+#[allow(clippy::too_many_arguments)]
 async fn finish(
     queue: &dyn Queue,
     store: &Store,
     worker: &QueueWorker,
     stats: &WorkerStats,
     message: &ReceivedMessage,
+    started: i64,
     status: &'static str,
     output: serde_json::Value,
 ) {
-    match store_result(store, worker, message, status, output).await {
+    match store_result(store, worker, message, started, status, output).await {
         Ok(()) => {
             worker.handler.after_result(message).await;
             marks::clear_after_success(store, queue.locates_messages(), message).await;
@@ -459,11 +549,15 @@ async fn reject(
     worker: &QueueWorker,
     stats: &WorkerStats,
     message: &ReceivedMessage,
+    started: i64,
     reason: String,
 ) {
     let Some(dlq) = &worker.dead_letter_queue else {
         let output = serde_json::json!({ "rejected": reason });
-        return finish(queue, store, worker, stats, message, "rejected", output).await;
+        return finish(
+            queue, store, worker, stats, message, started, "rejected", output,
+        )
+        .await;
     };
     let mut copy = SendMessage::new(message.body.clone());
     copy.attributes = message.attributes.clone();
@@ -479,10 +573,33 @@ async fn reject(
     match queue.send(dlq, copy).await {
         Ok(sent) => {
             let mut moved = marks::mark(&worker.queue, message, MarkState::DeadLettered);
-            moved.error = Some(reason);
+            moved.error = Some(reason.clone());
             moved.dead_letter_queue = Some(dlq.clone());
-            moved.dead_letter_message_id = Some(sent.message_id);
-            marks::write(store, moved).await;
+            moved.dead_letter_message_id = Some(sent.message_id.clone());
+            // The copy's own mark: what the dead-letter browser shows as its source and error.
+            let mut copy = moved.clone();
+            copy.message_id = sent.message_id.clone();
+            copy.queue = dlq.clone();
+            copy.receive_count = 0;
+            copy.sent_timestamp = moved.at;
+            copy.dead_letter_queue = None;
+            copy.dead_letter_message_id = None;
+            copy.source_queue = Some(worker.queue.clone());
+            copy.source_message_id = Some(message.message_id.clone());
+            let mut record = marks::attempt(
+                &worker.queue,
+                message,
+                started,
+                AttemptOutcome::DeadLettered,
+            );
+            record.error = Some(reason);
+            record.dead_letter_queue = Some(dlq.clone());
+            record.dead_letter_message_id = Some(sent.message_id);
+            tokio::join!(
+                marks::write(store, moved),
+                marks::write(store, copy),
+                marks::write_attempt(store, record)
+            );
             if let Err(e) = queue.delete(&worker.queue, &message.receipt_handle).await {
                 tracing::warn!(queue = %worker.queue, message_id = %message.message_id, error = %e, "rejected to the dead-letter queue but not deleted; it will be delivered again");
             }
@@ -510,6 +627,7 @@ async fn store_result(
     store: &Store,
     worker: &QueueWorker,
     message: &ReceivedMessage,
+    started: i64,
     status: &str,
     output: serde_json::Value,
 ) -> Result<(), conveyor_store::StoreError> {
@@ -526,6 +644,7 @@ async fn store_result(
         "status": status,
         "handler": worker.handler.kind(),
         "sent_timestamp": message.sent_timestamp,
+        "started_timestamp": started,
         "processed_timestamp": processed_at,
         "receive_count": message.approximate_receive_count,
         "group_id": message.group_id,

@@ -3,9 +3,14 @@
 //! Marks are written only where nothing else remembers: on every failure, and at the start of
 //! a delivery only when the queue service cannot look messages up (SQS). A mark that cannot
 //! be written is logged and the message goes on: job status is an account, not a gate.
+//! Each delivery that ends without a result also leaves an `AttemptRecord` (the message's
+//! timeline), and a rejected message's dead-letter copy gets a mark of its own naming where it
+//! came from and why, which the dead-letter browser shows.
 
 use conveyor_queue::ReceivedMessage;
-use conveyor_store::{mark_key, JobMark, MarkState, Store};
+use conveyor_store::{
+    attempt_key, mark_key, AttemptOutcome, AttemptRecord, JobMark, MarkState, Store,
+};
 
 use crate::now_millis;
 
@@ -21,6 +26,8 @@ pub(crate) fn mark(queue: &str, message: &ReceivedMessage, state: MarkState) -> 
         retry_at: None,
         dead_letter_queue: None,
         dead_letter_message_id: None,
+        source_queue: None,
+        source_message_id: None,
         at: now_millis(),
     }
 }
@@ -65,5 +72,36 @@ pub(crate) async fn clear_after_success(
         if let Err(e) = store.delete(&key).await {
             tracing::debug!(message_id = %message.message_id, error = %e, "cannot remove a stale job mark");
         }
+    }
+}
+
+/// The record of a delivery that ended without a result.
+pub(crate) fn attempt(
+    queue: &str,
+    message: &ReceivedMessage,
+    started_at: i64,
+    outcome: AttemptOutcome,
+) -> AttemptRecord {
+    AttemptRecord {
+        message_id: message.message_id.clone(),
+        queue: queue.to_string(),
+        receive_count: message.approximate_receive_count,
+        started_at,
+        finished_at: now_millis(),
+        outcome,
+        error: None,
+        visible_again_at: None,
+        dead_letter_queue: None,
+        dead_letter_message_id: None,
+    }
+}
+
+pub(crate) async fn write_attempt(store: &Store, record: AttemptRecord) {
+    let Ok(key) = attempt_key(&record.message_id, record.receive_count) else {
+        return;
+    };
+    let body = serde_json::to_string(&record).expect("an attempt record serializes");
+    if let Err(e) = store.put(&key, body).await {
+        tracing::warn!(message_id = %record.message_id, error = %e, "cannot write the attempt record; the message's timeline will lack it");
     }
 }

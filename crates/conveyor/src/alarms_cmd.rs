@@ -30,9 +30,14 @@ pub enum AlarmsCommand {
 
 /// Unix milliseconds as UTC `YYYY-MM-DD HH:MM:SS`.
 fn when(v: &Value) -> String {
-    let Some(ms) = v.as_i64() else {
-        return "-".into();
-    };
+    match v.as_i64() {
+        Some(ms) => utc(ms),
+        None => "-".into(),
+    }
+}
+
+/// Unix milliseconds as UTC `YYYY-MM-DD HH:MM:SS`.
+pub(crate) fn utc(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
         .unwrap_or_else(|| ms.to_string())

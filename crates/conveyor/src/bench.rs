@@ -29,6 +29,8 @@ pub enum BenchCommand {
     Email(crate::bench_email::EmailBench),
     /// Job-status lookups per second over HTTP, against `/health` on the same clients.
     Jobs(crate::bench_jobs::JobsBench),
+    /// The dashboard's JSON routes and the alarm evaluation with many queues and messages.
+    Dashboard(crate::bench_dashboard::DashboardBench),
 }
 
 #[derive(Debug, Args)]
@@ -66,6 +68,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Worker(b) => crate::bench_worker::run(b).await,
         BenchCommand::Email(b) => crate::bench_email::run(b).await,
         BenchCommand::Jobs(b) => crate::bench_jobs::run(b).await,
+        BenchCommand::Dashboard(b) => crate::bench_dashboard::run(b).await,
     }
 }
 

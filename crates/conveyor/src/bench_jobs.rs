@@ -61,6 +61,7 @@ pub async fn run(b: JobsBench) -> anyhow::Result<()> {
         idempotency: Arc::new(engine.clone()),
         finished_jobs: Default::default(),
         alarms: Default::default(),
+        dashboard: Default::default(),
     };
     let app = conveyor_api::router(state, conveyor_api::ApiLimits::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

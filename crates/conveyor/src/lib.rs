@@ -3,14 +3,17 @@
 mod alarms;
 mod alarms_cmd;
 pub mod bench;
+mod bench_dashboard;
 mod bench_email;
 mod bench_jobs;
 mod bench_worker;
 mod listener;
 mod provision;
 mod queue_cmd;
+mod sampler;
 mod serve;
 mod smoke;
+mod ticks;
 mod token_cmd;
 
 use std::path::PathBuf;

@@ -100,7 +100,7 @@ pub enum QueueCommand {
         queue: String,
     },
     /// Move a dead-letter queue's messages back to their source queues (or `--to` a queue);
-    /// `--status` shows the recent move tasks instead.
+    /// `--message` moves only those, `--status` shows the recent move tasks instead.
     Redrive {
         /// The dead-letter queue: a short name (`feedback-dlq`) or a full queue name.
         queue: String,
@@ -110,9 +110,38 @@ pub enum QueueCommand {
         /// At most this many messages per second (1–500; as fast as possible by default).
         #[arg(long, value_name = "PER_SECOND")]
         rate: Option<u32>,
+        /// Move only this message (repeat for more), at once.
+        #[arg(long = "message", value_name = "MESSAGE_ID")]
+        messages: Vec<String>,
+        /// Follow the move task to its end, with a progress bar.
+        #[arg(long)]
+        wait: bool,
         /// Show the queue's recent move tasks instead of starting one.
         #[arg(long)]
         status: bool,
+    },
+    /// Show a queue's messages without taking them: state, receives, source queue and last
+    /// error (on SQS a peek is a receive at visibility 0, so their receive counts go up).
+    Peek {
+        /// A configured short name (`feedback-dlq`) or a full queue name.
+        queue: String,
+        /// At most this many (1–100).
+        #[arg(long, default_value_t = 20)]
+        max: u32,
+        /// Continue after this cursor (the `next` a longer listing printed).
+        #[arg(long)]
+        after: Option<String>,
+        /// Print the whole page as JSON (bodies and attributes in full).
+        #[arg(long)]
+        json: bool,
+    },
+    /// A message's timeline: sent, each delivery and how it ended, dead-lettering, redrive,
+    /// result.
+    Timeline {
+        /// The queue it was sent to (a short or full name).
+        queue: String,
+        /// The message id.
+        message_id: String,
     },
 }
 
@@ -126,7 +155,9 @@ impl QueueCommand {
             | QueueCommand::Pause { queue }
             | QueueCommand::Resume { queue }
             | QueueCommand::Attrs { queue }
-            | QueueCommand::Redrive { queue, .. } => Some(queue),
+            | QueueCommand::Redrive { queue, .. }
+            | QueueCommand::Peek { queue, .. }
+            | QueueCommand::Timeline { queue, .. } => Some(queue),
             QueueCommand::Ls | QueueCommand::Create { .. } => None,
         }
     }
@@ -415,6 +446,7 @@ async fn execute(client: &Client, command: QueueCommand) -> anyhow::Result<()> {
         }
         QueueCommand::Purge { queue } => {
             let name = client.name(&queue);
+            let before = progress::queue_total(client, &name).await?;
             client
                 .call(
                     Method::POST,
@@ -422,7 +454,14 @@ async fn execute(client: &Client, command: QueueCommand) -> anyhow::Result<()> {
                     None,
                 )
                 .await?;
-            println!("purged {name}");
+            // SQS may take up to 60 s to purge: show the count going down until it is gone.
+            let left = progress::follow_purge(client, &name, before).await?;
+            match left {
+                0 => println!("purged {name} ({before} messages)"),
+                n => println!(
+                    "purge of {name} asked; {n} messages still counted after 60 s (SQS counts lag)"
+                ),
+            }
         }
         QueueCommand::Pause { queue } => {
             let name = client.name(&queue);
@@ -464,10 +503,26 @@ async fn execute(client: &Client, command: QueueCommand) -> anyhow::Result<()> {
             queue,
             to,
             rate,
+            messages,
+            wait,
             status,
         } => {
             let path = format!("/v1/admin/queues/{}/redrive", client.name(&queue));
-            if status {
+            if !messages.is_empty() {
+                let to = to.map(|t| client.name(&t));
+                let v = client
+                    .call(
+                        Method::POST,
+                        &path,
+                        Some(json!({ "destination": to, "message_ids": messages })),
+                    )
+                    .await?;
+                let moved = v["moved"].as_array().map_or(0, Vec::len);
+                println!("moved {moved} to {}", text(&v["destination"]));
+                for id in v["not_found"].as_array().into_iter().flatten() {
+                    println!("not found (gone, or in flight): {}", text(id));
+                }
+            } else if status {
                 let v = client.call(Method::GET, &path, None).await?;
                 let rows = rows(
                     &v,
@@ -496,14 +551,227 @@ async fn execute(client: &Client, command: QueueCommand) -> anyhow::Result<()> {
                         Some(json!({ "destination": to, "max_per_second": rate })),
                     )
                     .await?;
-                println!(
-                    "redrive started (task {}); follow it with --status",
-                    text(&v["task_handle"])
-                );
+                if wait {
+                    let task = progress::follow_redrive(client, &path).await?;
+                    println!(
+                        "redrive {}: {} moved{}",
+                        text(&task["status"]).to_lowercase(),
+                        text(&task["moved"]),
+                        task["failure_reason"]
+                            .as_str()
+                            .map(|r| format!(" ({r})"))
+                            .unwrap_or_default()
+                    );
+                } else {
+                    println!(
+                        "redrive started (task {}); follow it with --status, or --wait next time",
+                        text(&v["task_handle"])
+                    );
+                }
             }
+        }
+        QueueCommand::Peek {
+            queue,
+            max,
+            after,
+            json,
+        } => {
+            let mut path = format!(
+                "/v1/admin/queues/{}/messages?max={max}",
+                client.name(&queue)
+            );
+            if let Some(a) = after {
+                path.push_str(&format!("&after={a}"));
+            }
+            let v = client.call(Method::GET, &path, None).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = v["messages"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|m| {
+                    let body = match &m["body"] {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    vec![
+                        text(&m["message_id"]),
+                        text(&m["state"]),
+                        text(&m["receive_count"]),
+                        text(&m["source_queue"]),
+                        cut(&text(&m["last_error"]), 40),
+                        cut(&body, 50),
+                    ]
+                })
+                .collect();
+            print!(
+                "{}",
+                table(
+                    &[
+                        "MESSAGE ID",
+                        "STATE",
+                        "RECEIVES",
+                        "SOURCE",
+                        "LAST ERROR",
+                        "BODY"
+                    ],
+                    &rows
+                )
+            );
+            if let Some(next) = v["next"].as_str() {
+                println!("(more: --after {next})");
+            }
+            if v["counted_as_receive"] == true {
+                println!("(SQS cannot peek: these were received at visibility 0, so each receive count went up by one)");
+            }
+        }
+        QueueCommand::Timeline { queue, message_id } => {
+            let path = format!(
+                "/v1/admin/messages/{message_id}/timeline?queue={}",
+                client.name(&queue)
+            );
+            let v = client.call(Method::GET, &path, None).await?;
+            let rows: Vec<Vec<String>> = v["events"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|e| {
+                    vec![
+                        e["at"].as_i64().map_or("-".into(), crate::alarms_cmd::utc),
+                        text(&e["event"]),
+                        text(&e["attempt"]),
+                        text(&e["queue"]),
+                        timeline_detail(e),
+                    ]
+                })
+                .collect();
+            print!(
+                "{}",
+                table(&["AT (UTC)", "EVENT", "ATTEMPT", "QUEUE", "DETAIL"], &rows)
+            );
+            println!("status: {}", text(&v["status"]["status"]));
         }
     }
     Ok(())
+}
+
+/// At most `most` characters, an ellipsis marking a cut.
+fn cut(text: &str, most: usize) -> String {
+    let one_line = text.replace('\n', " ");
+    match one_line.char_indices().nth(most) {
+        None => one_line,
+        Some((at, _)) => format!("{}…", &one_line[..at]),
+    }
+}
+
+/// An event's particulars in one cell.
+fn timeline_detail(e: &Value) -> String {
+    let mut parts = Vec::new();
+    if let Some(ms) = e["duration_ms"].as_i64() {
+        parts.push(format!("{ms} ms"));
+    }
+    for key in [
+        "error",
+        "detail",
+        "result_key",
+        "dead_letter_message_id",
+        "from",
+    ] {
+        if let Some(t) = e[key].as_str() {
+            let label = match key {
+                "dead_letter_message_id" => "copy ",
+                "from" => "from ",
+                _ => "",
+            };
+            parts.push(format!("{label}{}", cut(t, 80)));
+        }
+    }
+    if parts.is_empty() {
+        "-".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
+mod progress {
+    //! Progress bars (indicatif, on stderr, drawn only on a terminal) for the operations that
+    //! take a while: a redrive's move task and an SQS purge.
+
+    use std::time::{Duration, Instant};
+
+    use indicatif::{ProgressBar, ProgressStyle};
+    use reqwest::Method;
+    use serde_json::Value;
+
+    use super::Client;
+
+    fn bar(total: u64, what: &str) -> ProgressBar {
+        let bar = ProgressBar::new(total);
+        bar.set_style(
+            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({elapsed})")
+                .expect("a valid template")
+                .progress_chars("=> "),
+        );
+        bar.set_message(what.to_string());
+        bar
+    }
+
+    /// Every message the queue holds now (visible, in flight, delayed).
+    pub(super) async fn queue_total(client: &Client, name: &str) -> anyhow::Result<u64> {
+        let v = client.call(Method::GET, "/v1/admin/queues", None).await?;
+        Ok(v["queues"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|q| q["name"] == name)
+            .map_or(0, |q| {
+                ["visible", "in_flight", "delayed"]
+                    .iter()
+                    .map(|k| q[*k].as_u64().unwrap_or(0))
+                    .sum()
+            }))
+    }
+
+    /// Watch the queue empty (up to SQS's 60 s); what is still counted at the end.
+    pub(super) async fn follow_purge(
+        client: &Client,
+        name: &str,
+        before: u64,
+    ) -> anyhow::Result<u64> {
+        let bar = bar(before, "purging");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = queue_total(client, name).await?;
+            bar.set_position(before.saturating_sub(left));
+            if left == 0 || Instant::now() >= deadline {
+                bar.finish_and_clear();
+                return Ok(left);
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// Follow the newest move task of the queue at `path` until it ends; its last state.
+    pub(super) async fn follow_redrive(client: &Client, path: &str) -> anyhow::Result<Value> {
+        let mut shown: Option<ProgressBar> = None;
+        loop {
+            let v = client.call(Method::GET, path, None).await?;
+            let task = v["tasks"][0].clone();
+            let to_move = task["to_move"].as_u64().unwrap_or(0);
+            let moved = task["moved"].as_u64().unwrap_or(0);
+            let b = shown.get_or_insert_with(|| bar(to_move, "redriving"));
+            b.set_length(to_move.max(moved));
+            b.set_position(moved);
+            if task["status"] != "RUNNING" && task["status"] != "CANCELLING" {
+                b.finish_and_clear();
+                return Ok(task);
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -122,7 +122,17 @@ pub async fn serve(args: ConfigArgs, parts: Parts) -> anyhow::Result<()> {
     // The API's processes watch the queues (workers may be many, the API is where operators
     // look); in `serve` the workers' own counters give the error rates.
     let board = conveyor_api::alarms::AlarmBoard::default();
+    let dashboard = conveyor_api::dashboard::DashboardState::default();
     if parts.api() {
+        tokio::spawn(
+            crate::sampler::Sampler {
+                queue: queue.clone(),
+                queues: settings.queues.clone(),
+                stats: worker_stats.clone(),
+                samples: dashboard.samples.clone(),
+            }
+            .run(stopped.clone()),
+        );
         if let Some(alarms) = crate::alarms::Alarms::new(
             &settings,
             queue.clone(),
@@ -157,6 +167,7 @@ pub async fn serve(args: ConfigArgs, parts: Parts) -> anyhow::Result<()> {
             idempotency,
             finished_jobs: Default::default(),
             alarms: board,
+            dashboard,
         };
         let app = conveyor_api::router(state, conveyor_api::ApiLimits::default());
         crate::listener::serve(listener, app, settings.connections, terminated.clone())

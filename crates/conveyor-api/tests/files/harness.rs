@@ -98,6 +98,7 @@ impl App {
             idempotency: Arc::new(conveyor_api::StoreKeys::new(store.clone())),
             finished_jobs: Default::default(),
             alarms: Default::default(),
+            dashboard: Default::default(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

@@ -500,14 +500,19 @@ impl crate::Queue for EmbeddedEngine {
                 "a peek shows 1 to 100 messages, not {max}"
             )));
         }
-        // The cursor is the last row id shown: rows only ever get higher ids.
-        let after: i64 = match after {
-            None => 0,
-            Some(text) => text.parse().map_err(|_| {
-                QueueError::invalid(format!(
-                    "{text:?} is not a peek cursor; pass the `next` of the page before"
-                ))
-            })?,
+        // In the order of the retention index (queue, retention start = when sent or moved
+        // here, row id), so a page reads `max` index entries however long the queue is; the
+        // cursor is the last message's pair, which a receive does not change.
+        let (after_time, after_id): (i64, i64) = match after {
+            None => (i64::MIN, i64::MIN),
+            Some(text) => text
+                .split_once('-')
+                .and_then(|(t, i)| Some((t.parse().ok()?, i.parse().ok()?)))
+                .ok_or_else(|| {
+                    QueueError::invalid(format!(
+                        "{text:?} is not a peek cursor; pass the `next` of the page before"
+                    ))
+                })?,
         };
         let now = self.inner.clock.now_millis();
         let queue_id = meta.id;
@@ -515,10 +520,12 @@ impl crate::Queue for EmbeddedEngine {
             .read(move |conn| {
                 conn.prepare_cached(
                     "SELECT m.id, p.message_id, p.body, p.attributes, m.group_id, p.sent_at, m.receive_count, \
-                     m.visible_at, p.dlq_source_arn FROM messages m JOIN payloads p ON p.id = m.payload_id \
-                     WHERE m.queue_id = ?1 AND m.id > ?2 ORDER BY m.id LIMIT ?3",
+                     m.visible_at, p.dlq_source_arn, m.retain_from \
+                     FROM messages m INDEXED BY messages_by_retention JOIN payloads p ON p.id = m.payload_id \
+                     WHERE m.queue_id = ?1 AND (m.retain_from, m.id) > (?2, ?3) \
+                     ORDER BY m.retain_from, m.id LIMIT ?4",
                 )?
-                .query_map(params![queue_id, after, max], |r| {
+                .query_map(params![queue_id, after_time, after_id, max], |r| {
                     Ok((
                         r.get::<_, i64>(0)?,
                         r.get::<_, String>(1)?,
@@ -529,6 +536,7 @@ impl crate::Queue for EmbeddedEngine {
                         r.get::<_, i64>(6)?,
                         r.get::<_, i64>(7)?,
                         r.get::<_, Option<String>>(8)?,
+                        r.get::<_, i64>(9)?,
                     ))
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()
@@ -536,12 +544,12 @@ impl crate::Queue for EmbeddedEngine {
             .await?;
         let full = rows.len() == max as usize;
         let next = if full {
-            rows.last().map(|r| r.0.to_string())
+            rows.last().map(|r| format!("{}-{}", r.9, r.0))
         } else {
             None
         };
         let mut messages = Vec::with_capacity(rows.len());
-        for (_, message_id, body, attributes, group_id, sent_at, receives, visible_at, source) in
+        for (_, message_id, body, attributes, group_id, sent_at, receives, visible_at, source, _) in
             rows
         {
             let attributes = match attributes.as_deref().map(serde_json::from_str).transpose() {

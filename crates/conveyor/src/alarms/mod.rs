@@ -23,7 +23,7 @@ use tokio::sync::watch;
 use notify::{Notice, Notifier};
 
 /// How often metrics are sampled; a period's datapoint is the maximum of its samples.
-const SAMPLE_EVERY: Duration = Duration::from_secs(5);
+pub(crate) const SAMPLE_EVERY: Duration = Duration::from_secs(5);
 
 struct Watched {
     /// `{queue name}-{metric}`, as infra/ names the CloudWatch alarm.
@@ -131,18 +131,16 @@ impl Alarms {
             self.board.clone(),
             stop.clone(),
         );
-        let mut tick = tokio::time::interval(SAMPLE_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = stop.changed() => return,
-            }
-            if *stop.borrow() {
-                return;
-            }
+        let mut tick = crate::ticks::every(SAMPLE_EVERY);
+        while crate::ticks::next(&mut tick, &mut stop).await {
             self.round(&notifier).await;
         }
+    }
+
+    /// One round with nowhere to tell: what `conveyor bench dashboard` times.
+    pub(crate) async fn evaluate_once(&mut self) {
+        let nobody = Notifier::start(Vec::new(), self.board.clone(), watch::channel(false).1);
+        self.round(&nobody).await;
     }
 
     async fn round(&mut self, notifier: &Notifier) {

@@ -208,6 +208,14 @@ async fn ingest_keys_reach_no_operator_route_and_cross_site_posts_are_refused() 
     let (status, page) = http(&server.address, "GET", "/dashboard", &[], "").await;
     assert_eq!(status, 200);
     assert!(page.contains("Operator key"), "{page}");
+    let (status, _) = http(&server.address, "GET", "/dashboard", &[INGEST], "").await;
+    assert_eq!(status, 403, "an ingest key does not open the dashboard");
+    let (status, page) = http(&server.address, "GET", "/dashboard", &[OPERATOR], "").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("csrf-token"),
+        "a script with an operator key gets the page"
+    );
     let form = ("content-type", "application/x-www-form-urlencoded");
     let (status, _) = http(
         &server.address,

@@ -111,6 +111,31 @@ fn open(state: &ApiState) -> bool {
 }
 
 async fn page(State(state): State<ApiState>, headers: HeaderMap) -> Response {
+    // A script sending a key: an operator key gets the page, any other key is refused as on
+    // every operator route (a browser sends no Authorization header, and signs in instead).
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    if let Some(key) = presented {
+        if crate::one_of(&state.settings.operator_keys, key) {
+            let (id, csrf) = state.dashboard.sessions.open();
+            let mut response = dashboard_page(&state, &csrf);
+            set(&mut response, &session::set_cookie(&id, https(&headers)));
+            return response;
+        }
+        let status = if crate::one_of(&state.settings.api_keys, key) {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::UNAUTHORIZED
+        };
+        return login_page(
+            status,
+            &state,
+            "that key does not open the dashboard: use an operator key",
+        );
+    }
     let csrf = match state.dashboard.sessions.csrf_of(&headers) {
         Some(csrf) => csrf,
         None if open(&state) => {
@@ -221,10 +246,18 @@ pub struct OverviewQuery {
 pub async fn overview(
     State(state): State<ApiState>,
     axum::extract::Query(q): axum::extract::Query<OverviewQuery>,
-) -> Json<Value> {
-    let mut v = state.dashboard.samples.overview(q.series.unwrap_or(true));
-    v["alarms"] = Value::Array(state.alarms.list());
-    v["environment"] = Value::String(state.settings.environment.clone());
-    v["paused_tag"] = Value::String(conveyor_queue::PAUSED_TAG.into());
-    Json(v)
+) -> Json<OverviewAnswer> {
+    Json(OverviewAnswer {
+        environment: state.settings.environment.clone(),
+        alarms: state.alarms.list(),
+        samples: state.dashboard.samples.overview(q.series.unwrap_or(true)),
+    })
+}
+
+#[derive(serde::Serialize)]
+pub struct OverviewAnswer {
+    environment: String,
+    alarms: Vec<Value>,
+    #[serde(flatten)]
+    samples: samples::Overview,
 }

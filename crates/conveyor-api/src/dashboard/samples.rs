@@ -6,7 +6,8 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, RwLock};
 
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 /// Samples kept per queue: an hour at 10 s.
 pub const KEPT: usize = 360;
@@ -55,63 +56,100 @@ impl Samples {
 
     /// Every queue's latest numbers and its last hour as series (`t` in Unix ms; throughput in
     /// messages per second and error rate in percent, both per sample interval; `null` where
-    /// the process has no workers for the queue).
-    pub fn overview(&self, with_series: bool) -> Value {
+    /// the process has no workers for the queue). Typed, not a `Value` tree: an hour of 100
+    /// queues is 180,000 numbers, serialized straight from these vectors.
+    pub fn overview(&self, with_series: bool) -> Overview {
         let p = self.0.read().unwrap_or_else(|e| e.into_inner());
-        let queues: Vec<Value> = p
+        let queues = p
             .queues
             .iter()
             .map(|(name, (dlq, series))| {
                 let last = series.back().cloned().unwrap_or_default();
-                let mut q = json!({
-                    "name": name, "dlq": dlq, "sampled_at": last.at,
-                    "visible": last.visible, "in_flight": last.in_flight, "delayed": last.delayed,
-                    "oldest_age_seconds": last.oldest_age_seconds, "dlq_visible": last.dlq_visible,
-                    "paused": last.paused,
-                });
-                if with_series {
-                    q["series"] = series_of(series);
+                QueueView {
+                    name: name.clone(),
+                    dlq: dlq.clone(),
+                    sampled_at: last.at,
+                    visible: last.visible,
+                    in_flight: last.in_flight,
+                    delayed: last.delayed,
+                    oldest_age_seconds: last.oldest_age_seconds,
+                    dlq_visible: last.dlq_visible,
+                    paused: last.paused,
+                    series: with_series.then(|| series_of(series)),
                 }
-                q
             })
             .collect();
-        json!({ "queues": queues, "failures": p.failures, "kept": KEPT, "interval_seconds": 10 })
+        Overview {
+            queues,
+            failures: p.failures.clone(),
+            kept: KEPT,
+            interval_seconds: 10,
+        }
     }
 }
 
-fn series_of(samples: &VecDeque<QueueSample>) -> Value {
-    let mut t = Vec::with_capacity(samples.len());
-    let mut visible = Vec::with_capacity(samples.len());
-    let mut dlq = Vec::with_capacity(samples.len());
-    let mut throughput = Vec::with_capacity(samples.len());
-    let mut error_rate = Vec::with_capacity(samples.len());
+/// What `GET /v1/admin/overview` answers (the route adds the alarms).
+#[derive(Debug, Serialize)]
+pub struct Overview {
+    pub queues: Vec<QueueView>,
+    pub failures: Vec<Value>,
+    pub kept: usize,
+    pub interval_seconds: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct QueueView {
+    pub name: String,
+    pub dlq: Option<String>,
+    pub sampled_at: i64,
+    pub visible: u64,
+    pub in_flight: u64,
+    pub delayed: u64,
+    pub oldest_age_seconds: Option<u64>,
+    pub dlq_visible: Option<u64>,
+    pub paused: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub series: Option<Series>,
+}
+
+/// A queue's last hour, one entry per sample.
+#[derive(Debug, Default, Serialize, PartialEq)]
+pub struct Series {
+    pub t: Vec<i64>,
+    pub visible: Vec<u64>,
+    pub dlq_visible: Vec<Option<u64>>,
+    pub throughput: Vec<Option<f64>>,
+    pub error_rate: Vec<Option<f64>>,
+}
+
+fn series_of(samples: &VecDeque<QueueSample>) -> Series {
+    let mut out = Series::default();
     let mut before: Option<&QueueSample> = None;
     for s in samples {
-        t.push(json!(s.at));
-        visible.push(json!(s.visible));
-        dlq.push(json!(s.dlq_visible));
+        out.t.push(s.at);
+        out.visible.push(s.visible);
+        out.dlq_visible.push(s.dlq_visible);
         let (rate, errors) = match (before, s.processed, s.failed) {
             (Some(b), Some(done), Some(failed)) if s.at > b.at => {
                 let done = done.saturating_sub(b.processed.unwrap_or(done));
                 let failed = failed.saturating_sub(b.failed.unwrap_or(failed));
                 let seconds = (s.at - b.at) as f64 / 1000.0;
                 let attempts = done + failed;
-                (
-                    json!(((done as f64 / seconds) * 100.0).round() / 100.0),
-                    if attempts == 0 {
-                        json!(0.0)
-                    } else {
-                        json!(((failed as f64 * 100.0 / attempts as f64) * 10.0).round() / 10.0)
-                    },
-                )
+                let rate = ((done as f64 / seconds) * 100.0).round() / 100.0;
+                let errors = if attempts == 0 {
+                    0.0
+                } else {
+                    ((failed as f64 * 100.0 / attempts as f64) * 10.0).round() / 10.0
+                };
+                (Some(rate), Some(errors))
             }
-            _ => (Value::Null, Value::Null),
+            _ => (None, None),
         };
-        throughput.push(rate);
-        error_rate.push(errors);
+        out.throughput.push(rate);
+        out.error_rate.push(errors);
         before = Some(s);
     }
-    json!({ "t": t, "visible": visible, "dlq_visible": dlq, "throughput": throughput, "error_rate": error_rate })
+    out
 }
 
 #[cfg(test)]
@@ -134,12 +172,13 @@ mod tests {
         s.record("jobs", Some("jobs-dlq"), at(0, 0, 0));
         s.record("jobs", Some("jobs-dlq"), at(10, 50, 0));
         s.record("jobs", Some("jobs-dlq"), at(20, 95, 5));
-        let o = s.overview(true);
+        let o = serde_json::to_value(s.overview(true)).unwrap();
         let series = &o["queues"][0]["series"];
-        assert_eq!(series["throughput"], json!([null, 5.0, 4.5]));
-        assert_eq!(series["error_rate"], json!([null, 0.0, 10.0]));
+        assert_eq!(series["throughput"], serde_json::json!([null, 5.0, 4.5]));
+        assert_eq!(series["error_rate"], serde_json::json!([null, 0.0, 10.0]));
         assert_eq!(o["queues"][0]["dlq"], "jobs-dlq");
-        assert!(s.overview(false)["queues"][0].get("series").is_none());
+        let light = serde_json::to_value(s.overview(false)).unwrap();
+        assert!(light["queues"][0].get("series").is_none());
     }
 
     #[test]
@@ -149,10 +188,8 @@ mod tests {
             s.record("jobs", None, at(n * 10, 0, 0));
         }
         let o = s.overview(true);
-        assert_eq!(
-            o["queues"][0]["series"]["t"].as_array().unwrap().len(),
-            KEPT
-        );
-        assert_eq!(o["queues"][0]["series"]["t"][0], 40 * 10_000);
+        let t = &o.queues[0].series.as_ref().unwrap().t;
+        assert_eq!(t.len(), KEPT);
+        assert_eq!(t[0], 40 * 10_000);
     }
 }

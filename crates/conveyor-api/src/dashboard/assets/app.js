@@ -280,7 +280,14 @@ async function showTimeline(id, queue) {
     const v = await call("GET", "/v1/admin/messages/" + encodeURIComponent(id) + "/timeline" + query);
     $("timeline-section").hidden = false;
     $("timeline-id").textContent = id;
-    $("timeline-status").textContent = "now: " + (v.status ? v.status.status : "unknown");
+    const now = v.status ? v.status.status : "unknown";
+    $("timeline-status").textContent = "now: " + now + (v.status && v.status.queue ? " in " + v.status.queue : "");
+    const result = $("timeline-result");
+    result.hidden = !(v.status && v.status.result_key);
+    if (!result.hidden) {
+      $("timeline-result-key").textContent = v.status.result_key;
+      $("timeline-output").textContent = JSON.stringify(v.status.output === undefined ? v.status.error : v.status.output, null, 2);
+    }
     const body = $("timeline").tBodies[0];
     body.replaceChildren();
     for (const e of v.events) {

@@ -24,6 +24,11 @@ pub enum ApiError {
     /// A request the framework refused before a handler ran (wrong content type, bad JSON).
     Rejected(StatusCode, String),
     Unavailable(String),
+    /// Analytics events refused: each with its index and reason, in the error's `rejected`.
+    RejectedEvents {
+        message: String,
+        rejected: Vec<serde_json::Value>,
+    },
     Queue(QueueError),
     /// An object store failure no request can fix (logged, answered without its detail).
     Store(conveyor_store::StoreError),
@@ -63,6 +68,15 @@ impl IntoResponse for ApiError {
                 return response;
             }
             ApiError::PayloadTooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", m),
+            ApiError::RejectedEvents { message, rejected } => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Json(serde_json::json!({ "error": {
+                        "code": "events_rejected", "message": message, "rejected": rejected,
+                    } })),
+                )
+                    .into_response();
+            }
             ApiError::Rejected(status, m) => (
                 status,
                 match status {

@@ -19,21 +19,12 @@ use crate::idempotency::{fingerprint, once, ScopedKey};
 use crate::openapi::{AcceptedBody, ApiRefusals, ErrorBody, IdempotencyHeader};
 use crate::{ApiError, ApiJson, ApiState};
 
-type Accepted = (StatusCode, Json<Value>);
+pub(crate) type Accepted = (StatusCode, Json<Value>);
 
-/// How a route answers with the ids it enqueued.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Ids {
-    /// `{"message_id": …}`: the route sends one message.
-    One,
-    /// `{"message_ids": […]}`: the route may send several, so even one is a list.
-    List,
-}
-
-/// `202` with the ids in the route's shape, each with its job status URL.
-fn accepted(ids: Vec<String>, urls: Vec<String>, shape: Ids) -> Accepted {
-    let body = match (ids.as_slice(), urls.as_slice(), shape) {
-        ([one], [url], Ids::One) => serde_json::json!({ "message_id": one, "status_url": url }),
+/// `202` with the one id the route sent and its job status URL.
+fn accepted(ids: Vec<String>, urls: Vec<String>) -> Accepted {
+    let body = match (ids.as_slice(), urls.as_slice()) {
+        ([one], [url]) => serde_json::json!({ "message_id": one, "status_url": url }),
         _ => serde_json::json!({ "message_ids": ids, "status_urls": urls }),
     };
     (StatusCode::ACCEPTED, Json(body))
@@ -82,12 +73,7 @@ async fn enqueue(
     route: &str,
     key: &str,
     messages: Vec<(String, Option<String>)>,
-    shape: Ids,
 ) -> Result<Response, ApiError> {
-    let queue = state.settings.queue(key).ok_or_else(|| {
-        ApiError::NotFound(format!("this deployment has no {key} queue configured"))
-    })?;
-    let idempotency = ScopedKey::from_request(headers, route)?;
     let request = fingerprint(
         std::iter::once(route).chain(
             messages
@@ -95,6 +81,24 @@ async fn enqueue(
                 .flat_map(|(body, group)| [body.as_str(), group.as_deref().unwrap_or("")]),
         ),
     );
+    enqueue_as(state, headers, route, key, &request, messages, accepted).await
+}
+
+/// `enqueue` for a route whose messages carry what differs between a request and its retry
+/// (a receive time): the caller fingerprints the request itself, and says how to answer.
+pub(crate) async fn enqueue_as(
+    state: &ApiState,
+    headers: &HeaderMap,
+    route: &str,
+    key: &str,
+    request: &str,
+    messages: Vec<(String, Option<String>)>,
+    answer: impl FnOnce(Vec<String>, Vec<String>) -> Accepted,
+) -> Result<Response, ApiError> {
+    let queue = state.settings.queue(key).ok_or_else(|| {
+        ApiError::NotFound(format!("this deployment has no {key} queue configured"))
+    })?;
+    let idempotency = ScopedKey::from_request(headers, route)?;
     let work = async {
         let sent_ms = crate::now_millis();
         // In order, one batch at a time: messages of one FIFO group keep the request's order.
@@ -103,9 +107,9 @@ async fn enqueue(
             .iter()
             .map(|id| crate::jobs::status_url(state, &queue.name, id, sent_ms))
             .collect();
-        Ok(accepted(ids, urls, shape))
+        Ok(answer(ids, urls))
     };
-    once(state, idempotency.as_ref(), &request, work).await
+    once(state, idempotency.as_ref(), request, work).await
 }
 
 /// Send `messages` (bodies with their FIFO group ids) to `queue` in batches of ten, `parallel`
@@ -206,7 +210,6 @@ pub async fn feedback(
         "/v1/feedback",
         "feedback",
         vec![(body.to_string(), Some(f.user_id))],
-        Ids::One,
     )
     .await
 }
@@ -241,61 +244,6 @@ pub async fn email(
         "/v1/emails",
         "emails",
         vec![(body.to_string(), Some(e.to.to_ascii_lowercase()))],
-        Ids::One,
-    )
-    .await
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct AnalyticsBatch {
-    events: Vec<AnalyticsEvent>,
-}
-
-#[derive(Debug, Deserialize, serde::Serialize, utoipa::ToSchema)]
-pub struct AnalyticsEvent {
-    name: String,
-    #[serde(default)]
-    user_id: Option<String>,
-    #[serde(default)]
-    timestamp: Option<Value>,
-    #[serde(default)]
-    properties: Option<Value>,
-}
-
-/// Most events one request may carry.
-const MAX_EVENTS: usize = 500;
-
-#[utoipa::path(post, path = "/v1/analytics/events", tag = "ingest", request_body = AnalyticsBatch, params(IdempotencyHeader),
-    responses((status = 202, description = "Durably enqueued", body = AcceptedBody), ApiRefusals),
-    security(("api_key" = [])))]
-pub async fn analytics_events(
-    State(state): State<ApiState>,
-    headers: HeaderMap,
-    ApiJson(batch): ApiJson<AnalyticsBatch>,
-) -> Result<Response, ApiError> {
-    if batch.events.is_empty() || batch.events.len() > MAX_EVENTS {
-        return Err(ApiError::BadRequest(format!(
-            "events must hold 1 to {MAX_EVENTS} events"
-        )));
-    }
-    let mut messages = Vec::with_capacity(batch.events.len());
-    for (i, event) in batch.events.into_iter().enumerate() {
-        text_field(&format!("events[{i}].name"), &event.name, 128)?;
-        if let Some(u) = &event.user_id {
-            group_field(&format!("events[{i}].user_id"), u)?;
-        }
-        let group = event.user_id.clone().unwrap_or_else(|| "anonymous".into());
-        let body =
-            serde_json::to_string(&event).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-        messages.push((body, Some(group)));
-    }
-    enqueue(
-        &state,
-        &headers,
-        "/v1/analytics/events",
-        "analytics",
-        messages,
-        Ids::List,
     )
     .await
 }
@@ -337,7 +285,6 @@ pub async fn testflight_invitation(
         "/v1/testflight/invitations",
         "testflight",
         vec![(body.to_string(), Some(inv.email.to_ascii_lowercase()))],
-        Ids::One,
     )
     .await
 }
@@ -375,13 +322,5 @@ pub async fn generic_message(
         other => other.to_string(),
     };
     let route = format!("/v1/queues/{queue}/messages");
-    enqueue(
-        &state,
-        &headers,
-        &route,
-        &queue,
-        vec![(body, m.group_id)],
-        Ids::One,
-    )
-    .await
+    enqueue(&state, &headers, &route, &queue, vec![(body, m.group_id)]).await
 }

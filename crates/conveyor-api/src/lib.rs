@@ -6,6 +6,7 @@
 
 mod admin;
 pub mod alarms;
+pub mod analytics;
 pub mod campaigns;
 pub mod dashboard;
 mod error;
@@ -87,7 +88,7 @@ fn v1_routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
         .routes(routes!(ingest::feedback))
         .routes(routes!(ingest::email))
-        .routes(routes!(ingest::analytics_events))
+        .routes(routes!(analytics::analytics_events))
         .routes(routes!(ingest::testflight_invitation))
         .routes(routes!(ingest::generic_message))
         .routes(routes!(jobs::status))

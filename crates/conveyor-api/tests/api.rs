@@ -155,43 +155,85 @@ async fn feedback_is_enqueued_durably_in_the_users_group() {
 }
 
 #[tokio::test]
-async fn an_analytics_batch_becomes_one_message_per_event() {
+async fn an_analytics_request_becomes_one_message_and_bad_events_are_refused_by_index() {
     let app = app("", ApiLimits::default()).await;
-    let events: Vec<String> = (0..23)
+    let mut events: Vec<String> = (0..23)
         .map(|i| {
             format!(
-                r#"{{"name":"tap","user_id":"u{}","properties":{{"i":{i}}}}}"#,
-                i % 3
+                r#"{{"name":"tap","user_id":"u{}","timestamp":"2026-12-01T10:00:0{}Z","properties":{{"i":{i}}}}}"#,
+                i % 3,
+                i % 10
             )
         })
         .collect();
-    let (status, body, _) = call(
-        &app,
-        "POST",
-        "/v1/analytics/events",
-        &[JSON],
-        &format!(r#"{{"events":[{}]}}"#, events.join(",")),
-    )
-    .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    assert_eq!(body["message_ids"].as_array().unwrap().len(), 23);
+    events.insert(5, r#"{"name":"../etc","user_id":"u1"}"#.into());
+    events.push(r#"{"name":"open","timestamp":"10000-01-01T00:00:00Z"}"#.into());
+    let body = format!(r#"{{"events":[{}]}}"#, events.join(","));
+    let (status, answer, _) = call(&app, "POST", "/v1/analytics/events", &[JSON], &body).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
     assert_eq!(
-        app.engine
-            .counts(&queue_name(&app, "analytics"))
-            .await
-            .unwrap()
-            .visible,
-        23
+        answer["message_ids"].as_array().unwrap().len(),
+        1,
+        "{answer}"
     );
-    let (status, body, _) = call(
+    assert_eq!(answer["accepted"], 23);
+    let rejected: Vec<i64> = answer["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["index"].as_i64().unwrap())
+        .collect();
+    assert_eq!(rejected, [5, 24], "{answer}");
+    let queue = queue_name(&app, "analytics");
+    let got = app
+        .engine
+        .receive(&queue, conveyor_queue::ReceiveRequest::up_to(10))
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    let stored: serde_json::Value = serde_json::from_str(&got[0].body).unwrap();
+    let stored = stored["events"].as_array().unwrap();
+    assert_eq!(stored.len(), 23);
+    assert_eq!(stored[0]["timestamp"], 1_796_119_200_000i64);
+    assert!(stored[0]["received_at"].as_i64().unwrap() > 1_796_119_200_000);
+
+    // Atomic: one bad event, nothing queued, every reason given.
+    let (status, answer, _) = call(
         &app,
         "POST",
-        "/v1/analytics/events",
+        "/v1/analytics/events?atomic=true",
         &[JSON],
-        r#"{"events":[]}"#,
+        &body,
     )
     .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(answer["error"]["rejected"].as_array().unwrap().len(), 2);
+    assert!(answer["error"]["rejected"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("dot"));
+    let too_many = format!(
+        r#"{{"events":[{}]}}"#,
+        vec![r#"{"name":"x"}"#; 501].join(",")
+    );
+    for refused in [r#"{"events":[]}"#.to_string(), too_many] {
+        let (status, answer, _) =
+            call(&app, "POST", "/v1/analytics/events", &[JSON], &refused).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    }
+    assert_eq!(
+        app.engine.counts(&queue).await.unwrap().in_flight,
+        1,
+        "nothing more queued"
+    );
+
+    // A retry under the same Idempotency-Key is the same request, though stamped later.
+    let headers = [JSON, ("idempotency-key", "batch-9")];
+    let one = r#"{"events":[{"name":"open"}]}"#;
+    let (_, first, _) = call(&app, "POST", "/v1/analytics/events", &headers, one).await;
+    let (status, again, _) = call(&app, "POST", "/v1/analytics/events", &headers, one).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{again}");
+    assert_eq!(first["message_ids"], again["message_ids"]);
 }
 
 #[tokio::test]

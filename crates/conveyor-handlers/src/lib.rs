@@ -4,6 +4,8 @@
 //! (the `every_kind_is_one_module_and_one_arm` test checks the three agree). Handlers that need
 //! heavy dependencies sit behind cargo features, on by default.
 
+#[cfg(feature = "analytics")]
+pub mod analytics;
 #[cfg(feature = "http")]
 mod discord;
 #[cfg(feature = "email")]

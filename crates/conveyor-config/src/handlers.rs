@@ -8,8 +8,8 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
 pub use crate::services::{
-    DiscordConfig, EmailConfig, EmailTemplate, EmailTransport, SlackConfig, SmtpSecurity,
-    TestflightConfig, ZendeskConfig,
+    AnalyticsColumn, AnalyticsColumnType, AnalyticsConfig, DiscordConfig, EmailConfig,
+    EmailTemplate, EmailTransport, SlackConfig, SmtpSecurity, TestflightConfig, ZendeskConfig,
 };
 use crate::Span;
 
@@ -39,6 +39,8 @@ pub enum HandlerConfig {
     Email(EmailConfig),
     /// Invite a TestFlight beta tester (App Store Connect API).
     Testflight(TestflightConfig),
+    /// Batch analytics events into Parquet under Athena partitions.
+    Analytics(AnalyticsConfig),
 }
 
 impl HandlerConfig {
@@ -55,15 +57,17 @@ impl HandlerConfig {
             HandlerConfig::Slack(_) => "slack",
             HandlerConfig::Email(_) => "email",
             HandlerConfig::Testflight(_) => "testflight",
+            HandlerConfig::Analytics(_) => "analytics",
         }
     }
 
     /// The secrets this handler names, with the kind that needs each (steps included).
     pub fn secrets(&self) -> Vec<(&'static str, &str)> {
         match self {
-            HandlerConfig::Log {} | HandlerConfig::Fail {} | HandlerConfig::Function(_) => {
-                Vec::new()
-            }
+            HandlerConfig::Log {}
+            | HandlerConfig::Fail {}
+            | HandlerConfig::Function(_)
+            | HandlerConfig::Analytics(_) => Vec::new(),
             HandlerConfig::Http(h) => h
                 .signing_secret
                 .iter()

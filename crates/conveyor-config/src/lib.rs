@@ -33,9 +33,9 @@ pub use duration::Span;
 pub use files::FilesSettings;
 pub use filter::FilterPattern;
 pub use handlers::{
-    DiscordConfig, EmailConfig, EmailTemplate, EmailTransport, FunctionConfig, HandlerConfig,
-    HandlerSpec, HttpConfig, SlackConfig, SmtpSecurity, StepConfig, StepsConfig, TestflightConfig,
-    ZendeskConfig,
+    AnalyticsColumn, AnalyticsColumnType, AnalyticsConfig, DiscordConfig, EmailConfig,
+    EmailTemplate, EmailTransport, FunctionConfig, HandlerConfig, HandlerSpec, HttpConfig,
+    SlackConfig, SmtpSecurity, StepConfig, StepsConfig, TestflightConfig, ZendeskConfig,
 };
 pub use secret::Secret;
 pub use services::check_template;
@@ -617,7 +617,13 @@ fn environment_settings(
             alarms: alarms::resolve_rules(env, key, &base.alarms, o.alarms.as_ref())?,
         };
         let q = QueueSettings {
-            worker: worker::for_function(env, key, q.worker.clone(), &q.handler, q.visibility)?,
+            worker: worker::for_analytics(
+                env,
+                key,
+                worker::for_function(env, key, q.worker.clone(), &q.handler, q.visibility)?,
+                &q.handler,
+                q.visibility,
+            )?,
             ..q
         };
         check_queue(env, &q)?;
@@ -748,6 +754,7 @@ fn handler(
         HandlerConfig::Zendesk(z) => z.check(),
         HandlerConfig::Discord(d) => d.check(),
         HandlerConfig::Slack(s) => s.check(),
+        HandlerConfig::Analytics(a) => a.check(),
         HandlerConfig::Email(e) => e.check(),
         HandlerConfig::Testflight(t) => t.check(),
         _ => Ok(()),

@@ -177,6 +177,118 @@ impl SlackConfig {
     }
 }
 
+/// `kind = "analytics"`: events batched into Parquet under Athena partitions,
+/// `{prefix}/{name}/year=YYYY/month=MM/day=DD/hour=HH/…parquet` by each event's own hour. A
+/// buffer is flushed when its messages reach `max_bytes` or its first message is `max_age` old
+/// (the worker's batch, which this sets).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyticsConfig {
+    #[serde(default = "default_events_prefix")]
+    pub prefix: String,
+    /// Bytes of message bodies a buffer holds before it is flushed.
+    #[serde(default = "default_analytics_max_bytes")]
+    pub max_bytes: u64,
+    #[serde(default = "default_analytics_max_age")]
+    pub max_age: Span,
+    /// Typed columns taken from each event's properties.
+    #[serde(default)]
+    pub columns: Vec<AnalyticsColumn>,
+}
+
+/// A typed column of the events' Parquet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyticsColumn {
+    pub name: String,
+    /// A JSON pointer into the properties (`/plan`); by default `/{name}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: AnalyticsColumnType,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnalyticsColumnType {
+    String,
+    Int64,
+    Double,
+    Boolean,
+}
+
+fn default_events_prefix() -> String {
+    "events".into()
+}
+
+fn default_analytics_max_bytes() -> u64 {
+    64 * 1024 * 1024
+}
+
+fn default_analytics_max_age() -> Span {
+    Span(std::time::Duration::from_secs(60))
+}
+
+/// Columns every events file has, and the partition keys a query adds.
+const TAKEN_COLUMNS: [&str; 10] = [
+    "event_id",
+    "name",
+    "user_id",
+    "timestamp",
+    "received_at",
+    "properties",
+    "year",
+    "month",
+    "day",
+    "hour",
+];
+
+impl AnalyticsConfig {
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let plain = |t: &str| {
+            !t.is_empty()
+                && t.len() <= 64
+                && t.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                && !t.starts_with(|c: char| c.is_ascii_digit())
+        };
+        if !plain(&self.prefix) {
+            return Err(format!(
+                "prefix {:?} must be a plain folder name: lowercase letters, digits and _",
+                self.prefix
+            ));
+        }
+        if !(1024 * 1024..=1024 * 1024 * 1024).contains(&self.max_bytes) {
+            return Err(format!(
+                "max_bytes = {} is out of range: use 1 MiB (1048576) to 1 GiB",
+                self.max_bytes
+            ));
+        }
+        let mut seen = Vec::new();
+        for c in &self.columns {
+            if !plain(&c.name) {
+                return Err(format!(
+                    "column {:?}: a name is lowercase letters, digits and _ (Athena folds case)",
+                    c.name
+                ));
+            }
+            if TAKEN_COLUMNS.contains(&c.name.as_str()) || seen.contains(&&c.name) {
+                return Err(format!("column {:?} is taken: every events file has event_id, name, user_id, timestamp, received_at, properties, and the partitions year, month, day, hour", c.name));
+            }
+            if let Some(p) = &c.pointer {
+                if !p.starts_with('/') {
+                    return Err(format!(
+                        "column {}: pointer {p:?} is a JSON pointer, like \"/plan\"",
+                        c.name
+                    ));
+                }
+            }
+            seen.push(&c.name);
+        }
+        Ok(())
+    }
+}
+
 /// `kind = "email"`: one e-mail per message through SMTP or the SendGrid v3 API. The recipient,
 /// subject and parts are templates over the message body (with its `variables` alongside);
 /// a message names one of `templates` with its `template`, else `default` is used.

@@ -963,3 +963,48 @@ fn operator_keys_are_their_own_and_come_from_a_variable() {
     let e = from_text(&text).unwrap_err().to_string();
     assert!(e.contains("operator key"), "{e}");
 }
+
+#[test]
+fn the_analytics_handler_sets_the_worker_s_batch_and_its_mistakes_are_named() {
+    let with = |queue: &str| {
+        format!(
+            "instance = \"a\"\nuse_case = \"b\"\nenvironment = \"t\"\n[queues.events]\nvisibility = \"2m\"\n{queue}\n[environments.t]\ndata_dir = \"d\"\nbucket_suffix = \"x\"\n"
+        )
+    };
+    let c = from_text(&with(
+        "handler = { kind = \"analytics\", max_age = \"30s\", max_bytes = 8388608 }",
+    ))
+    .unwrap();
+    let batch = c.selected.queue("events").unwrap().worker.batch.unwrap();
+    assert_eq!(
+        (
+            batch.max_messages,
+            batch.max_wait.seconds(),
+            batch.max_bytes
+        ),
+        (10_000, 30, Some(8_388_608))
+    );
+    for (queue, says) in [
+        ("handler = { kind = \"analytics\", max_age = \"60s\" }", "below half"),
+        (
+            "handler = { kind = \"analytics\" }\nworker = { batch = { max_messages = 10, max_wait = \"1s\" } }",
+            "remove worker.batch",
+        ),
+        (
+            "handler = { kind = \"analytics\", max_age = \"10s\", columns = [{ name = \"hour\", type = \"int64\" }] }",
+            "is taken",
+        ),
+        (
+            "handler = { kind = \"analytics\", max_age = \"10s\", columns = [{ name = \"plan\", type = \"text\" }] }",
+            "unknown variant",
+        ),
+        (
+            "handler = { kind = \"analytics\", max_age = \"10s\", prefix = \"../up\" }",
+            "plain folder name",
+        ),
+        ("handler = { kind = \"analytics\", max_age = \"10s\", max_bytes = 10 }", "out of range"),
+    ] {
+        let e = from_text(&with(queue)).unwrap_err().to_string();
+        assert!(e.contains(says), "{queue}: {e}");
+    }
+}

@@ -66,6 +66,8 @@ pub struct WorkerSettings {
 pub struct BatchSettings {
     pub max_messages: usize,
     pub max_wait: Span,
+    /// Set by the analytics handler: the batch ends at this many bytes of bodies.
+    pub max_bytes: Option<usize>,
 }
 
 fn rate_key(text: &str) -> Result<RateKeySetting, String> {
@@ -174,6 +176,7 @@ pub(crate) fn resolve(
         batch: batch.map(|b| BatchSettings {
             max_messages: b.max_messages as usize,
             max_wait: b.max_wait,
+            max_bytes: None,
         }),
         concurrency,
         concurrency_set: concurrency_set.is_some(),
@@ -215,6 +218,7 @@ pub(crate) fn for_function(
     worker.batch = Some(BatchSettings {
         max_messages: f.batch_size as usize,
         max_wait: f.batching_window,
+        max_bytes: None,
     });
     if let Some(n) = f.maximum_concurrency {
         if worker.concurrency_set && worker.concurrency != n as usize {
@@ -225,5 +229,37 @@ pub(crate) fn for_function(
         }
         worker.concurrency = n as usize;
     }
+    Ok(worker)
+}
+
+/// The analytics handler's buffer is the worker's batch: up to 10,000 messages, flushed at
+/// `max_bytes` of bodies or `max_age` after the first arrived. Setting `[queues.X.worker]
+/// batch` as well is refused.
+pub(crate) fn for_analytics(
+    env: &str,
+    key: &str,
+    mut worker: WorkerSettings,
+    handler: &HandlerConfig,
+    visibility: Span,
+) -> Result<WorkerSettings, ConfigError> {
+    let HandlerConfig::Analytics(a) = handler else {
+        return Ok(worker);
+    };
+    if worker.batch.is_some() {
+        return Err(ConfigError::Invalid(format!(
+            "queues.{key}.worker ({env}): batch is set, but the analytics handler's buffer is its max_bytes and max_age: remove worker.batch"
+        )));
+    }
+    if a.max_age.0 * 2 >= visibility.0 {
+        return Err(ConfigError::Invalid(format!(
+            "queues.{key}.handler ({env}): max_age = {} must be below half the queue's visibility timeout ({visibility}), which keeps the buffered messages in flight",
+            a.max_age
+        )));
+    }
+    worker.batch = Some(BatchSettings {
+        max_messages: 10_000,
+        max_wait: a.max_age,
+        max_bytes: Some(a.max_bytes as usize),
+    });
     Ok(worker)
 }

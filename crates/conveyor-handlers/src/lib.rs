@@ -135,6 +135,10 @@ pub fn build(config: &HandlerConfig, env: &HandlerEnv) -> Result<Arc<dyn Handler
         HandlerConfig::Log {} => Arc::new(LogHandler),
         HandlerConfig::Fail {} => Arc::new(FailHandler),
         HandlerConfig::Function(c) => Arc::new(FunctionHandler::new(c, env)?),
+        #[cfg(feature = "analytics")]
+        HandlerConfig::Analytics(c) => Arc::new(analytics::AnalyticsHandler::new(c, env)),
+        #[cfg(not(feature = "analytics"))]
+        HandlerConfig::Analytics(_) => return Err(BuildError::NotBuilt("analytics")),
         #[cfg(feature = "http")]
         HandlerConfig::Http(c) => Arc::new(HttpHandler::new(c, env)?),
         #[cfg(feature = "http")]
@@ -181,6 +185,7 @@ mod tests {
             ),
             HandlerConfig::Discord(serde_json::from_value(serde_json::json!({})).unwrap()),
             HandlerConfig::Slack(serde_json::from_value(serde_json::json!({})).unwrap()),
+            HandlerConfig::Analytics(serde_json::from_value(serde_json::json!({})).unwrap()),
             HandlerConfig::Testflight(
                 serde_json::from_value(serde_json::json!({
                     "issuer_id": "i", "key_id": "k", "beta_group_id": "g",
@@ -210,6 +215,7 @@ mod tests {
                 | HandlerConfig::Zendesk(_)
                 | HandlerConfig::Discord(_)
                 | HandlerConfig::Slack(_)
+                | HandlerConfig::Analytics(_)
                 | HandlerConfig::Email(_)
                 | HandlerConfig::Testflight(_)
                 | HandlerConfig::Steps(_) => {}

@@ -339,6 +339,26 @@ impl Kind for Slack {
     }
 }
 
+/// Analytics writes only events batches: the contract's message is not one, so it is refused
+/// (a malformed message goes to the DLQ at once); success and retries are its own tests'.
+struct Analytics;
+impl Kind for Analytics {
+    fn ok(&self, _: &str) -> Option<HandlerConfig> {
+        None
+    }
+    fn retry(&self, _: &str) -> Option<HandlerConfig> {
+        None
+    }
+    fn reject(&self, _: &str) -> Option<HandlerConfig> {
+        Some(HandlerConfig::Analytics(
+            serde_json::from_value(serde_json::json!({})).unwrap(),
+        ))
+    }
+    fn hang(&self, _: &str) -> Option<HandlerConfig> {
+        None
+    }
+}
+
 fn email(base: &str, path: &str, timeout: u64) -> HandlerConfig {
     HandlerConfig::Email(
         serde_json::from_value(serde_json::json!({
@@ -420,6 +440,7 @@ fn case(config: &HandlerConfig) -> &'static dyn Kind {
         HandlerConfig::Zendesk(_) => &Zendesk,
         HandlerConfig::Discord(_) => &Discord,
         HandlerConfig::Slack(_) => &Slack,
+        HandlerConfig::Analytics(_) => &Analytics,
         HandlerConfig::Email(_) => &Email,
         HandlerConfig::Testflight(_) => &Testflight,
     }
@@ -525,6 +546,7 @@ handler_contract! {
     zendesk_keeps_the_handler_contract => zendesk("http://unused", "/", 1),
     discord_keeps_the_handler_contract => discord("hook_ok", 1),
     slack_keeps_the_handler_contract => slack("hook_ok", 1),
+    analytics_keeps_the_handler_contract => HandlerConfig::Analytics(serde_json::from_value(serde_json::json!({})).unwrap()),
     email_keeps_the_handler_contract => email("http://unused", "/", 1),
     testflight_keeps_the_handler_contract => testflight("http://unused", "/", 1),
 }

@@ -61,6 +61,7 @@ fn run(
         batch: Some(BatchLimits {
             max_messages: batch,
             max_wait: window,
+            max_bytes: None,
         }),
     };
     let stats = Arc::new(WorkerStats::default());

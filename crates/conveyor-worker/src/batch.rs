@@ -23,6 +23,8 @@ pub struct BatchLimits {
     /// How long the first message of a batch waits for others (below half the visibility
     /// timeout, which the configuration checks).
     pub max_wait: Duration,
+    /// The batch ends once its bodies reach this many bytes (the analytics handler's buffer).
+    pub max_bytes: Option<usize>,
 }
 
 /// Gather one batch; empty when nothing arrived within one poll.
@@ -35,7 +37,11 @@ async fn gather(
     let poll = worker.poll_wait.as_secs().clamp(0, 20) as u32;
     let mut batch: Vec<ReceivedMessage> = Vec::new();
     let mut deadline: Option<Instant> = None;
-    while batch.len() < limits.max_messages && !*stop.borrow() {
+    let mut bytes = 0;
+    while batch.len() < limits.max_messages
+        && limits.max_bytes.is_none_or(|most| bytes < most)
+        && !*stop.borrow()
+    {
         let wait = match deadline {
             None => poll,
             Some(d) => match d.checked_duration_since(Instant::now()) {
@@ -53,6 +59,7 @@ async fn gather(
                 if deadline.is_none() {
                     deadline = Some(Instant::now() + limits.max_wait);
                 }
+                bytes += got.iter().map(|m| m.body.len()).sum::<usize>();
                 batch.extend(got);
             }
             Err(e) => {

@@ -67,6 +67,9 @@ impl Handler for Paced {
     fn kind(&self) -> &'static str {
         self.inner.kind()
     }
+    fn result_keeps_body(&self) -> bool {
+        self.inner.result_keeps_body()
+    }
     async fn handle(&self, message: &ReceivedMessage) -> Outcome {
         let p = &self.pacing;
         let key = p.key.as_ref().map(|k| k.of(message));
@@ -137,6 +140,9 @@ impl Handler for SmokeProbes {
     fn kind(&self) -> &'static str {
         self.inner.kind()
     }
+    fn result_keeps_body(&self) -> bool {
+        self.inner.result_keeps_body()
+    }
     async fn handle(&self, message: &ReceivedMessage) -> Outcome {
         if let Some(answer) = probe_answer(message) {
             return answer;
@@ -190,6 +196,9 @@ impl Timed {
 impl Handler for Timed {
     fn kind(&self) -> &'static str {
         self.inner.kind()
+    }
+    fn result_keeps_body(&self) -> bool {
+        self.inner.result_keeps_body()
     }
     async fn handle(&self, message: &ReceivedMessage) -> Outcome {
         let started = Instant::now();
@@ -260,6 +269,9 @@ impl KeepInFlight {
 impl Handler for KeepInFlight {
     fn kind(&self) -> &'static str {
         self.inner.kind()
+    }
+    fn result_keeps_body(&self) -> bool {
+        self.inner.result_keeps_body()
     }
     async fn handle(&self, message: &ReceivedMessage) -> Outcome {
         let receipt = [message.receipt_handle.as_str()];

@@ -125,6 +125,12 @@ pub trait Handler: Send + Sync {
     /// Called once the message's result is stored (and before it is deleted): where a handler
     /// kept state for a redelivery, such as step checkpoints, it can let go of it now.
     async fn after_result(&self, _message: &ReceivedMessage) {}
+    /// Whether the result record repeats the message body. A handler whose output already holds
+    /// the body's substance (analytics: the events are in Parquet) says no, so nothing is
+    /// stored twice; the record still exists, with `body_bytes` instead.
+    fn result_keeps_body(&self) -> bool {
+        true
+    }
 }
 
 /// How to run the workers of one queue.
@@ -636,9 +642,14 @@ async fn store_result(
     // worker died after storing, before deleting) overwrites its own result instead of adding one.
     let key =
         conveyor_store::result_key(&worker.queue, &message.message_id, message.sent_timestamp)?;
-    let body = serde_json::from_str::<serde_json::Value>(&message.body)
-        .unwrap_or_else(|_| serde_json::Value::String(message.body.clone()));
+    let body = if worker.handler.result_keeps_body() {
+        serde_json::from_str::<serde_json::Value>(&message.body)
+            .unwrap_or_else(|_| serde_json::Value::String(message.body.clone()))
+    } else {
+        serde_json::Value::Null
+    };
     let record = serde_json::json!({
+        "body_bytes": message.body.len(),
         "message_id": message.message_id,
         "queue": worker.queue,
         "status": status,

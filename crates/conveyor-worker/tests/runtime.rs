@@ -374,6 +374,7 @@ async fn a_rate_holds_in_batch_mode_too() {
     rate_holds(Some(conveyor_worker::BatchLimits {
         max_messages: 5,
         max_wait: Duration::from_millis(200),
+        max_bytes: None,
     }))
     .await;
 }
@@ -542,6 +543,7 @@ async fn a_batch_handler_gets_up_to_its_limit_and_a_partial_failure_deletes_only
     w.batch = Some(conveyor_worker::BatchLimits {
         max_messages: 100,
         max_wait: Duration::from_secs(2),
+        max_bytes: None,
     });
     let stats = Arc::new(WorkerStats::default());
     let (stop, task) = start(&f, w, stats.clone());

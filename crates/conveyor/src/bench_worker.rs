@@ -194,10 +194,12 @@ pub async fn run(b: WorkerBench) -> anyhow::Result<()> {
     let batch = Some(BatchLimits {
         max_messages: 100,
         max_wait: Duration::from_millis(200),
+        max_bytes: None,
     });
     let tens = Some(BatchLimits {
         max_messages: 10,
         max_wait: Duration::ZERO,
+        max_bytes: None,
     });
     let (mut raw, mut single, mut batched) = (Vec::new(), Vec::new(), Vec::new());
     // Interleaved, so a noisy moment of the shared machine falls on every contender alike.

@@ -105,6 +105,7 @@ pub async fn serve(args: ConfigArgs, parts: Parts) -> anyhow::Result<()> {
                 batch: q.worker.batch.map(|b| conveyor_worker::BatchLimits {
                     max_messages: b.max_messages,
                     max_wait: b.max_wait.0,
+                    max_bytes: b.max_bytes,
                 }),
             };
             let stats = Arc::new(WorkerStats::default());

@@ -194,6 +194,14 @@ pub async fn analytics_events(
             Err(reason) => rejected.push(json!({ "index": index, "reason": reason })),
         }
     }
+    for e in &good {
+        let name = e["name"].as_str().unwrap_or_default().to_string();
+        metrics::counter!("conveyor_analytics_events_total", "name" => name, "outcome" => "accepted")
+            .increment(1);
+    }
+    // A refused event's name may be the very thing wrong with it: counted without one.
+    metrics::counter!("conveyor_analytics_events_total", "name" => "", "outcome" => "rejected")
+        .increment(rejected.len() as u64);
     if good.is_empty() || (atomic && !rejected.is_empty()) {
         let first = rejected
             .first()

@@ -44,8 +44,10 @@ async fn gather(
     {
         let wait = match deadline {
             None => poll,
+            // A second at a time while gathering, so a stop is seen within one and the batch
+            // so far is handled (an analytics buffer flushed) instead of waiting out max_wait.
             Some(d) => match d.checked_duration_since(Instant::now()) {
-                Some(left) => left.as_secs().min(20) as u32,
+                Some(left) => left.as_secs().min(1) as u32,
                 None => break,
             },
         };

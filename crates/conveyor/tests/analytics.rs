@@ -131,3 +131,49 @@ async fn posted_events_are_counted_by_duckdb_per_name_and_hour_each_once() {
         "{record}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_stop_flushes_the_buffer_instead_of_waiting_out_max_age() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &CONFIG
+            .replace("visibility = \"30s\"", "visibility = \"2m\"")
+            .replace("max_age = \"2s\"", "max_age = \"50s\""),
+    );
+    let data = dir.path().join("data");
+    let mut server = start(&data, &[], Some(&config));
+    for request in 0..5 {
+        let events: Vec<Value> = (0..20)
+            .map(|i| json!({ "name": "open", "timestamp": TEN + request * 100 + i }))
+            .collect();
+        let (status, body) = http(
+            &server.address,
+            "POST",
+            "/v1/analytics/events",
+            &[JSON],
+            &json!({ "events": events }).to_string(),
+        )
+        .await;
+        assert_eq!(status, 202, "{body}");
+    }
+    // Let the worker gather them into its (50 s) buffer, then stop.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let stopped = Instant::now();
+    assert!(terminate(&mut server).success());
+    assert!(
+        stopped.elapsed() < Duration::from_secs(10),
+        "the stop waited out max_age: {:?}",
+        stopped.elapsed()
+    );
+    let files = format!("{}/objects/events/**/*.parquet", data.display());
+    let rows = duckdb(&format!(
+        "SELECT count(*), count(DISTINCT event_id) FROM read_parquet('{files}', hive_partitioning = true)"
+    ));
+    assert_eq!(rows, ["100|100"]);
+    let conn = rusqlite::Connection::open(data.join("queue.db")).unwrap();
+    let left: i64 = conn
+        .query_row("SELECT count(*) FROM messages", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(left, 0, "flushed and deleted");
+}

@@ -171,12 +171,15 @@ impl AnalyticsHandler {
                 .map_err(|e| failed("cannot write Parquet", &e))?;
             let temporary = format!("{}/tmp/{batch}/{n}.parquet", self.area());
             let published = format!("{}/{name}/{hour}/{first}-{batch}.parquet", self.prefix);
+            let size = bytes.len() as u64;
             self.store
                 .put(&temporary, bytes)
                 .await
                 .map_err(|e| failed("cannot store a file", &e))?;
             metrics::counter!("conveyor_analytics_events_flushed_total", "name" => name.clone())
                 .increment(events.len() as u64);
+            metrics::counter!("conveyor_analytics_bytes_written_total", "name" => name.clone())
+                .increment(size);
             files.push((temporary, published));
         }
         let manifest = Manifest {

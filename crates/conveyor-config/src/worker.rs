@@ -209,11 +209,8 @@ pub(crate) fn for_function(
     if worker.key_concurrency.is_some() {
         return Err(invalid("key_concurrency does not apply to a function, which takes whole batches; use the function's maximum_concurrency".into()));
     }
-    if !f.batching_window.0.is_zero() && f.batching_window.0 * 2 >= visibility.0 {
-        return Err(ConfigError::Invalid(format!(
-            "queues.{key}.handler ({env}): batching_window = {} must be below half the queue's visibility timeout ({visibility}), which keeps the gathered messages in flight",
-            f.batching_window
-        )));
+    if !f.batching_window.0.is_zero() {
+        below_half_visibility(env, key, "batching_window", f.batching_window, visibility)?;
     }
     worker.batch = Some(BatchSettings {
         max_messages: f.batch_size as usize,
@@ -250,16 +247,28 @@ pub(crate) fn for_analytics(
             "queues.{key}.worker ({env}): batch is set, but the analytics handler's buffer is its max_bytes and max_age: remove worker.batch"
         )));
     }
-    if a.max_age.0 * 2 >= visibility.0 {
-        return Err(ConfigError::Invalid(format!(
-            "queues.{key}.handler ({env}): max_age = {} must be below half the queue's visibility timeout ({visibility}), which keeps the buffered messages in flight",
-            a.max_age
-        )));
-    }
+    below_half_visibility(env, key, "max_age", a.max_age, visibility)?;
     worker.batch = Some(BatchSettings {
         max_messages: 10_000,
         max_wait: a.max_age,
         max_bytes: Some(a.max_bytes as usize),
     });
     Ok(worker)
+}
+
+/// A handler's gathering time (a function's batching window, the analytics buffer's age) keeps
+/// its messages in flight: it must stay below half the visibility timeout.
+fn below_half_visibility(
+    env: &str,
+    key: &str,
+    setting: &str,
+    gathering: Span,
+    visibility: Span,
+) -> Result<(), ConfigError> {
+    if gathering.0 * 2 >= visibility.0 {
+        return Err(ConfigError::Invalid(format!(
+            "queues.{key}.handler ({env}): {setting} = {gathering} must be below half the queue's visibility timeout ({visibility}), which keeps the gathered messages in flight"
+        )));
+    }
+    Ok(())
 }

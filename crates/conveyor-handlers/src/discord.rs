@@ -9,7 +9,7 @@ use conveyor_queue::ReceivedMessage;
 use conveyor_worker::{Handler, HandlerError};
 use serde_json::{json, Value};
 
-use crate::outbound::{context, render, Outbound, Reply};
+use crate::outbound::{context, post_text, webhook_from_secret, Outbound, Reply};
 use crate::{BuildError, HandlerEnv};
 
 /// Discord's limits on a message.
@@ -24,22 +24,12 @@ pub struct DiscordHandler {
 
 impl DiscordHandler {
     pub fn new(config: &DiscordConfig, env: &HandlerEnv) -> Result<Self, BuildError> {
-        let secret = env.secret("discord", &config.webhook_secret)?;
-        // In dry run without the secret, a stand-in shows where the post would go.
-        let webhook = if secret == "****" {
-            "https://discord.com/api/webhooks/0/****".to_string()
-        } else {
-            secret.clone()
-        };
-        if !(webhook.starts_with("https://") || webhook.starts_with("http://")) {
-            return Err(BuildError::Setup {
-                kind: "discord",
-                detail: format!(
-                    "the secret {} is not a webhook URL (https://discord.com/api/webhooks/…)",
-                    config.webhook_secret
-                ),
-            });
-        }
+        let (webhook, secret) = webhook_from_secret(
+            "discord",
+            env,
+            &config.webhook_secret,
+            "https://discord.com/api/webhooks/0/****",
+        )?;
         Ok(DiscordHandler {
             out: Outbound::new("discord", config.timeout.0, env.dry_run, vec![secret])?,
             webhook,
@@ -49,13 +39,7 @@ impl DiscordHandler {
 
     fn payload(&self, message: &ReceivedMessage) -> Result<Value, HandlerError> {
         let ctx = context(message);
-        let text = match &self.config.content {
-            Some(template) => render(template, &ctx)?,
-            None => match ctx.get("content").and_then(Value::as_str) {
-                Some(c) => c.to_string(),
-                None => message.body.clone(),
-            },
-        };
+        let text = post_text(self.config.content.as_deref(), "content", message, &ctx)?;
         let mut payload = json!({ "content": cut(&text, MAX_CONTENT_CHARS) });
         if let Some(embeds) = ctx.get("embeds").and_then(Value::as_array) {
             payload["embeds"] = Value::Array(embeds.iter().take(MAX_EMBEDS).cloned().collect());

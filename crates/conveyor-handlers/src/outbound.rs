@@ -9,7 +9,7 @@ use std::time::Duration;
 use conveyor_worker::HandlerError;
 use serde_json::{json, Value};
 
-use crate::BuildError;
+use crate::{BuildError, HandlerEnv};
 
 /// How much of an answer a result record or an error keeps.
 const KEPT_BYTES: usize = 4_096;
@@ -177,4 +177,43 @@ pub(crate) fn render(template: &str, context: &Value) -> Result<String, HandlerE
                 "the template cannot be rendered for this message: {e}"
             ))
         })
+}
+
+/// A webhook URL held in the secret `name` (it carries the webhook's token): the URL and the
+/// secret to mask. In a dry run without the secret, `stand_in` shows where the post would go.
+pub(crate) fn webhook_from_secret(
+    kind: &'static str,
+    env: &HandlerEnv,
+    name: &str,
+    stand_in: &str,
+) -> Result<(String, String), BuildError> {
+    let secret = env.secret(kind, name)?;
+    let webhook = if secret == "****" {
+        stand_in.to_string()
+    } else {
+        secret.clone()
+    };
+    if !(webhook.starts_with("https://") || webhook.starts_with("http://")) {
+        return Err(BuildError::Setup {
+            kind,
+            detail: format!("the secret {name} is not a webhook URL ({stand_in})"),
+        });
+    }
+    Ok((webhook, secret))
+}
+
+/// A post's text: the template rendered over the body, else the body's `field`, else the body.
+pub(crate) fn post_text(
+    template: Option<&str>,
+    field: &str,
+    message: &conveyor_queue::ReceivedMessage,
+    ctx: &Value,
+) -> Result<String, HandlerError> {
+    Ok(match template {
+        Some(t) => render(t, ctx)?,
+        None => match ctx.get(field).and_then(Value::as_str) {
+            Some(text) => text.to_string(),
+            None => message.body.clone(),
+        },
+    })
 }

@@ -11,7 +11,7 @@ use conveyor_worker::{Handler, HandlerError};
 use serde_json::{json, Value};
 
 use crate::discord::cut;
-use crate::outbound::{context, render, Outbound, Reply};
+use crate::outbound::{context, post_text, webhook_from_secret, Outbound, Reply};
 use crate::{BuildError, HandlerEnv};
 
 /// Slack truncates longer texts itself; cutting here keeps the ellipsis ours.
@@ -25,22 +25,12 @@ pub struct SlackHandler {
 
 impl SlackHandler {
     pub fn new(config: &SlackConfig, env: &HandlerEnv) -> Result<Self, BuildError> {
-        let secret = env.secret("slack", &config.webhook_secret)?;
-        // In dry run without the secret, a stand-in shows where the post would go.
-        let webhook = if secret == "****" {
-            "https://hooks.slack.com/services/****".to_string()
-        } else {
-            secret.clone()
-        };
-        if !(webhook.starts_with("https://") || webhook.starts_with("http://")) {
-            return Err(BuildError::Setup {
-                kind: "slack",
-                detail: format!(
-                    "the secret {} is not a webhook URL (https://hooks.slack.com/services/…)",
-                    config.webhook_secret
-                ),
-            });
-        }
+        let (webhook, secret) = webhook_from_secret(
+            "slack",
+            env,
+            &config.webhook_secret,
+            "https://hooks.slack.com/services/****",
+        )?;
         Ok(SlackHandler {
             out: Outbound::new("slack", config.timeout.0, env.dry_run, vec![secret])?,
             webhook,
@@ -50,13 +40,7 @@ impl SlackHandler {
 
     fn payload(&self, message: &ReceivedMessage) -> Result<Value, HandlerError> {
         let ctx = context(message);
-        let text = match &self.config.text {
-            Some(template) => render(template, &ctx)?,
-            None => match ctx.get("text").and_then(Value::as_str) {
-                Some(t) => t.to_string(),
-                None => message.body.clone(),
-            },
-        };
+        let text = post_text(self.config.text.as_deref(), "text", message, &ctx)?;
         let mut payload = json!({ "text": cut(&text, MAX_TEXT_CHARS) });
         for part in ["blocks", "attachments"] {
             if let Some(list) = ctx.get(part).and_then(Value::as_array) {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Makes sure the clients the tests drive are present: python3 with boto3 and moto (moto_server),
 # the AWS CLI, aiosmtpd (a real SMTP server), schemathesis (which fuzzes the served OpenAPI document),
-# Playwright with Debian's Chromium (the dashboard's browser test), and DuckDB (reads the
-# analytics Parquet). Installs the pinned versions from PyPI only when something is missing, so a
+# Playwright with Debian's Chromium (the dashboard's browser test), DuckDB with its httpfs
+# extension (reads the analytics Parquet, locally and from moto's S3) and sqlglot (parses the
+# Athena DDL). Installs the pinned versions from PyPI only when something is missing, so a
 # prepared machine pays nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +27,7 @@ if ! command -v chromium >/dev/null; then
         || { echo "error: cannot install chromium with apt-get; the dashboard's browser test needs it" >&2; exit 1; }
 fi
 
-if python3 -c "import boto3, moto, flask_cors, schemathesis, aiosmtpd, playwright, duckdb" 2>/dev/null && present aws && present moto_server && present schemathesis; then
+if python3 -c "import boto3, moto, flask_cors, schemathesis, aiosmtpd, playwright, duckdb, duckdb_ext, sqlglot" 2>/dev/null && present aws && present moto_server && present schemathesis; then
     exit 0
 fi
 echo "== installing the test clients (scripts/requirements-test.txt)"

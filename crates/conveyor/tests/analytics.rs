@@ -6,7 +6,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -28,26 +27,6 @@ bucket_suffix = "data"
 
 /// 2026-12-01T10:00:00Z.
 const TEN: i64 = 1_796_119_200_000;
-
-fn duckdb(sql: &str) -> Vec<String> {
-    let script = format!(
-        "import duckdb\nfor r in duckdb.sql(\"\"\"{sql}\"\"\").fetchall(): print('|'.join(str(x) for x in r))"
-    );
-    let out = Command::new("python3")
-        .args(["-c", &script])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "duckdb failed (run scripts/test-deps.sh): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn posted_events_are_counted_by_duckdb_per_name_and_hour_each_once() {

@@ -46,9 +46,27 @@ pub struct AnalyticsHandler {
     queue: String,
     prefix: String,
     columns: Vec<TypedColumn>,
-    /// Message ids some manifest names; `None` until read (and again after a failed publish,
-    /// so the next batch reads the manifests and finishes what was begun).
-    published: Mutex<Option<HashSet<String>>>,
+    /// Message ids some manifest names, while they are wanted: read at the first batch and
+    /// whenever a redelivered message needs them (again after a failed publish, so the next
+    /// batch finishes what was begun), forgotten after [`FORGET_AFTER`] without a redelivery,
+    /// so a busy pipeline does not hold every id it ever published.
+    published: Mutex<Published>,
+}
+
+#[derive(Default)]
+struct Published {
+    ids: Option<HashSet<String>>,
+    read_at: Option<std::time::Instant>,
+    started: bool,
+}
+
+/// How long the manifests' ids stay in memory after the last batch that needed them.
+const FORGET_AFTER: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// A message first delivered now cannot have been published: only a message received before
+/// (or whose count the queue did not say, 0) is looked up in the manifests.
+fn maybe_redelivered(message: &ReceivedMessage) -> bool {
+    message.approximate_receive_count != 1
 }
 
 impl AnalyticsHandler {
@@ -71,7 +89,7 @@ impl AnalyticsHandler {
                     },
                 })
                 .collect(),
-            published: Mutex::new(None),
+            published: Mutex::new(Published::default()),
         }
     }
 
@@ -195,7 +213,7 @@ impl AnalyticsHandler {
         for (temporary, published) in &files {
             if let Err(e) = self.store.rename(temporary, published).await {
                 // The manifest holds the batch now: whoever reads it next finishes this.
-                *self.published.lock().await = None;
+                self.published.lock().await.ids = None;
                 return Err(failed("cannot publish a file", &e));
             }
         }
@@ -223,9 +241,13 @@ impl Handler for AnalyticsHandler {
     async fn handle_batch(&self, messages: &[ReceivedMessage]) -> Vec<Result<Value, HandlerError>> {
         let started = std::time::Instant::now();
         let mut published = self.published.lock().await;
-        if published.is_none() {
+        let redelivered = messages.iter().any(maybe_redelivered);
+        if published.ids.is_none() && (redelivered || !published.started) {
             match self.read_manifests().await {
-                Ok(ids) => *published = Some(ids),
+                Ok(ids) => {
+                    published.ids = Some(ids);
+                    published.started = true;
+                }
                 Err(e) => {
                     let reason = format!("analytics: cannot read the manifests: {e}");
                     return messages
@@ -235,12 +257,22 @@ impl Handler for AnalyticsHandler {
                 }
             }
         }
+        if redelivered || published.read_at.is_none() {
+            published.read_at = Some(std::time::Instant::now());
+        } else if published
+            .read_at
+            .is_some_and(|t| t.elapsed() > FORGET_AFTER)
+        {
+            published.ids = None;
+        }
         let seen: Vec<bool> = messages
             .iter()
             .map(|m| {
-                published
-                    .as_ref()
-                    .is_some_and(|ids| ids.contains(&m.message_id))
+                maybe_redelivered(m)
+                    && published
+                        .ids
+                        .as_ref()
+                        .is_some_and(|ids| ids.contains(&m.message_id))
             })
             .collect();
         drop(published);
@@ -267,7 +299,7 @@ impl Handler for AnalyticsHandler {
             let count = events.len();
             let outcome = self.flush(&batch, &fresh, events).await;
             if outcome.is_ok() {
-                if let Some(set) = self.published.lock().await.as_mut() {
+                if let Some(set) = self.published.lock().await.ids.as_mut() {
                     set.extend(fresh.iter().map(|m| m.message_id.clone()));
                 }
                 metrics::histogram!("conveyor_analytics_flush_seconds")
@@ -302,6 +334,7 @@ mod tests {
         ReceivedMessage {
             message_id: id.into(),
             body: json!({ "events": events }).to_string(),
+            approximate_receive_count: 1,
             ..Default::default()
         }
     }
@@ -362,8 +395,15 @@ mod tests {
 
         // After a restart (a new handler) the same messages come back, as after a crash
         // between publishing and deleting: answered, not written again.
+        let redelivered: Vec<ReceivedMessage> = batch[..2]
+            .iter()
+            .map(|m| ReceivedMessage {
+                approximate_receive_count: 2,
+                ..m.clone()
+            })
+            .collect();
         let again = AnalyticsHandler::new(&config(), &env)
-            .handle_batch(&batch[..2])
+            .handle_batch(&redelivered)
             .await;
         assert!(
             again
@@ -406,7 +446,10 @@ mod tests {
             .await
             .unwrap();
         let answers = AnalyticsHandler::new(&config(), &env)
-            .handle_batch(&[message("m9", json!([{ "name": "open", "timestamp": TEN }]))])
+            .handle_batch(&[ReceivedMessage {
+                approximate_receive_count: 2,
+                ..message("m9", json!([{ "name": "open", "timestamp": TEN }]))
+            }])
             .await;
         assert_eq!(answers[0].as_ref().unwrap()["published_before"], true);
         assert_eq!(files(dir.path()), [published]);

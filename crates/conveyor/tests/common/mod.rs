@@ -246,3 +246,42 @@ pub async fn until_within(what: &str, timeout: Duration, mut done: impl FnMut() 
 pub async fn until(what: &str, done: impl FnMut() -> bool) {
     until_within(what, Duration::from_secs(60), done).await
 }
+
+/// The rows DuckDB (from PyPI, installed by scripts/test-deps.sh) answers for `sql`, each as its
+/// columns joined by `|`. With `s3` (moto's `http://host:port`), its httpfs extension, installed
+/// from the `duckdb-ext-httpfs` wheel, reads `s3://` paths there.
+pub fn duckdb_on(s3: Option<&str>, sql: &str) -> Vec<String> {
+    let setup = match s3 {
+        None => String::new(),
+        Some(url) => format!(
+            "import importlib.util\n\
+             con.execute('SET extension_directory = ?', (list(importlib.util.find_spec('duckdb_ext').submodule_search_locations)[0] + '/extensions',))\n\
+             con.execute('SET autoinstall_known_extensions = false')\n\
+             con.execute('LOAD httpfs')\n\
+             con.execute(\"CREATE SECRET moto (TYPE s3, KEY_ID 'testing', SECRET 'testing', REGION 'us-east-1', ENDPOINT '{}', URL_STYLE 'path', USE_SSL false)\")\n",
+            url.trim_start_matches("http://")
+        ),
+    };
+    let script = format!(
+        "import duckdb\ncon = duckdb.connect()\n{setup}for r in con.sql(\"\"\"{sql}\"\"\").fetchall(): print('|'.join(str(x) for x in r))"
+    );
+    let out = Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "duckdb failed (run scripts/test-deps.sh): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("UTF-8 rows")
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// [`duckdb_on`] the local filesystem.
+pub fn duckdb(sql: &str) -> Vec<String> {
+    duckdb_on(None, sql)
+}

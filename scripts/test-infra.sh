@@ -128,6 +128,15 @@ for env in staging production; do
     }
 done
 
+echo "== athena: the Glue tables Terraform plans are the tables conveyor athena ddl prints"
+for env in staging production; do
+    "$conveyor" athena ddl --env "$env" >"$work/$env.ddl.sql"
+    python3 infra/scripts/athena_check.py "$work/$env.plan.json" "$work/$env.ddl.sql" "$work/$env.conveyor.toml" || {
+        echo "error: infra/modules/s3's Glue tables or record expiry and conveyor athena ddl --env $env disagree" >&2
+        exit 1
+    }
+done
+
 echo "== bootstrap staging's state backend (S3 bucket + DynamoDB lock table) in moto"
 start=$SECONDS
 (cd infra/bootstrap && quiet tf init -input=false \
@@ -160,6 +169,11 @@ if grep -E '(created|updated)' "$work/provision.log" | grep -v "bucket" ; then
     echo "error: conveyor provision had to change what Terraform created: infra/environments/staging/terraform.tfvars and config/conveyor.toml disagree" >&2
     exit 1
 fi
+
+echo "== athena: the applied Glue tables (bucket included) are the ones conveyor athena ddl prints"
+(cd "$staging" && terraform show -json) >"$work/staging.state.json"
+"$conveyor" athena ddl >"$work/staging.applied.ddl.sql"
+python3 infra/scripts/athena_check.py "$work/staging.state.json" "$work/staging.applied.ddl.sql" "$work/staging.conveyor.toml"
 
 echo "== conveyor worker + scripts/validate-environment.sh staging (drift, names, conveyor smoke)"
 # Dry run: the handlers would call Zendesk, SendGrid and App Store Connect, which a test never

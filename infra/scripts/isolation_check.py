@@ -28,6 +28,7 @@ ALLOWED_DIFFERENCES = {
     "vpc_cidr", "public_subnet_cidrs", "private_subnet_cidrs", "single_nat_gateway",
     "queues", "sqs_alarm_actions",
     "s3_lifecycle_transitions", "s3_log_retention_days", "log_retention_days",
+    "s3_record_expiration_days",
     "services", "alb_deletion_protection",
     "api_dns_names", "cors_origins",
 }

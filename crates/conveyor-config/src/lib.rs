@@ -166,6 +166,11 @@ struct EnvironmentSpec {
     /// Where alarm state changes are told (`[environments.X.alarms]`).
     #[serde(default)]
     alarms: alarms::AlarmSettingsSpec,
+    /// How long the records under `events/`, `results/` and `results_compacted/` are kept: the
+    /// days of the bucket's expiration rule (`s3_record_expiration_days` in infra/), applied to
+    /// the local store by its sweeper. None: kept for ever.
+    #[serde(default)]
+    record_retention: Option<Span>,
 }
 
 fn default_retention() -> Span {
@@ -254,6 +259,11 @@ pub struct Settings {
     pub alarms: AlarmSettings,
     /// How long an `Idempotency-Key`'s first answer is kept and replayed (24 hours).
     pub idempotency_window: Span,
+    /// How long records (`events/`, `results/`, `results_compacted/`) are kept; None: for ever.
+    pub record_retention: Option<Span>,
+    /// The Glue database infra/ creates over the bucket's records:
+    /// `{instance}_{environment}_{bucket_suffix}` with `-` as `_`.
+    pub glue_database: String,
 }
 
 impl Settings {
@@ -639,6 +649,8 @@ fn environment_settings(
         dry_run: spec.dry_run,
         secrets: secret_names(env, &spec.secrets)?,
         alarms: alarms::resolve_settings(env, &spec.alarms)?,
+        record_retention: record_retention(env, spec.record_retention)?,
+        glue_database: format!("{}_{env}_{}", file.instance, spec.bucket_suffix).replace('-', "_"),
         region: spec.region.clone(),
         account_id: spec.account_id.clone(),
         environment: env.to_string(),
@@ -651,6 +663,19 @@ fn environment_settings(
         operator_keys: operator_keys(env, &spec.api_keys, &spec.operator_keys)?,
         queues,
     })
+}
+
+/// S3 expires whole days, from one day on: the local sweeper keeps to the same.
+fn record_retention(env: &str, retention: Option<Span>) -> Result<Option<Span>, ConfigError> {
+    match retention {
+        Some(r) if r.seconds() < 86_400 || r.seconds() % 86_400 != 0 => {
+            Err(ConfigError::Invalid(format!(
+                "environments.{env}.record_retention: {} seconds is not a whole number of days of at least 1 (S3's expiration rules, which infra/ sets to the same, count days): write it like \"90d\"",
+                r.seconds()
+            )))
+        }
+        other => Ok(other),
+    }
 }
 
 fn secret_names(

@@ -17,7 +17,9 @@ fn event(n: i64, name: &str, hour: i64) -> Event {
         // 2026-12-01T00:00:00Z plus the hour.
         timestamp_ms: 1_796_083_200_000 + hour * 3_600_000 + n,
         received_at_ms: 1_796_083_200_000 + hour * 3_600_000 + 5_000,
-        properties: serde_json::json!({ "plan": if n % 2 == 0 { "pro" } else { "free" }, "seats": n }),
+        properties:
+            serde_json::json!({ "plan": if n % 2 == 0 { "pro" } else { "free" }, "seats": n })
+                .to_string(),
     }
 }
 

@@ -8,6 +8,7 @@ mod extras;
 pub mod jobs;
 mod objects;
 pub mod partition;
+pub mod retention;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

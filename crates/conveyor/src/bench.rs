@@ -31,6 +31,8 @@ pub enum BenchCommand {
     Jobs(crate::bench_jobs::JobsBench),
     /// The dashboard's JSON routes and the alarm evaluation with many queues and messages.
     Dashboard(crate::bench_dashboard::DashboardBench),
+    /// Analytics events from the API into Parquet, against the per-event JSON path.
+    Analytics(crate::bench_analytics::AnalyticsBench),
 }
 
 #[derive(Debug, Args)]
@@ -69,6 +71,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Email(b) => crate::bench_email::run(b).await,
         BenchCommand::Jobs(b) => crate::bench_jobs::run(b).await,
         BenchCommand::Dashboard(b) => crate::bench_dashboard::run(b).await,
+        BenchCommand::Analytics(b) => crate::bench_analytics::run(b).await,
     }
 }
 

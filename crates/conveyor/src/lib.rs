@@ -2,7 +2,9 @@
 
 mod alarms;
 mod alarms_cmd;
+mod athena;
 pub mod bench;
+mod bench_analytics;
 mod bench_dashboard;
 mod bench_email;
 mod bench_jobs;
@@ -10,6 +12,7 @@ mod bench_worker;
 mod listener;
 mod provision;
 mod queue_cmd;
+mod records_cmd;
 mod sampler;
 mod serve;
 mod smoke;
@@ -56,6 +59,10 @@ pub enum Command {
     Queue(queue_cmd::QueueArgs),
     /// The alarms a running server evaluates, and their history.
     Alarms(alarms_cmd::AlarmsArgs),
+    /// Athena over the records in the store: `conveyor athena ddl --env production`.
+    Athena(records_cmd::AthenaArgs),
+    /// Compact stored records: `conveyor compact results --older-than 1h`.
+    Compact(records_cmd::CompactArgs),
     /// Print a JWT for the files API, signed with this environment's secret (for local use).
     Token(token_cmd::TokenArgs),
     /// Print the HTTP API's OpenAPI document (the one served at /openapi.json).
@@ -188,6 +195,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Smoke(args) => smoke::run(args).await,
         Command::Queue(args) => queue_cmd::run(args).await,
         Command::Alarms(args) => alarms_cmd::run(args).await,
+        Command::Athena(args) => records_cmd::athena(args),
+        Command::Compact(args) => records_cmd::compact(args).await,
         Command::Token(args) => token_cmd::run(args),
         Command::Openapi => print_out(&format!(
             "{}\n",

@@ -118,6 +118,11 @@ pub async fn serve(args: ConfigArgs, parts: Parts) -> anyhow::Result<()> {
                 stopped.clone(),
             )));
         }
+        tokio::spawn(crate::records_cmd::sweeper(
+            settings.clone(),
+            store.clone(),
+            stopped.clone(),
+        ));
     }
 
     // The API's processes watch the queues (workers may be many, the API is where operators
@@ -388,15 +393,21 @@ async fn open_backends(
                 (Arc::new(engine.clone()), Some(engine))
             }
         };
-    let store = match (settings.backend.store, &aws) {
+    let store = open_store(settings, aws.as_ref()).await?;
+    tracing::info!(store = store.description(), "objects stored");
+    Ok((queue, store, embedded))
+}
+
+/// The environment's object store: its S3 bucket (checked to exist) or the local store under
+/// the data directory.
+pub(crate) async fn open_store(settings: &Settings, aws: Option<&Aws>) -> anyhow::Result<Store> {
+    Ok(match (settings.backend.store, aws) {
         (StoreBackend::S3, Some(aws)) => {
             aws.verify_bucket(&settings.bucket).await?;
             aws.s3_store(&settings.bucket)?
         }
         _ => Store::local(settings.data_dir.join("objects"))?,
-    };
-    tracing::info!(store = store.description(), "objects stored");
-    Ok((queue, store, embedded))
+    })
 }
 
 /// Completes on SIGTERM or Ctrl-C.

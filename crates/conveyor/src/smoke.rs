@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use conveyor_aws::{static_sqs_client, Aws, SqsQueue};
-use conveyor_config::{QueueBackend, QueueSettings, Settings, StoreBackend};
+use conveyor_config::{QueueBackend, QueueSettings, Settings};
 use conveyor_queue::{MessageAttributeValue, Queue, ReceiveRequest, SendMessage};
 use conveyor_store::Store;
 use conveyor_worker::{SMOKE_ATTRIBUTE, SMOKE_DEAD_LETTER, SMOKE_ROUND_TRIP};
@@ -140,13 +140,7 @@ async fn connect(settings: &Settings) -> anyhow::Result<(Arc<dyn Queue>, Store)>
             Arc::new(queue)
         }
     };
-    let store = match (settings.backend.store, &aws) {
-        (StoreBackend::S3, Some(aws)) => {
-            aws.verify_bucket(&settings.bucket).await?;
-            aws.s3_store(&settings.bucket)?
-        }
-        _ => Store::local(settings.data_dir.join("objects"))?,
-    };
+    let store = crate::serve::open_store(settings, aws.as_ref()).await?;
     Ok((queue, store))
 }
 

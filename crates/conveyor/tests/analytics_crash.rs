@@ -163,15 +163,7 @@ fn manifests_on_disk(data: &Path) -> usize {
 async fn drained(address: &str, queue: &str) {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let (_, queues) = http(address, "GET", "/v1/admin/queues", &[], "").await;
-        let queues: Value = serde_json::from_str(&queues).unwrap();
-        let q = queues["queues"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|q| q["name"] == queue)
-            .unwrap()
-            .clone();
+        let q = queue_row(address, queue).await;
         if q["visible"] == 0 && q["in_flight"] == 0 && q["delayed"].as_u64().unwrap_or(0) == 0 {
             return;
         }

@@ -32,6 +32,8 @@ module "s3" {
   lifecycle_transitions      = var.s3_lifecycle_transitions
   create_intelligent_tiering = var.enable_s3_intelligent_tiering
   create_athena_tables       = var.create_athena_tables
+  athena_event_columns       = var.athena_event_columns
+  record_expiration_days     = var.s3_record_expiration_days
   force_destroy              = var.force_destroy
   cors_rules = length(var.cors_origins) == 0 ? [] : [{
     allowed_origins = var.cors_origins

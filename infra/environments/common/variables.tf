@@ -168,9 +168,24 @@ variable "enable_s3_intelligent_tiering" {
 }
 
 variable "create_athena_tables" {
-  description = "A Glue table over results/ for Athena."
+  description = "Glue tables for Athena over events/, results/ and results_compacted/ (as `conveyor athena ddl` prints them)."
   type        = bool
   default     = true
+}
+
+variable "athena_event_columns" {
+  description = "The analytics handler's typed columns: config/conveyor.toml's [queues.analytics] columns, with Athena types."
+  type = list(object({
+    name = string
+    type = string
+  }))
+  default = [{ name = "plan", type = "string" }]
+}
+
+variable "s3_record_expiration_days" {
+  description = "Days Conveyor's records (events/, results/, results_compacted/) are kept: the environment's record_retention in config/conveyor.toml; 0 keeps them."
+  type        = number
+  default     = 0
 }
 
 variable "cors_origins" {

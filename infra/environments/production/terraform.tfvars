@@ -27,9 +27,11 @@ s3_lifecycle_transitions = [
   { days = 90, storage_class = "GLACIER" },
   { days = 365, storage_class = "DEEP_ARCHIVE" },
 ]
-s3_log_retention_days = 90
-log_retention_days    = 30
-cors_origins          = ["https://amygdalas.com", "https://www.amygdalas.com"]
+# config/conveyor.toml's record_retention for production (the seed's 365-day expiration).
+s3_record_expiration_days = 365
+s3_log_retention_days     = 90
+log_retention_days        = 30
+cors_origins              = ["https://amygdalas.com", "https://www.amygdalas.com"]
 
 services = {
   api    = { cpu = 512, memory = 1024, desired_count = 3, min_count = 3, max_count = 6 }

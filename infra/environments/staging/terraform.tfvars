@@ -29,9 +29,11 @@ s3_lifecycle_transitions = [
   { days = 60, storage_class = "GLACIER" },
   { days = 150, storage_class = "DEEP_ARCHIVE" },
 ]
-s3_log_retention_days = 14
-log_retention_days    = 7
-cors_origins          = ["https://staging.amygdalas.com"]
+# config/conveyor.toml's record_retention for staging (the seed's 90-day expiration).
+s3_record_expiration_days = 90
+s3_log_retention_days     = 14
+log_retention_days        = 7
+cors_origins              = ["https://staging.amygdalas.com"]
 
 services = {
   api    = { cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 4 }

@@ -135,6 +135,22 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
     }
   }
 
+  # Conveyor's records expire after the environment's record_retention (config/conveyor.toml),
+  # which the local store's sweeper applies with the same days.
+  dynamic "rule" {
+    for_each = var.record_expiration_days > 0 ? ["events/", "results/", "results_compacted/"] : []
+    content {
+      id     = "conveyor-records-${trimsuffix(rule.value, "/")}"
+      status = "Enabled"
+      filter {
+        prefix = rule.value
+      }
+      expiration {
+        days = var.record_expiration_days
+      }
+    }
+  }
+
   rule {
     id     = "conveyor-job-marks"
     status = "Enabled"

@@ -213,9 +213,32 @@ variable "cors_rules" {
 }
 
 variable "create_athena_tables" {
-  description = "Create a Glue database with tables over the results/ and events/ prefixes (partition projection over year/month/day/hour), queryable from Athena."
+  description = "Create a Glue database with the tables `conveyor athena ddl` prints: events (Parquet), results (JSON) and results_compacted (Parquet), with partition projection over year/month/day/hour."
   type        = bool
   default     = false
+}
+
+variable "athena_event_columns" {
+  description = "The typed columns the analytics handler takes from event properties (config/conveyor.toml's `columns`), appended to the events table's fixed ones."
+  type = list(object({
+    name = string
+    type = string
+  }))
+  default = []
+  validation {
+    condition     = alltrue([for c in var.athena_event_columns : contains(["string", "bigint", "double", "boolean"], c.type)])
+    error_message = "athena_event_columns: type is one of string, bigint, double, boolean (the analytics handler's string, int64, double, boolean)."
+  }
+}
+
+variable "record_expiration_days" {
+  description = "Expire Conveyor's records under events/, results/ and results_compacted/ this many days after they were written; 0 keeps them. Set it to the environment's record_retention in config/conveyor.toml, which the local store's sweeper applies."
+  type        = number
+  default     = 0
+  validation {
+    condition     = var.record_expiration_days >= 0 && floor(var.record_expiration_days) == var.record_expiration_days
+    error_message = "record_expiration_days must be a whole number of days, 0 to keep the records."
+  }
 }
 
 variable "tags" {

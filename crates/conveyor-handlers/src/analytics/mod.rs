@@ -19,7 +19,9 @@
 //! every row carries its `event_id` and a query deduplicates on it.
 
 pub mod parquet;
+pub mod results;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 
 use conveyor_config::{AnalyticsColumnType, AnalyticsConfig};
@@ -33,12 +35,52 @@ use tokio::sync::Mutex;
 use self::parquet::{ColumnKind, Event, TypedColumn};
 use crate::HandlerEnv;
 
+/// A message body as the API wrote it: `{"events": [...]}`, each event stamped.
+#[derive(Deserialize)]
+struct StampedBatch<'a> {
+    #[serde(borrow)]
+    events: Vec<StampedEvent<'a>>,
+}
+
+#[derive(Deserialize)]
+struct StampedEvent<'a> {
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+    timestamp: i64,
+    #[serde(default)]
+    received_at: Option<i64>,
+    #[serde(borrow, default)]
+    user_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    event_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    properties: Option<&'a serde_json::value::RawValue>,
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct Manifest {
     batch: String,
     messages: Vec<String>,
     /// (temporary key, final key) of each file.
     files: Vec<(String, String)>,
+}
+
+/// The typed columns a configuration names, each with its pointer into the properties.
+pub fn typed_columns(config: &AnalyticsConfig) -> Vec<TypedColumn> {
+    config
+        .columns
+        .iter()
+        .map(|c| TypedColumn {
+            name: c.name.clone(),
+            pointer: c.pointer.clone().unwrap_or_else(|| format!("/{}", c.name)),
+            kind: match c.kind {
+                AnalyticsColumnType::String => ColumnKind::String,
+                AnalyticsColumnType::Int64 => ColumnKind::Int64,
+                AnalyticsColumnType::Double => ColumnKind::Double,
+                AnalyticsColumnType::Boolean => ColumnKind::Boolean,
+            },
+        })
+        .collect()
 }
 
 pub struct AnalyticsHandler {
@@ -75,20 +117,7 @@ impl AnalyticsHandler {
             store: env.store.clone(),
             queue: env.queue.clone(),
             prefix: config.prefix.clone(),
-            columns: config
-                .columns
-                .iter()
-                .map(|c| TypedColumn {
-                    name: c.name.clone(),
-                    pointer: c.pointer.clone().unwrap_or_else(|| format!("/{}", c.name)),
-                    kind: match c.kind {
-                        AnalyticsColumnType::String => ColumnKind::String,
-                        AnalyticsColumnType::Int64 => ColumnKind::Int64,
-                        AnalyticsColumnType::Double => ColumnKind::Double,
-                        AnalyticsColumnType::Boolean => ColumnKind::Boolean,
-                    },
-                })
-                .collect(),
+            columns: typed_columns(config),
             published: Mutex::new(Published::default()),
         }
     }
@@ -134,34 +163,28 @@ impl AnalyticsHandler {
         Ok(ids)
     }
 
-    /// A message's events, each with its event id (its own, or `{message id}-{index}`).
+    /// A message's events, each with its event id (its own, or `{message id}-{index}`). The
+    /// API stamped and checked them; the properties stay JSON text, as they are written.
     fn events(message: &ReceivedMessage) -> Result<Vec<Event>, String> {
-        let body: Value = serde_json::from_str(&message.body)
+        let body: StampedBatch = serde_json::from_str(&message.body)
             .map_err(|e| format!("the message is not an events batch: {e}"))?;
-        let list = body["events"]
-            .as_array()
-            .ok_or("the message has no \"events\" list")?;
-        list.iter()
+        Ok(body
+            .events
+            .into_iter()
             .enumerate()
-            .map(|(i, e)| {
-                let name = e["name"]
-                    .as_str()
-                    .ok_or(format!("events[{i}] has no name"))?;
-                let timestamp = e["timestamp"]
-                    .as_i64()
-                    .ok_or(format!("events[{i}] has no timestamp"))?;
-                Ok(Event {
-                    event_id: e["event_id"]
-                        .as_str()
-                        .map_or_else(|| format!("{}-{i}", message.message_id), str::to_string),
-                    name: name.to_string(),
-                    user_id: e["user_id"].as_str().map(str::to_string),
-                    timestamp_ms: timestamp,
-                    received_at_ms: e["received_at"].as_i64().unwrap_or(timestamp),
-                    properties: e.get("properties").cloned().unwrap_or_else(|| json!({})),
-                })
+            .map(|(i, e)| Event {
+                event_id: e
+                    .event_id
+                    .map_or_else(|| format!("{}-{i}", message.message_id), Cow::into_owned),
+                name: e.name.into_owned(),
+                user_id: e.user_id.map(Cow::into_owned),
+                timestamp_ms: e.timestamp,
+                received_at_ms: e.received_at.unwrap_or(e.timestamp),
+                properties: e
+                    .properties
+                    .map_or_else(|| "{}".to_string(), |p| p.get().to_string()),
             })
-            .collect()
+            .collect())
     }
 
     /// Write, record and publish one batch's new messages; the files published.
@@ -425,7 +448,7 @@ mod tests {
             user_id: None,
             timestamp_ms: TEN,
             received_at_ms: TEN,
-            properties: json!({}),
+            properties: "{}".into(),
         };
         let temporary = "_conveyor/analytics/events-q/tmp/b1/0.parquet".to_string();
         let published = "events/open/year=2026/month=12/day=01/hour=10/x-b1.parquet".to_string();

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use parquet::basic::Compression;
-use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DoubleType, Int64Type};
+use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DoubleType, Int32Type, Int64Type};
 use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
@@ -40,55 +40,214 @@ pub struct Event {
     pub user_id: Option<String>,
     pub timestamp_ms: i64,
     pub received_at_ms: i64,
-    /// The properties object.
-    pub properties: Value,
+    /// The properties object, as JSON text (written as it came).
+    pub properties: String,
+}
+
+/// How a column is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    Text,
+    Int64,
+    Int32,
+    Double,
+    Boolean,
+    /// UTC milliseconds, Parquet's `TIMESTAMP(MILLIS, true)`.
+    Millis,
+    /// Any JSON value as its text (a string stays a string).
+    Json,
+}
+
+impl Stored {
+    /// The column's type in Athena's (Hive's) DDL.
+    pub fn athena(self) -> &'static str {
+        match self {
+            Stored::Text | Stored::Json => "string",
+            Stored::Int64 => "bigint",
+            Stored::Int32 => "int",
+            Stored::Double => "double",
+            Stored::Boolean => "boolean",
+            Stored::Millis => "timestamp",
+        }
+    }
+
+    fn parquet(self) -> &'static str {
+        match self {
+            Stored::Text | Stored::Json => "BYTE_ARRAY",
+            Stored::Int64 | Stored::Millis => "INT64",
+            Stored::Int32 => "INT32",
+            Stored::Double => "DOUBLE",
+            Stored::Boolean => "BOOLEAN",
+        }
+    }
+
+    fn logical(self) -> &'static str {
+        match self {
+            Stored::Text | Stored::Json => " (STRING)",
+            Stored::Millis => " (TIMESTAMP(MILLIS,true))",
+            _ => "",
+        }
+    }
+}
+
+/// One column of a file: its name, where each row's value is (a JSON pointer into the row),
+/// how it is stored, and whether every row has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    pub pointer: String,
+    pub stored: Stored,
+    pub required: bool,
+}
+
+impl Column {
+    pub fn new(name: &str, stored: Stored, required: bool) -> Column {
+        Column {
+            name: name.to_string(),
+            pointer: format!("/{name}"),
+            stored,
+            required,
+        }
+    }
+}
+
+impl From<ColumnKind> for Stored {
+    fn from(kind: ColumnKind) -> Stored {
+        match kind {
+            ColumnKind::String => Stored::Text,
+            ColumnKind::Int64 => Stored::Int64,
+            ColumnKind::Double => Stored::Double,
+            ColumnKind::Boolean => Stored::Boolean,
+        }
+    }
+}
+
+/// An events file's columns: the fixed six, then the typed ones taken from the properties.
+pub fn event_columns(typed: &[TypedColumn]) -> Vec<Column> {
+    let mut columns = vec![
+        Column::new("event_id", Stored::Text, true),
+        Column::new("name", Stored::Text, true),
+        Column::new("user_id", Stored::Text, false),
+        Column::new("timestamp", Stored::Millis, true),
+        Column::new("received_at", Stored::Millis, true),
+        Column::new("properties", Stored::Json, true),
+    ];
+    columns.extend(typed.iter().map(|c| Column {
+        name: c.name.clone(),
+        pointer: format!("/properties{}", c.pointer),
+        stored: c.kind.into(),
+        required: false,
+    }));
+    columns
 }
 
 /// The file's schema, as Parquet's message-type text.
-pub fn schema_text(columns: &[TypedColumn]) -> String {
-    let mut text = String::from(
-        "message event {\n  REQUIRED BYTE_ARRAY event_id (STRING);\n  REQUIRED BYTE_ARRAY name (STRING);\n  OPTIONAL BYTE_ARRAY user_id (STRING);\n  REQUIRED INT64 timestamp (TIMESTAMP(MILLIS,true));\n  REQUIRED INT64 received_at (TIMESTAMP(MILLIS,true));\n  REQUIRED BYTE_ARRAY properties (STRING);\n",
-    );
+pub fn schema_text(columns: &[Column]) -> String {
+    let mut text = String::from("message row {\n");
     for c in columns {
-        let physical = match c.kind {
-            ColumnKind::String => "BYTE_ARRAY",
-            ColumnKind::Int64 => "INT64",
-            ColumnKind::Double => "DOUBLE",
-            ColumnKind::Boolean => "BOOLEAN",
-        };
-        let logical = if c.kind == ColumnKind::String {
-            " (STRING)"
-        } else {
-            ""
-        };
-        text.push_str(&format!("  OPTIONAL {physical} {}{logical};\n", c.name));
+        text.push_str(&format!(
+            "  {} {} {}{};\n",
+            if c.required { "REQUIRED" } else { "OPTIONAL" },
+            c.stored.parquet(),
+            c.name,
+            c.stored.logical()
+        ));
     }
     text.push('}');
     text
 }
 
-/// Values of an optional column: the present ones, and a definition level per row.
-fn optional<T>(rows: impl Iterator<Item = Option<T>>) -> (Vec<T>, Vec<i16>) {
-    let mut values = Vec::new();
-    let mut levels = Vec::new();
-    for v in rows {
-        match v {
+/// One column's values, a row each (`None`: null).
+pub enum Cells {
+    Text(Vec<Option<ByteArray>>),
+    Int64(Vec<Option<i64>>),
+    Int32(Vec<Option<i32>>),
+    Double(Vec<Option<f64>>),
+    Boolean(Vec<Option<bool>>),
+}
+
+impl Cells {
+    fn len(&self) -> usize {
+        match self {
+            Cells::Text(v) => v.len(),
+            Cells::Int64(v) => v.len(),
+            Cells::Int32(v) => v.len(),
+            Cells::Double(v) => v.len(),
+            Cells::Boolean(v) => v.len(),
+        }
+    }
+
+    /// A column's cells taken from JSON values (`None`: absent or null), as `stored` says.
+    pub fn from_json<'a>(stored: Stored, values: impl Iterator<Item = Option<&'a Value>>) -> Cells {
+        let values = values.map(|v| v.filter(|v| !v.is_null()));
+        match stored {
+            Stored::Text | Stored::Json => {
+                Cells::Text(values.map(|v| v.and_then(|v| text_of(v, stored))).collect())
+            }
+            Stored::Int64 | Stored::Millis => {
+                Cells::Int64(values.map(|v| v.and_then(Value::as_i64)).collect())
+            }
+            Stored::Int32 => Cells::Int32(
+                values
+                    .map(|v| {
+                        v.and_then(Value::as_i64)
+                            .and_then(|n| i32::try_from(n).ok())
+                    })
+                    .collect(),
+            ),
+            Stored::Double => Cells::Double(values.map(|v| v.and_then(Value::as_f64)).collect()),
+            Stored::Boolean => Cells::Boolean(values.map(|v| v.and_then(Value::as_bool)).collect()),
+        }
+    }
+}
+
+/// The present values and a definition level per row; a required column has no levels, and a
+/// row without its value is refused.
+fn split<T>(
+    column: &Column,
+    cells: Vec<Option<T>>,
+) -> Result<(Vec<T>, Option<Vec<i16>>), ParquetError> {
+    let rows = cells.len();
+    let mut values = Vec::with_capacity(rows);
+    let mut levels = Vec::with_capacity(if column.required { 0 } else { rows });
+    for cell in cells {
+        match cell {
             Some(v) => {
                 values.push(v);
-                levels.push(1);
+                if !column.required {
+                    levels.push(1);
+                }
+            }
+            None if column.required => {
+                return Err(ParquetError::General(format!(
+                    "a row has no value for the required column {}",
+                    column.name
+                )))
             }
             None => levels.push(0),
         }
     }
-    (values, levels)
+    Ok((values, (!column.required).then_some(levels)))
 }
 
-fn text(s: &str) -> ByteArray {
-    ByteArray::from(s.as_bytes().to_vec())
+fn text_of(value: &Value, stored: Stored) -> Option<ByteArray> {
+    match value {
+        Value::Null => None,
+        Value::String(s) if stored == Stored::Text || stored == Stored::Json => {
+            Some(ByteArray::from(s.as_bytes().to_vec()))
+        }
+        other => Some(ByteArray::from(other.to_string().into_bytes())),
+    }
 }
 
-/// The events as the bytes of one Parquet file.
-pub fn write(events: &[Event], columns: &[TypedColumn]) -> Result<Vec<u8>, ParquetError> {
+/// Columns of cells (one `Cells` per column, in order, each a value per row) as the bytes of
+/// one Parquet file, one row group, Snappy-compressed.
+pub fn write_columns(columns: &[Column], cells: Vec<Cells>) -> Result<Vec<u8>, ParquetError> {
+    if cells.len() != columns.len() || cells.windows(2).any(|w| w[0].len() != w[1].len()) {
+        return Err(ParquetError::General(
+            "every column needs a value (or null) for every row".into(),
+        ));
+    }
     let schema = Arc::new(parse_message_type(&schema_text(columns))?);
     let props = Arc::new(
         WriterProperties::builder()
@@ -98,86 +257,105 @@ pub fn write(events: &[Event], columns: &[TypedColumn]) -> Result<Vec<u8>, Parqu
     );
     let mut writer = SerializedFileWriter::new(Vec::new(), schema, props)?;
     let mut group = writer.next_row_group()?;
-    let mut index = 0;
+    let mut cells = cells.into_iter().zip(columns);
     while let Some(mut column) = group.next_column()? {
-        match index {
-            0 | 1 | 5 => {
-                let values: Vec<ByteArray> = events
-                    .iter()
-                    .map(|e| match index {
-                        0 => text(&e.event_id),
-                        1 => text(&e.name),
-                        _ => ByteArray::from(e.properties.to_string().into_bytes()),
-                    })
-                    .collect();
+        let (data, c) = cells
+            .next()
+            .ok_or_else(|| ParquetError::General("more schema columns than data".into()))?;
+        match data {
+            Cells::Text(v) => {
+                let (values, levels) = split(c, v)?;
                 column
                     .typed::<ByteArrayType>()
-                    .write_batch(&values, None, None)?;
+                    .write_batch(&values, levels.as_deref(), None)?;
             }
-            2 => {
-                let (values, levels) =
-                    optional(events.iter().map(|e| e.user_id.as_deref().map(text)));
-                column
-                    .typed::<ByteArrayType>()
-                    .write_batch(&values, Some(&levels), None)?;
-            }
-            3 | 4 => {
-                let values: Vec<i64> = events
-                    .iter()
-                    .map(|e| {
-                        if index == 3 {
-                            e.timestamp_ms
-                        } else {
-                            e.received_at_ms
-                        }
-                    })
-                    .collect();
+            Cells::Int64(v) => {
+                let (values, levels) = split(c, v)?;
                 column
                     .typed::<Int64Type>()
-                    .write_batch(&values, None, None)?;
+                    .write_batch(&values, levels.as_deref(), None)?;
             }
-            n => {
-                let c = &columns[n - 6];
-                let picked = events.iter().map(|e| e.properties.pointer(&c.pointer));
-                match c.kind {
-                    ColumnKind::String => {
-                        let (values, levels) = optional(picked.map(|v| match v {
-                            Some(Value::String(s)) => Some(text(s)),
-                            Some(Value::Null) | None => None,
-                            Some(other) => Some(ByteArray::from(other.to_string().into_bytes())),
-                        }));
-                        column.typed::<ByteArrayType>().write_batch(
-                            &values,
-                            Some(&levels),
-                            None,
-                        )?;
-                    }
-                    ColumnKind::Int64 => {
-                        let (values, levels) = optional(picked.map(|v| v.and_then(Value::as_i64)));
-                        column
-                            .typed::<Int64Type>()
-                            .write_batch(&values, Some(&levels), None)?;
-                    }
-                    ColumnKind::Double => {
-                        let (values, levels) = optional(picked.map(|v| v.and_then(Value::as_f64)));
-                        column
-                            .typed::<DoubleType>()
-                            .write_batch(&values, Some(&levels), None)?;
-                    }
-                    ColumnKind::Boolean => {
-                        let (values, levels) = optional(picked.map(|v| v.and_then(Value::as_bool)));
-                        column
-                            .typed::<BoolType>()
-                            .write_batch(&values, Some(&levels), None)?;
-                    }
-                }
+            Cells::Int32(v) => {
+                let (values, levels) = split(c, v)?;
+                column
+                    .typed::<Int32Type>()
+                    .write_batch(&values, levels.as_deref(), None)?;
+            }
+            Cells::Double(v) => {
+                let (values, levels) = split(c, v)?;
+                column
+                    .typed::<DoubleType>()
+                    .write_batch(&values, levels.as_deref(), None)?;
+            }
+            Cells::Boolean(v) => {
+                let (values, levels) = split(c, v)?;
+                column
+                    .typed::<BoolType>()
+                    .write_batch(&values, levels.as_deref(), None)?;
             }
         }
         column.close()?;
-        index += 1;
     }
     group.close()?;
     writer.into_inner()
+}
+
+/// Rows (JSON values; each column's value at its pointer) as one Parquet file.
+pub fn write_rows(columns: &[Column], rows: &[Value]) -> Result<Vec<u8>, ParquetError> {
+    let cells = columns
+        .iter()
+        .map(|c| Cells::from_json(c.stored, rows.iter().map(|r| r.pointer(&c.pointer))))
+        .collect();
+    write_columns(columns, cells)
+}
+
+/// A typed column's value in one event's properties (JSON text): only the top level is parsed,
+/// and only the value the pointer goes into is parsed further.
+fn pick(properties: &str, pointer: &str) -> Option<Value> {
+    let rest = pointer.strip_prefix('/')?;
+    let (first, deeper) = rest.split_once('/').unwrap_or((rest, ""));
+    let first = first.replace("~1", "/").replace("~0", "~");
+    let top: std::collections::HashMap<std::borrow::Cow<'_, str>, &serde_json::value::RawValue> =
+        serde_json::from_str(properties).ok()?;
+    let raw = top.get(first.as_str())?;
+    let value: Value = serde_json::from_str(raw.get()).ok()?;
+    if deeper.is_empty() {
+        Some(value)
+    } else {
+        value.pointer(&format!("/{deeper}")).cloned()
+    }
+}
+
+fn bytes(s: &str) -> ByteArray {
+    ByteArray::from(s.as_bytes().to_vec())
+}
+
+/// The events as the bytes of one Parquet file.
+pub fn write(events: &[Event], typed: &[TypedColumn]) -> Result<Vec<u8>, ParquetError> {
+    let mut cells = vec![
+        Cells::Text(events.iter().map(|e| Some(bytes(&e.event_id))).collect()),
+        Cells::Text(events.iter().map(|e| Some(bytes(&e.name))).collect()),
+        Cells::Text(
+            events
+                .iter()
+                .map(|e| e.user_id.as_deref().map(bytes))
+                .collect(),
+        ),
+        Cells::Int64(events.iter().map(|e| Some(e.timestamp_ms)).collect()),
+        Cells::Int64(events.iter().map(|e| Some(e.received_at_ms)).collect()),
+        Cells::Text(events.iter().map(|e| Some(bytes(&e.properties))).collect()),
+    ];
+    for c in typed {
+        let picked: Vec<Option<Value>> = events
+            .iter()
+            .map(|e| pick(&e.properties, &c.pointer))
+            .collect();
+        cells.push(Cells::from_json(
+            c.kind.into(),
+            picked.iter().map(Option::as_ref),
+        ));
+    }
+    write_columns(&event_columns(typed), cells)
 }
 
 #[cfg(test)]
@@ -196,8 +374,21 @@ mod tests {
             properties: match plan {
                 Some(p) => serde_json::json!({ "plan": p, "seats": n }),
                 None => serde_json::json!({}),
-            },
+            }
+            .to_string(),
         }
+    }
+
+    #[test]
+    fn a_typed_column_is_picked_at_its_pointer_without_parsing_the_rest() {
+        let p = r#"{"plan":"pro","device":{"os":"ios","v":[1,2]},"a/b":true,"n":null}"#;
+        assert_eq!(pick(p, "/plan"), Some(serde_json::json!("pro")));
+        assert_eq!(pick(p, "/device/os"), Some(serde_json::json!("ios")));
+        assert_eq!(pick(p, "/device/v/1"), Some(serde_json::json!(2)));
+        assert_eq!(pick(p, "/a~1b"), Some(serde_json::json!(true)));
+        assert_eq!(pick(p, "/n"), Some(Value::Null));
+        assert_eq!(pick(p, "/missing"), None);
+        assert_eq!(pick("not json", "/plan"), None);
     }
 
     #[test]

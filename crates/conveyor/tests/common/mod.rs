@@ -285,3 +285,14 @@ pub fn duckdb_on(s3: Option<&str>, sql: &str) -> Vec<String> {
 pub fn duckdb(sql: &str) -> Vec<String> {
     duckdb_on(None, sql)
 }
+
+/// The admin API's row for one queue (`GET /v1/admin/queues`): its counts and state.
+pub async fn queue_row(address: &str, name: &str) -> serde_json::Value {
+    let (_, queues) = http(address, "GET", "/v1/admin/queues", &[], "").await;
+    let queues: serde_json::Value = serde_json::from_str(&queues).expect("a JSON answer");
+    queues["queues"]
+        .as_array()
+        .and_then(|qs| qs.iter().find(|q| q["name"] == name))
+        .unwrap_or_else(|| panic!("no queue {name} in {queues}"))
+        .clone()
+}

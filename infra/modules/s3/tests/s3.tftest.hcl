@@ -148,27 +148,57 @@ run "deep_archive_needs_90_days_in_glacier" {
 run "optional_parts_are_off_by_default" {
   command = plan
   assert {
-    condition     = length(aws_s3_bucket_intelligent_tiering_configuration.this) == 0 && length(aws_s3_bucket_cors_configuration.this) == 0 && length(aws_glue_catalog_table.results) == 0
-    error_message = "Intelligent tiering, CORS and the Athena table must be opt-in."
+    condition     = length(aws_s3_bucket_intelligent_tiering_configuration.this) == 0 && length(aws_s3_bucket_cors_configuration.this) == 0 && length(aws_glue_catalog_table.records) == 0 && length([for r in aws_s3_bucket_lifecycle_configuration.this[0].rule : r if startswith(r.id, "conveyor-records-")]) == 0
+    error_message = "Intelligent tiering, CORS, the Athena tables and record expiry must be opt-in."
   }
 }
 
-run "athena_table_projects_the_partitions" {
+run "athena_tables_project_the_partitions_conveyor_writes" {
   command = plan
   variables {
-    create_athena_tables = true
+    create_athena_tables   = true
+    athena_event_columns   = [{ name = "plan", type = "string" }]
+    record_expiration_days = 90
   }
   assert {
-    condition     = [for k in aws_glue_catalog_table.results[0].partition_keys : k.name] == ["day", "hour", "month", "queue_name", "year"]
-    error_message = "The results table must be partitioned by queue, year, month, day and hour."
+    condition     = [for k in aws_glue_catalog_table.records["results"].partition_keys : k.name] == ["queue_name", "year", "month", "day", "hour"]
+    error_message = "The results table must be partitioned by queue, year, month, day and hour, in that order."
   }
   assert {
-    condition     = endswith(aws_glue_catalog_table.results[0].parameters["storage.location.template"], "/results/$${queue_name}/year=$${year}/month=$${month}/day=$${day}/hour=$${hour}/")
+    condition     = [for k in aws_glue_catalog_table.records["events"].partition_keys : k.name] == ["event_name", "year", "month", "day", "hour"]
+    error_message = "The events table must be partitioned by event name, year, month, day and hour."
+  }
+  assert {
+    condition     = endswith(aws_glue_catalog_table.records["results"].parameters["storage.location.template"], "/results/$${queue_name}/year=$${year}/month=$${month}/day=$${day}/hour=$${hour}/")
     error_message = "Partition projection must follow the results/{queue}/year=…/hour=…/ layout."
+  }
+  assert {
+    condition     = endswith(aws_glue_catalog_table.records["events"].parameters["storage.location.template"], "/events/$${event_name}/year=$${year}/month=$${month}/day=$${day}/hour=$${hour}/")
+    error_message = "Partition projection must follow the events/{name}/year=…/hour=…/ layout."
+  }
+  assert {
+    condition     = aws_glue_catalog_table.records["events"].parameters["projection.year.range"] == "1970,9999"
+    error_message = "Events carry their own time: the API accepts 1970 to 9999."
+  }
+  assert {
+    condition     = [for c in aws_glue_catalog_table.records["events"].storage_descriptor[0].columns : c.name][6] == "plan"
+    error_message = "The configured typed columns follow the events table's fixed ones."
+  }
+  assert {
+    condition     = aws_glue_catalog_table.records["results_compacted"].storage_descriptor[0].ser_de_info[0].serialization_library == "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+    error_message = "Compacted results are Parquet."
   }
   assert {
     condition     = aws_glue_catalog_database.this[0].name == "mht_api_staging_data_collection"
     error_message = "The Glue database name must be the white-label name with underscores."
+  }
+  assert {
+    condition     = toset([for r in aws_s3_bucket_lifecycle_configuration.this[0].rule : r.filter[0].prefix if startswith(r.id, "conveyor-records-")]) == toset(["events/", "results/", "results_compacted/"])
+    error_message = "Records expire under events/, results/ and results_compacted/."
+  }
+  assert {
+    condition     = alltrue([for r in aws_s3_bucket_lifecycle_configuration.this[0].rule : r.expiration[0].days == 90 if startswith(r.id, "conveyor-records-")])
+    error_message = "Records expire after record_expiration_days."
   }
 }
 

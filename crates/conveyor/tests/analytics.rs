@@ -525,3 +525,76 @@ fn shift_hour(hour_dir: &std::path::Path, hours: i64) -> std::path::PathBuf {
     let base = hour_dir.ancestors().nth(4).unwrap();
     base.join(t.format("year=%Y/month=%m/day=%d/hour=%H").to_string())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_sqs_and_s3_duckdb_counts_the_posted_events_per_name_and_hour_through_httpfs() {
+    let moto = conveyor_aws::testing::start_moto();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "{CONFIG}\n[environments.test.backend]\nqueue = \"sqs\"\nstore = \"s3\"\nendpoint = \"{}\"\n",
+            moto.url
+        ),
+    );
+    let env: [(&str, &str); 3] = [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ];
+    let provision = Command::new(BIN)
+        .arg("provision")
+        .arg("--config")
+        .arg(&config)
+        .env_remove("CONVEYOR_ENVIRONMENT")
+        .envs(env)
+        .output()
+        .unwrap();
+    assert!(
+        provision.status.success(),
+        "{}",
+        String::from_utf8_lossy(&provision.stderr)
+    );
+    let mut server = start(&dir.path().join("data"), &env, Some(&config));
+    let mut expected: BTreeMap<(String, i64), usize> = BTreeMap::new();
+    for request in 0..10 {
+        let events: Vec<Value> = (0..30)
+            .map(|i| {
+                let name = if i % 2 == 0 { "open" } else { "tap" };
+                let hour = if i % 5 == 0 { 9 } else { 10 };
+                *expected.entry((name.to_string(), hour)).or_default() += 1;
+                json!({ "name": name, "timestamp": TEN + (hour - 10) * 3_600_000 + request * 100 + i })
+            })
+            .collect();
+        let (status, body) = http(
+            &server.address,
+            "POST",
+            "/v1/analytics/events",
+            &[JSON],
+            &json!({ "events": events }).to_string(),
+        )
+        .await;
+        assert_eq!(status, 202, "{body}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let q = queue_row(&server.address, "acme-test-ops-analytics").await;
+        if q["visible"] == 0 && q["in_flight"] == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not flushed: {q}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(terminate(&mut server).success());
+    let rows = duckdb_on(
+        Some(&moto.url),
+        "SELECT name, hour, count(*), count(DISTINCT event_id) \
+         FROM read_parquet('s3://acme-test-data/events/**/*.parquet', hive_partitioning = true) \
+         GROUP BY ALL ORDER BY name, hour",
+    );
+    let wanted: Vec<String> = expected
+        .iter()
+        .map(|((name, hour), n)| format!("{name}|{hour:02}|{n}|{n}"))
+        .collect();
+    assert_eq!(rows, wanted);
+}

@@ -133,12 +133,16 @@ async fn dead_letters_are_peeked_traced_and_redriven() {
         ],
     );
     assert!(moved.contains("moved 1 to acme-test-ops-done"), "{moved}");
+    // The result is stored just before the message is deleted: wait for both.
     until("the redriven message succeeds", || {
-        result_files(&data)
-            .iter()
-            .any(|p| p.to_string_lossy().contains(&ids[0]))
+        queue_cli(&server, &["timeline", "acme-test-ops-done", &ids[0]])
+            .trim_end()
+            .ends_with("status: succeeded")
     })
     .await;
+    assert!(result_files(&data)
+        .iter()
+        .any(|p| p.to_string_lossy().contains(&ids[0])));
     let timeline = queue_cli(&server, &["timeline", "acme-test-ops-done", &ids[0]]);
     assert!(
         timeline.contains("redriven")

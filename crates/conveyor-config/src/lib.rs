@@ -134,6 +134,11 @@ struct EnvironmentSpec {
     bucket: Option<String>,
     #[serde(default)]
     omit_environment_in_names: bool,
+    /// What every queue name starts with, when a system names its queues its own way
+    /// (MigrationAI's `prod-migrationai-contacts`: `queue_prefix = "prod-migrationai"`);
+    /// otherwise `{instance}-{env}-{use_case}`.
+    #[serde(default)]
+    queue_prefix: Option<String>,
     #[serde(default)]
     api_keys: Vec<Secret>,
     /// Keys for the operator routes (`/v1/admin`, the CLI); ingest keys cannot reach them.
@@ -591,10 +596,18 @@ fn environment_settings(
             )));
         }
     }
-    let prefix = if spec.omit_environment_in_names {
-        format!("{}-{}", file.instance, file.use_case)
-    } else {
-        format!("{}-{env}-{}", file.instance, file.use_case)
+    let prefix = match (&spec.queue_prefix, spec.omit_environment_in_names) {
+        (Some(_), true) => {
+            return Err(ConfigError::Invalid(format!(
+                "environments.{env}: queue_prefix names the queues outright, so omit_environment_in_names has nothing to omit; remove one of them"
+            )))
+        }
+        (Some(prefix), false) => {
+            check_token(&format!("environments.{env}.queue_prefix"), prefix)?;
+            prefix.clone()
+        }
+        (None, true) => format!("{}-{}", file.instance, file.use_case),
+        (None, false) => format!("{}-{env}-{}", file.instance, file.use_case),
     };
     let mut queues = Vec::new();
     for (key, base) in &file.queues {

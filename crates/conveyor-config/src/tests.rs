@@ -1008,3 +1008,35 @@ fn the_analytics_handler_sets_the_worker_s_batch_and_its_mistakes_are_named() {
         assert!(e.contains(says), "{queue}: {e}");
     }
 }
+
+#[test]
+fn a_queue_prefix_names_the_queues_outright_and_is_checked() {
+    let base = "instance = \"migrationai\"\nuse_case = \"workers\"\nenvironment = \"prod\"\n[queues.contacts]\n[environments.prod]\ndata_dir = \"d\"\nbucket_suffix = \"files\"\nqueue_prefix = \"prod-migrationai\"\n";
+    let c = from_text(base).unwrap();
+    let q = &c.selected.queues[0];
+    assert_eq!(q.name, "prod-migrationai-contacts");
+    assert_eq!(q.dlq_name, "prod-migrationai-contacts-dlq");
+
+    let both = from_text(&format!("{base}omit_environment_in_names = true\n")).unwrap_err();
+    assert!(both.to_string().contains("remove one of them"), "{both}");
+    let bad = from_text(&base.replace("prod-migrationai\"", "Prod_MigrationAI\"")).unwrap_err();
+    assert!(bad.to_string().contains("queue_prefix"), "{bad}");
+    let long = from_text(&base.replace("prod-migrationai\"", &format!("{}\"", "p".repeat(70))))
+        .unwrap_err();
+    assert!(long.to_string().contains("1 to 80 characters"), "{long}");
+}
+
+#[test]
+fn record_retention_is_whole_days() {
+    let base = "instance = \"a\"\nuse_case = \"b\"\nenvironment = \"e\"\n[queues.q]\n[environments.e]\ndata_dir = \"d\"\nbucket_suffix = \"s\"\n";
+    assert_eq!(from_text(base).unwrap().selected.record_retention, None);
+    let days = from_text(&format!("{base}record_retention = \"90d\"\n")).unwrap();
+    assert_eq!(
+        days.selected.record_retention.map(|s| s.seconds()),
+        Some(90 * 86_400)
+    );
+    for bad in ["12h", "36h", "0s"] {
+        let e = from_text(&format!("{base}record_retention = \"{bad}\"\n")).unwrap_err();
+        assert!(e.to_string().contains("whole number of days"), "{bad}: {e}");
+    }
+}

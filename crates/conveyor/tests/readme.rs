@@ -98,12 +98,17 @@ fn every_tested_readme_block_runs_and_prints_what_it_says() {
     assert!(blocks.len() >= 3, "the README has tested blocks");
 
     let dir = tempfile::tempdir().unwrap();
-    // The README's commands run from the repository's root: its example functions are there.
-    std::os::unix::fs::symlink(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../functions"),
-        dir.path().join("functions"),
-    )
-    .unwrap();
+    // The README's commands run from the repository's root: its example functions and the
+    // shipped configurations are there.
+    for shared in ["functions", "config"] {
+        std::os::unix::fs::symlink(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../..")
+                .join(shared),
+            dir.path().join(shared),
+        )
+        .unwrap();
+    }
     let server = start(
         &dir.path().join("data/local"),
         &[("CONVEYOR_JWT_SECRET", SECRET)],

@@ -38,7 +38,21 @@ pub fn start_command(
     extra_env: &[(&str, &str)],
     config: Option<&Path>,
 ) -> Server {
+    start_command_in(None, command, data, extra_env, config)
+}
+
+/// As `start_command`, run from `cwd` (where a configuration's relative paths start).
+pub fn start_command_in(
+    cwd: Option<&Path>,
+    command: &str,
+    data: &Path,
+    extra_env: &[(&str, &str)],
+    config: Option<&Path>,
+) -> Server {
     let mut cmd = Command::new(BIN);
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
     cmd.args([
         command,
         "--listen",

@@ -78,9 +78,20 @@ module "iam" {
 module "ecr" {
   source = "../../modules/ecr"
 
-  repository_name    = local.name
+  repositories       = { api = local.name }
   keep_tagged_images = var.ecr_keep_tagged_images
   force_delete       = var.force_destroy
+}
+
+# The repository was once the module's only one: keep it, do not recreate it.
+moved {
+  from = module.ecr.aws_ecr_repository.this
+  to   = module.ecr.aws_ecr_repository.this["api"]
+}
+
+moved {
+  from = module.ecr.aws_ecr_lifecycle_policy.this[0]
+  to   = module.ecr.aws_ecr_lifecycle_policy.this["api"]
 }
 
 module "dns" {
@@ -111,7 +122,7 @@ module "ecs" {
   source = "../../modules/ecs"
 
   name                  = local.name
-  image                 = "${module.ecr.repository_url}:${var.image_tag}"
+  image                 = "${module.ecr.repository_urls["api"]}:${var.image_tag}"
   vpc_id                = module.network.vpc_id
   private_subnet_ids    = module.network.private_subnet_ids
   alb_security_group_id = module.alb.security_group_id

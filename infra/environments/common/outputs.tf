@@ -35,7 +35,7 @@ output "worker_role_arn" {
 
 output "ecr_repository_url" {
   description = "Where CI pushes the image."
-  value       = module.ecr.repository_url
+  value       = module.ecr.repository_urls["api"]
 }
 
 output "ecs_cluster_name" {

@@ -1,5 +1,6 @@
 resource "aws_ecr_repository" "this" {
-  name                 = var.repository_name
+  for_each             = var.repositories
+  name                 = each.value
   image_tag_mutability = var.image_tag_mutability
   force_delete         = var.force_delete
 
@@ -15,8 +16,8 @@ resource "aws_ecr_repository" "this" {
 }
 
 resource "aws_ecr_lifecycle_policy" "this" {
-  count      = var.create_lifecycle_policy ? 1 : 0
-  repository = aws_ecr_repository.this.name
+  for_each   = var.create_lifecycle_policy ? var.repositories : {}
+  repository = aws_ecr_repository.this[each.key].name
   policy = jsonencode({
     rules = [
       {

@@ -1,14 +1,14 @@
-output "repository_url" {
-  description = "Push and pull images here ({account}.dkr.ecr.{region}.amazonaws.com/{name})."
-  value       = aws_ecr_repository.this.repository_url
+output "repository_urls" {
+  description = "Push and pull images here ({account}.dkr.ecr.{region}.amazonaws.com/{name}), by key."
+  value       = { for key, r in aws_ecr_repository.this : key => r.repository_url }
 }
 
-output "repository_arn" {
-  description = "ARN of the repository."
-  value       = aws_ecr_repository.this.arn
+output "repository_arns" {
+  description = "ARN of each repository, by key."
+  value       = { for key, r in aws_ecr_repository.this : key => r.arn }
 }
 
-output "repository_name" {
-  description = "Name of the repository."
-  value       = aws_ecr_repository.this.name
+output "repository_names" {
+  description = "Name of each repository, by key."
+  value       = { for key, r in aws_ecr_repository.this : key => r.name }
 }

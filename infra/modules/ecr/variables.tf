@@ -1,6 +1,11 @@
-variable "repository_name" {
-  description = "The repository ({instance}-{env}, or one shared name per account if you promote images between environments)."
-  type        = string
+variable "repositories" {
+  description = "The repositories, by a stable key (it names the resource, so renaming a repository does not move it): MHT's one `{ api = \"mht-api-staging\" }`, or MigrationAI's fifteen."
+  type        = map(string)
+
+  validation {
+    condition     = length(var.repositories) > 0 && alltrue([for n in values(var.repositories) : can(regex("^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$", n)) && length(n) <= 256])
+    error_message = "repositories: at least one, each name lowercase letters, digits and . _ - separators, with / between path parts (ECR's rule), up to 256 characters."
+  }
 }
 
 variable "scan_on_push" {

@@ -5,10 +5,10 @@ provider "aws" {
 module "ecr" {
   source = "../.."
 
-  repository_name    = "mht-api"
+  repositories       = { api = "mht-api" }
   keep_tagged_images = 10
 }
 
 output "repository_url" {
-  value = module.ecr.repository_url
+  value = module.ecr.repository_urls["api"]
 }

@@ -73,6 +73,9 @@ for dir in "${modules[@]/%/examples/complete}" infra/bootstrap "${environments[@
 done
 elapsed $start
 
+echo "== the pipeline module's buildspec and deployspec, run with their AWS and Docker commands written out"
+python3 infra/scripts/buildspec_check.py infra/modules/pipeline
+
 echo "== terraform test: every module"
 start=$SECONDS
 for dir in "${modules[@]}"; do

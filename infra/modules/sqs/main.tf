@@ -1,5 +1,5 @@
 locals {
-  prefix = var.omit_environment_in_names ? "${var.instance_name}-${var.use_case}" : "${var.instance_name}-${var.environment}-${var.use_case}"
+  prefix = var.queue_prefix != "" ? var.queue_prefix : var.omit_environment_in_names ? "${var.instance_name}-${var.use_case}" : "${var.instance_name}-${var.environment}-${var.use_case}"
 
   queues = { for key, q in var.queues : key => merge(q, {
     name     = "${local.prefix}-${key}${q.fifo ? ".fifo" : ""}"

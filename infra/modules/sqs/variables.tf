@@ -13,6 +13,17 @@ variable "use_case" {
   type        = string
 }
 
+variable "queue_prefix" {
+  description = "Name queues {queue_prefix}-{queue} instead (MigrationAI's prod-migrationai-contacts). Must match the environment's queue_prefix in the Conveyor configuration; empty: the white-label names."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.queue_prefix == "" || can(regex("^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", var.queue_prefix))
+    error_message = "queue_prefix is lowercase letters, digits and inner hyphens."
+  }
+}
+
 variable "omit_environment_in_names" {
   description = "Name queues {instance}-{use_case}-{queue} (the seeds' production names). Must match the environment's omit_environment_in_names in conveyor.toml."
   type        = bool

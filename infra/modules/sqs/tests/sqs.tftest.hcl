@@ -12,6 +12,18 @@ variables {
   alarm_actions = ["arn:aws:sns:us-west-2:123456789012:staging-alerts"]
 }
 
+run "a_queue_prefix_names_the_queues_outright" {
+  command = plan
+  variables {
+    queue_prefix = "prod-migrationai"
+    queues       = { contacts = { fifo = false, visibility_timeout_seconds = 120 } }
+  }
+  assert {
+    condition     = aws_sqs_queue.this["contacts"].name == "prod-migrationai-contacts" && aws_sqs_queue.dlq["contacts"].name == "prod-migrationai-contacts-dlq"
+    error_message = "queue_prefix gives the seed's MigrationAI names."
+  }
+}
+
 run "names_follow_the_white_label_pattern" {
   command = plan
 

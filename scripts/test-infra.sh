@@ -48,6 +48,7 @@ quiet() {
 elapsed() { echo "   ($((SECONDS - $1)) s)"; }
 
 modules=(infra/modules/*/)
+stacks=(infra/stacks/*/)
 environments=(infra/environments/staging infra/environments/production)
 
 # A previous run's backend settings (moto's, long gone) must not leak into this one.
@@ -62,9 +63,9 @@ terraform fmt -check -recursive infra || {
 echo "== module READMEs match their variables.tf and outputs.tf"
 python3 infra/scripts/module_docs.py --check "${modules[@]}"
 
-echo "== terraform validate: ${#modules[@]} module examples, the bootstrap and both environments"
+echo "== terraform validate: ${#modules[@]} module examples, ${#stacks[@]} stack(s), the bootstrap and both environments"
 start=$SECONDS
-for dir in "${modules[@]/%/examples/complete}" infra/bootstrap "${environments[@]}"; do
+for dir in "${modules[@]/%/examples/complete}" "${stacks[@]}" infra/bootstrap "${environments[@]}"; do
     (cd "$dir" && quiet tf init -backend=false -input=false && quiet tf validate) || {
         echo "error: $dir does not validate" >&2
         exit 1
@@ -76,9 +77,9 @@ elapsed $start
 echo "== the pipeline module's buildspec and deployspec, run with their AWS and Docker commands written out"
 python3 infra/scripts/buildspec_check.py infra/modules/pipeline
 
-echo "== terraform test: every module"
+echo "== terraform test: every module and stack"
 start=$SECONDS
-for dir in "${modules[@]}"; do
+for dir in "${modules[@]}" "${stacks[@]}"; do
     if ! (cd "$dir" && quiet tf init -backend=false -input=false && tf test >"$work/test.log" 2>&1); then
         cat "$work/test.log" >&2
         echo "error: terraform test failed in $dir" >&2

@@ -54,7 +54,7 @@ def main() -> int:
         env = {
             "CODEBUILD_SRC_DIR": work,
             "FUNCTIONS": json.dumps({"migrationai-contacts": "workers"}),
-            "SERVICES": json.dumps({"arn:aws:apprunner:us-west-2:1:service/front/1": {"image": "backend", "port": 3000}}),
+            "SERVICES": json.dumps({"front": {"arn": "arn:aws:apprunner:us-west-2:1:service/front/1", "image": "backend", "port": 3000}}),
             "APPRUNNER_ACCESS_ROLE": "arn:aws:iam::1:role/access",
         }
         run(commands(deploy, "build")[0], work, env)
@@ -62,6 +62,7 @@ def main() -> int:
         assert f"aws lambda update-function-code --function-name migrationai-contacts --image-uri {built['workers']}" in script, script
         line = next(l for l in script.splitlines() if l.startswith("aws apprunner update-service"))
         source = json.loads(line.split("--source-configuration ", 1)[1].strip("'"))
+        assert "--service-arn arn:aws:apprunner:us-west-2:1:service/front/1 " in line, line
         assert source["ImageRepository"]["ImageIdentifier"] == built["backend"], source
         assert source["ImageRepository"]["ImageConfiguration"]["Port"] == "3000", source
         assert source["AuthenticationConfiguration"]["AccessRoleArn"] == "arn:aws:iam::1:role/access", source

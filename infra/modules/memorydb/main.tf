@@ -15,14 +15,15 @@ resource "aws_security_group" "this" {
   tags        = merge(var.tags, { Name = "${var.name}-redis" })
 }
 
+# count, not for_each: the client groups are usually created in the same plan (ids unknown).
 resource "aws_vpc_security_group_ingress_rule" "clients" {
-  for_each                     = toset(var.client_security_group_ids)
+  count                        = length(var.client_security_group_ids)
   security_group_id            = aws_security_group.this.id
-  referenced_security_group_id = each.value
+  referenced_security_group_id = var.client_security_group_ids[count.index]
   ip_protocol                  = "tcp"
   from_port                    = var.port
   to_port                      = var.port
-  description                  = "Redis from ${each.value}"
+  description                  = "Redis from client group ${count.index + 1}"
 }
 
 resource "aws_memorydb_cluster" "this" {

@@ -147,7 +147,7 @@ data "aws_iam_policy_document" "build" {
     content {
       sid       = "UpdateServices"
       actions   = ["apprunner:UpdateService", "apprunner:DescribeService"]
-      resources = keys(var.apprunner_services)
+      resources = [for svc in values(var.apprunner_services) : svc.arn]
     }
   }
   dynamic "statement" {

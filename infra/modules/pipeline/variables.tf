@@ -37,8 +37,9 @@ variable "lambda_functions" {
 }
 
 variable "apprunner_services" {
-  description = "App Runner services the deploy stage updates: service ARN = { image, port }."
+  description = "App Runner services the deploy stage updates, by name: { arn, image (a name in images), port }."
   type = map(object({
+    arn   = string
     image = string
     port  = number
   }))

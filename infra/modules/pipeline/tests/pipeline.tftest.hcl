@@ -28,7 +28,7 @@ variables {
     }
   }
   lambda_functions          = { "migrationai-contacts" = "workers" }
-  apprunner_services        = { "arn:aws:apprunner:us-west-2:123456789012:service/migrationai-frontend/1" = { image = "workers", port = 3000 } }
+  apprunner_services        = { "migrationai-frontend" = { arn = "arn:aws:apprunner:us-west-2:123456789012:service/migrationai-frontend/1", image = "workers", port = 3000 } }
   apprunner_access_role_arn = "arn:aws:iam::123456789012:role/migrationai-apprunner-access"
   ec2_deployment            = { instance_names = ["migrationai-backend", "migrationai-tfp"] }
 }

@@ -176,3 +176,69 @@ async fn each_of_the_thirteen_queues_runs_its_function() {
         "the bad contact is retried, not done: {last}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provision_and_smoke_work_for_it_on_sqs_and_s3() {
+    let moto = conveyor_aws::testing::start_moto();
+    let dir = tempfile::tempdir().unwrap();
+    let config = root().join("config/migrationai.toml");
+    let env: [(&str, &str); 6] = [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("CONVEYOR_AWS_ENDPOINT", moto.url.as_str()),
+        ("CONVEYOR_API_KEYS", "test-key"),
+        ("CONVEYOR_ENVIRONMENT", "staging"),
+    ];
+    let conveyor = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(dir.path().join("cli"))
+            .current_dir(root())
+            .envs(env)
+            .output()
+            .unwrap()
+    };
+    let first = conveyor(&["provision"]);
+    let out = String::from_utf8_lossy(&first.stdout).to_string();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert_eq!(
+        out.matches(": created").count(),
+        27,
+        "13 queues, 13 DLQs, the bucket: {out}"
+    );
+    assert!(
+        out.contains("queue staging-migrationai-contacts: created"),
+        "{out}"
+    );
+    let again = conveyor(&["provision"]);
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout)
+            .matches(": unchanged")
+            .count(),
+        27
+    );
+    let worker = start_command_in(
+        Some(&root()),
+        "worker",
+        &dir.path().join("worker"),
+        &env,
+        Some(&config),
+    );
+    let smoke = conveyor(&["smoke", "--queue", "contacts", "--timeout", "90"]);
+    drop(worker);
+    assert!(
+        smoke.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&smoke.stdout),
+        String::from_utf8_lossy(&smoke.stderr)
+    );
+    assert!(String::from_utf8_lossy(&smoke.stdout).contains("all checks passed"));
+}

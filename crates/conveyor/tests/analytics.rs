@@ -530,31 +530,9 @@ fn shift_hour(hour_dir: &std::path::Path, hours: i64) -> std::path::PathBuf {
 async fn on_sqs_and_s3_duckdb_counts_the_posted_events_per_name_and_hour_through_httpfs() {
     let moto = conveyor_aws::testing::start_moto();
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        &format!(
-            "{CONFIG}\n[environments.test.backend]\nqueue = \"sqs\"\nstore = \"s3\"\nendpoint = \"{}\"\n",
-            moto.url
-        ),
-    );
-    let env: [(&str, &str); 3] = [
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-    ];
-    let provision = Command::new(BIN)
-        .arg("provision")
-        .arg("--config")
-        .arg(&config)
-        .env_remove("CONVEYOR_ENVIRONMENT")
-        .envs(env)
-        .output()
-        .unwrap();
-    assert!(
-        provision.status.success(),
-        "{}",
-        String::from_utf8_lossy(&provision.stderr)
-    );
+    let config = write_config(dir.path(), &on_moto(CONFIG, &moto.url));
+    let env = MOTO_CREDENTIALS;
+    provision(&config, &env);
     let mut server = start(&dir.path().join("data"), &env, Some(&config));
     let mut expected: BTreeMap<(String, i64), usize> = BTreeMap::new();
     for request in 0..10 {

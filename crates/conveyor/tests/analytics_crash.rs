@@ -269,31 +269,9 @@ async fn killed_during_flushes_the_embedded_default_keeps_every_event_exactly_on
 async fn killed_during_flushes_on_sqs_and_s3_every_event_arrives_with_its_event_id() {
     let moto = conveyor_aws::testing::start_moto();
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        &format!(
-            "{CONFIG}\n[environments.test.backend]\nqueue = \"sqs\"\nstore = \"s3\"\nendpoint = \"{}\"\n",
-            moto.url
-        ),
-    );
-    let env: [(&str, &str); 3] = [
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-    ];
-    let provision = std::process::Command::new(BIN)
-        .arg("provision")
-        .arg("--config")
-        .arg(&config)
-        .env_remove("CONVEYOR_ENVIRONMENT")
-        .envs(env)
-        .output()
-        .unwrap();
-    assert!(
-        provision.status.success(),
-        "{}",
-        String::from_utf8_lossy(&provision.stderr)
-    );
+    let config = write_config(dir.path(), &on_moto(CONFIG, &moto.url));
+    let env = MOTO_CREDENTIALS;
+    provision(&config, &env);
     let (api_data, worker_data) = (dir.path().join("api"), dir.path().join("worker"));
     let api = start_command("api", &api_data, &env, Some(&config));
     let bucket = "acme-test-data";

@@ -310,3 +310,34 @@ pub async fn queue_row(address: &str, name: &str) -> serde_json::Value {
         .unwrap_or_else(|| panic!("no queue {name} in {queues}"))
         .clone()
 }
+
+/// The variables that point a `conveyor` process at moto's SQS and S3 (its test credentials).
+pub const MOTO_CREDENTIALS: [(&str, &str); 3] = [
+    ("AWS_ACCESS_KEY_ID", "testing"),
+    ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ("AWS_EC2_METADATA_DISABLED", "true"),
+];
+
+/// `{base}` with the test environment moved onto moto's SQS and S3 at `moto_url`.
+pub fn on_moto(base: &str, moto_url: &str) -> String {
+    format!(
+        "{base}\n[environments.test.backend]\nqueue = \"sqs\"\nstore = \"s3\"\nendpoint = \"{moto_url}\"\n"
+    )
+}
+
+/// `conveyor provision --config {config}`, which must succeed.
+pub fn provision(config: &Path, env: &[(&str, &str)]) {
+    let out = Command::new(BIN)
+        .arg("provision")
+        .arg("--config")
+        .arg(config)
+        .env_remove("CONVEYOR_ENVIRONMENT")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run conveyor provision");
+    assert!(
+        out.status.success(),
+        "conveyor provision failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

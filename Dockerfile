@@ -20,6 +20,8 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /out/conveyor /usr/local/bin/conveyor
 COPY --from=build --chown=nonroot:nonroot /out/data /data
+# The shipped configurations, for CONVEYOR_CONFIG (SnSD's tasks run /etc/conveyor/snsd.toml).
+COPY config /etc/conveyor
 ENV CONVEYOR_DATA_DIR=/data \
     CONVEYOR_LISTEN=0.0.0.0:8080
 USER nonroot

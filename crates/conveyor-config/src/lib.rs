@@ -154,8 +154,9 @@ struct EnvironmentSpec {
     account_id: String,
     #[serde(default)]
     backend: backend::BackendSpec,
+    /// `None` when the environment has no `[environments.E.files]` table (the defaults apply).
     #[serde(default)]
-    files: files::FilesSpec,
+    files: Option<files::FilesSpec>,
     #[serde(default)]
     connections: connections::ConnectionsSpec,
     /// How long an `Idempotency-Key`'s first answer is kept and replayed.
@@ -500,9 +501,10 @@ fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Res
 fn resolve(file: &FileConfig) -> Result<Config, ConfigError> {
     check_token("instance", &file.instance)?;
     check_token("use_case", &file.use_case)?;
-    if file.queues.is_empty() {
+    // A system may be the files API alone (config/snsd.toml), but then it must say so.
+    if file.queues.is_empty() && !file.environments.values().any(|e| e.files.is_some()) {
         return Err(ConfigError::Invalid(
-            "the configuration declares no queues; add at least one [queues.NAME] section".into(),
+            "the configuration declares no queues and no files API; add at least one [queues.NAME] section, or an [environments.NAME.files] section for a files-only system".into(),
         ));
     }
     let mut environments = BTreeMap::new();
@@ -656,7 +658,7 @@ fn environment_settings(
     Ok(Settings {
         sqs: sqs::resolve(env, &spec.sqs)?,
         backend: backend::resolve(env, &spec.backend)?,
-        files: files::resolve(env, &spec.files)?,
+        files: files::resolve(env, &spec.files.clone().unwrap_or_default())?,
         connections: connections::resolve(env, &spec.connections)?,
         idempotency_window: idempotency_window(env, spec.idempotency_window)?,
         dry_run: spec.dry_run,

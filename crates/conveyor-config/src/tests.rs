@@ -1040,3 +1040,46 @@ fn record_retention_is_whole_days() {
         assert!(e.to_string().contains("whole number of days"), "{bad}: {e}");
     }
 }
+
+#[test]
+fn a_system_without_queues_must_be_a_files_api() {
+    let base = "instance = \"a\"\nuse_case = \"b\"\nenvironment = \"dev\"\n[environments.dev]\ndata_dir = \"d\"\nbucket_suffix = \"s\"\n";
+    let nothing = from_text(base).unwrap_err().to_string();
+    assert!(
+        nothing.contains("no queues and no files API") && nothing.contains("[queues.NAME]"),
+        "{nothing}"
+    );
+    let files_only = from_text(&format!(
+        "{base}[environments.dev.files]\naudience = \"authenticated\"\n"
+    ))
+    .unwrap();
+    assert!(files_only.selected.queues.is_empty());
+    assert_eq!(
+        files_only.selected.files.audience.as_deref(),
+        Some("authenticated")
+    );
+}
+
+#[test]
+fn snsd_is_the_seeds_files_backend() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/snsd.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let config = from_text(&text).unwrap();
+    let production = &config.environments["production"];
+    assert_eq!(
+        production.listen.port(),
+        8000,
+        "the seed's target group port"
+    );
+    assert_eq!(production.bucket, "snsd-file-uploads-production");
+    assert_eq!(production.region, "us-east-1");
+    assert_eq!(production.backend.store, StoreBackend::S3);
+    assert!(
+        production.files.jwt_secret.is_none(),
+        "production's secret comes from CONVEYOR_JWT_SECRET (SUPABASE_JWT_SECRET), never the file"
+    );
+    let local = from_text(&text).unwrap().selected;
+    assert!(local.queues.is_empty());
+    assert_eq!(local.files.tenant_claim, ["app_metadata", "tenant_id"]);
+    assert_eq!(local.files.audience.as_deref(), Some("authenticated"));
+}

@@ -53,8 +53,23 @@ resource "aws_lb" "this" {
   tags                       = var.tags
 }
 
+# Blue is where the API starts; green, with create_green_target_group, is where CodeDeploy starts
+# a blue/green deployment's new tasks before it moves the listeners (the ecs module's blue_green).
+locals {
+  target_group_names = merge(
+    { blue = "${var.name}-api" },
+    var.create_green_target_group ? { green = "${var.name}-api-green" } : {},
+  )
+}
+
+moved {
+  from = aws_lb_target_group.api
+  to   = aws_lb_target_group.api["blue"]
+}
+
 resource "aws_lb_target_group" "api" {
-  name                 = "${var.name}-api"
+  for_each             = local.target_group_names
+  name                 = each.value
   port                 = var.target_port
   protocol             = "HTTP"
   target_type          = "ip"
@@ -83,7 +98,7 @@ resource "aws_lb_listener" "https" {
 
   default_action {
     type             = "forward"
-    target_group_arn = aws_lb_target_group.api.arn
+    target_group_arn = aws_lb_target_group.api["blue"].arn
   }
 
   tags = var.tags
@@ -110,7 +125,7 @@ resource "aws_lb_listener" "http" {
     for_each = var.create_https_listener ? [] : [1]
     content {
       type             = "forward"
-      target_group_arn = aws_lb_target_group.api.arn
+      target_group_arn = aws_lb_target_group.api["blue"].arn
     }
   }
 

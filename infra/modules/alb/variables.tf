@@ -71,3 +71,31 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "create_green_target_group" {
+  description = "A second, identical target group for blue/green deployments (the ecs module's blue_green moves the listeners between the two)."
+  type        = bool
+  default     = false
+}
+
+variable "create_alarms" {
+  description = "CloudWatch alarms on the API's response time and on unhealthy tasks, as the load balancer sees them."
+  type        = bool
+  default     = false
+}
+
+variable "response_time_alarm_seconds" {
+  description = "With create_alarms: alarm when the average response time stays above this for 3 minutes."
+  type        = number
+  default     = 1
+  validation {
+    condition     = var.response_time_alarm_seconds > 0
+    error_message = "response_time_alarm_seconds must be above 0."
+  }
+}
+
+variable "alarm_actions" {
+  description = "With create_alarms: where the alarms (and their recoveries) go, SNS topic ARNs."
+  type        = list(string)
+  default     = []
+}

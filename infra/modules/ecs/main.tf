@@ -3,7 +3,7 @@ data "aws_region" "current" {}
 locals {
   log_group = "/ecs/${var.name}"
   # One image, two roles: the API answers at once and enqueues, the workers drain the queues.
-  roles = {
+  roles = { for role, r in {
     api = {
       command   = ["api"]
       task_role = var.api_task_role_arn
@@ -14,7 +14,8 @@ locals {
       task_role = var.worker_task_role_arn
       size      = var.services.worker
     }
-  }
+  } : role => r if r.size != null }
+  service_names = { for role, _ in local.roles : role => lookup(var.service_names, role, "${var.name}-${role}") }
   environment = merge(var.environment_variables, {
     CONVEYOR_LISTEN     = "0.0.0.0:${var.container_port}"
     CONVEYOR_SQS_LISTEN = "off"
@@ -101,9 +102,10 @@ resource "aws_ecs_task_definition" "this" {
 }
 
 resource "aws_ecs_service" "this" {
-  for_each = local.roles
+  # With blue/green on, CodeDeploy deploys the API (blue_green.tf) and ECS rolls the worker.
+  for_each = { for role, r in local.roles : role => r if !(role == "api" && local.blue_green) }
 
-  name            = "${var.name}-${each.key}"
+  name            = local.service_names[each.key]
   cluster         = aws_ecs_cluster.this.id
   task_definition = aws_ecs_task_definition.this[each.key].arn
   desired_count   = each.value.size.desired_count
@@ -143,10 +145,11 @@ resource "aws_ecs_service" "this" {
 }
 
 resource "aws_appautoscaling_target" "this" {
-  for_each = var.create_autoscaling ? local.roles : {}
+  for_each   = var.create_autoscaling ? local.roles : {}
+  depends_on = [aws_ecs_service.this, aws_ecs_service.api_blue_green]
 
   service_namespace  = "ecs"
-  resource_id        = "service/${aws_ecs_cluster.this.name}/${aws_ecs_service.this[each.key].name}"
+  resource_id        = "service/${aws_ecs_cluster.this.name}/${local.service_names[each.key]}"
   scalable_dimension = "ecs:service:DesiredCount"
   min_capacity       = each.value.size.min_count
   max_capacity       = each.value.size.max_count

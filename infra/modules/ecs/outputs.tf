@@ -10,7 +10,7 @@ output "cluster_arn" {
 
 output "service_names" {
   description = "The services: api and worker."
-  value       = { for k, s in aws_ecs_service.this : k => s.name }
+  value       = merge({ for k, s in aws_ecs_service.this : k => s.name }, { for s in aws_ecs_service.api_blue_green : "api" => s.name })
 }
 
 output "task_definition_arns" {
@@ -26,4 +26,14 @@ output "log_group_name" {
 output "tasks_security_group_id" {
   description = "The tasks' security group."
   value       = aws_security_group.tasks.id
+}
+
+output "codedeploy" {
+  description = "With blue_green set: the CodeDeploy application and deployment group that deploy the API, and what an AppSpec names (scripts/deploy-environment.sh); null otherwise."
+  value = local.blue_green ? {
+    application      = aws_codedeploy_app.api[0].name
+    deployment_group = aws_codedeploy_deployment_group.api[0].deployment_group_name
+    container_name   = "api"
+    container_port   = var.container_port
+  } : null
 }

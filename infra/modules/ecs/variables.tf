@@ -45,8 +45,9 @@ variable "api_task_role_arn" {
 }
 
 variable "worker_task_role_arn" {
-  description = "The role the worker tasks run as."
+  description = "The role the worker tasks run as (null when services.worker is null)."
   type        = string
+  default     = null
 }
 
 variable "environment_variables" {
@@ -62,7 +63,7 @@ variable "secrets" {
 }
 
 variable "services" {
-  description = "Size and scaling of the two services."
+  description = "Size and scaling of the two services. worker = null runs the API alone (a system without queues, like SnSD's files API)."
   type = object({
     api = object({
       cpu           = number
@@ -71,18 +72,28 @@ variable "services" {
       min_count     = number
       max_count     = number
     })
-    worker = object({
+    worker = optional(object({
       cpu           = number
       memory        = number
       desired_count = number
       min_count     = number
       max_count     = number
-    })
+    }))
   })
 
   validation {
-    condition     = alltrue([for s in [var.services.api, var.services.worker] : s.min_count <= s.desired_count && s.desired_count <= s.max_count])
+    condition     = alltrue([for s in [var.services.api, var.services.worker] : s.min_count <= s.desired_count && s.desired_count <= s.max_count if s != null])
     error_message = "Each service needs min_count <= desired_count <= max_count."
+  }
+}
+
+variable "service_names" {
+  description = "Names for the services other than {name}-api and {name}-worker, by role (SnSD's snsd-production-service)."
+  type        = map(string)
+  default     = {}
+  validation {
+    condition     = alltrue([for role in keys(var.service_names) : contains(["api", "worker"], role)])
+    error_message = "service_names takes the roles api and worker."
   }
 }
 
@@ -132,4 +143,23 @@ variable "tags" {
   description = "Tags for every resource."
   type        = map(string)
   default     = {}
+}
+
+variable "blue_green" {
+  description = "Deploy the API blue/green with CodeDeploy instead of rolling it: traffic moves from the listeners' target group to the other one once the new tasks are healthy, a failed or stopped deployment rolls back by itself, and the old tasks are kept rollback_window_minutes after the switch so a rollback is instant. target_group_names are the blue (the one the service starts on, target_group_arn's) and the green group. null: ECS rolls the API like the worker."
+  type = object({
+    listener_arns           = list(string)
+    target_group_names      = list(string)
+    rollback_window_minutes = optional(number, 5)
+    rollback_alarm_names    = optional(list(string), [])
+  })
+  default = null
+  validation {
+    condition     = var.blue_green == null || try(length(var.blue_green.target_group_names) == 2 && length(var.blue_green.listener_arns) > 0, false)
+    error_message = "blue_green needs two target groups (blue, green) and at least one listener."
+  }
+  validation {
+    condition     = var.blue_green == null || try(var.blue_green.rollback_window_minutes >= 0 && var.blue_green.rollback_window_minutes <= 2880, false)
+    error_message = "rollback_window_minutes is 0 to 2880 (CodeDeploy's limit, two days)."
+  }
 }

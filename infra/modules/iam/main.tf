@@ -45,9 +45,10 @@ locals {
     Resource = concat(var.queue_arns, var.dlq_arns)
   }] : []
 
+  # IAM refuses a statement without resources: a system without queues (SnSD) drops the queue ones.
   api_policy = jsonencode({
     Version = "2012-10-17"
-    Statement = concat(local.lookup_statements, local.kms_statements, local.admin_statements, [
+    Statement = [for st in concat(local.lookup_statements, local.kms_statements, local.admin_statements, [
       {
         Sid      = "SendWork"
         Effect   = "Allow"
@@ -63,12 +64,12 @@ locals {
         ]
         Resource = [for p in var.api_object_prefixes : "${var.bucket_arn}/${p}*"]
       },
-    ])
+    ]) : st if length(st.Resource) > 0]
   })
 
   worker_policy = jsonencode({
     Version = "2012-10-17"
-    Statement = concat(local.lookup_statements, local.kms_statements, [
+    Statement = [for st in concat(local.lookup_statements, local.kms_statements, [
       {
         Sid      = "ConsumeWork"
         Effect   = "Allow"
@@ -81,7 +82,7 @@ locals {
         Action   = ["s3:PutObject", "s3:AbortMultipartUpload"]
         Resource = [for p in var.worker_object_prefixes : "${var.bucket_arn}/${p}*"]
       },
-    ])
+    ]) : st if length(st.Resource) > 0]
   })
 }
 

@@ -9,8 +9,8 @@ locals {
   # compared and checked (and no second provider is needed).
   random = coalesce(var.random_suffix, substr(sha256("${data.aws_caller_identity.current.account_id}/${data.aws_region.current.name}/${local.name_prefix}"), 0, 8))
 
-  bucket_name     = "${local.name_prefix}-${local.random}"
-  log_bucket_name = "${local.name_prefix}-logs-${local.random}"
+  bucket_name     = coalesce(var.bucket_name, "${local.name_prefix}-${local.random}")
+  log_bucket_name = var.bucket_name != null ? "${var.bucket_name}-logs" : "${local.name_prefix}-logs-${local.random}"
 
   tags = merge(var.tags, {
     "conveyor:instance"    = var.instance_name

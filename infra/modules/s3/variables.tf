@@ -29,6 +29,17 @@ variable "bucket_suffix" {
   }
 }
 
+variable "bucket_name" {
+  description = "The bucket's whole name, for a system that names it outright (SnSD's snsd-file-uploads-production); its access-log bucket is {bucket_name}-logs. Null: {instance}-{env}-{suffix}-{random}. Bucket names are global: a name someone else holds fails the apply."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.bucket_name == null || can(regex("^[a-z0-9][a-z0-9.-]{1,56}[a-z0-9]$", var.bucket_name))
+    error_message = "bucket_name must be 3 to 58 lowercase letters, digits, dots and hyphens (S3's rules, with room for -logs), starting and ending with a letter or digit."
+  }
+}
+
 variable "random_suffix" {
   description = "The {random} part of the bucket name. Null: 8 hex digits of a hash of account, region and name, stable across applies and known at plan time."
   type        = string

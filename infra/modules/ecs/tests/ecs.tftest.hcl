@@ -1,4 +1,7 @@
 mock_provider "aws" {
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
   mock_data "aws_region" {
     defaults = { name = "us-west-2" }
   }
@@ -97,5 +100,77 @@ run "example_plans" {
   command = plan
   module {
     source = "./examples/complete"
+  }
+}
+
+run "rolled_by_ecs_unless_blue_green" {
+  command = plan
+  assert {
+    condition     = length(aws_ecs_service.api_blue_green) == 0 && length(aws_codedeploy_deployment_group.api) == 0 && output.codedeploy == null
+    error_message = "Without blue_green, ECS rolls the API (staging)."
+  }
+}
+
+run "blue_green_through_codedeploy" {
+  command = plan
+  variables {
+    blue_green = {
+      listener_arns      = ["arn:aws:elasticloadbalancing:us-west-2:123456789012:listener/app/mht-api-production-alb/abc/def"]
+      target_group_names = ["mht-api-production-api", "mht-api-production-api-green"]
+    }
+  }
+  assert {
+    condition     = keys(aws_ecs_service.this) == ["worker"] && aws_ecs_service.api_blue_green[0].name == "mht-api-staging-api" && aws_ecs_service.api_blue_green[0].deployment_controller[0].type == "CODE_DEPLOY"
+    error_message = "CodeDeploy deploys the API; ECS still rolls the worker."
+  }
+  assert {
+    condition     = aws_codedeploy_app.api[0].compute_platform == "ECS" && aws_codedeploy_deployment_group.api[0].deployment_style[0].deployment_type == "BLUE_GREEN" && aws_codedeploy_deployment_group.api[0].deployment_style[0].deployment_option == "WITH_TRAFFIC_CONTROL"
+    error_message = "Blue/green with traffic control, on ECS."
+  }
+  assert {
+    condition     = aws_codedeploy_deployment_group.api[0].auto_rollback_configuration[0].enabled && contains(aws_codedeploy_deployment_group.api[0].auto_rollback_configuration[0].events, "DEPLOYMENT_FAILURE")
+    error_message = "A failed deployment rolls back by itself."
+  }
+  assert {
+    condition     = aws_codedeploy_deployment_group.api[0].blue_green_deployment_config[0].terminate_blue_instances_on_deployment_success[0].termination_wait_time_in_minutes == 5
+    error_message = "The seed's 5-minute rollback window: the old tasks stay 5 minutes after the switch."
+  }
+  assert {
+    condition     = [for g in aws_codedeploy_deployment_group.api[0].load_balancer_info[0].target_group_pair_info[0].target_group : g.name] == ["mht-api-production-api", "mht-api-production-api-green"]
+    error_message = "Both target groups, blue first."
+  }
+  assert {
+    condition     = output.service_names == { api = "mht-api-staging-api", worker = "mht-api-staging-worker" }
+    error_message = "Both services are still named, whoever deploys them."
+  }
+}
+
+run "blue_green_needs_two_groups" {
+  command = plan
+  variables {
+    blue_green = {
+      listener_arns      = ["arn:aws:elasticloadbalancing:us-west-2:123456789012:listener/app/x/abc/def"]
+      target_group_names = ["only-one"]
+    }
+  }
+  expect_failures = [var.blue_green]
+}
+
+run "the_api_alone_under_its_own_name" {
+  command = plan
+  variables {
+    worker_task_role_arn = null
+    services = {
+      api = { cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 4 }
+    }
+    service_names = { api = "snsd-production-service" }
+  }
+  assert {
+    condition     = keys(aws_ecs_service.this) == ["api"] && keys(aws_ecs_task_definition.this) == ["api"] && output.service_names == { api = "snsd-production-service" }
+    error_message = "Without a worker, one service: the API, named as asked."
+  }
+  assert {
+    condition     = keys(aws_appautoscaling_target.this) == ["api"] && aws_appautoscaling_target.this["api"].resource_id == "service/mht-api-staging-cluster/snsd-production-service"
+    error_message = "Autoscaling follows the service's own name."
   }
 }

@@ -108,3 +108,16 @@ run "example_plans" {
     source = "./examples/complete"
   }
 }
+
+run "no_queues_no_queue_statements" {
+  command = plan
+  variables {
+    queue_arns         = []
+    dlq_arns           = []
+    create_worker_role = false
+  }
+  assert {
+    condition     = [for st in jsondecode(aws_iam_role_policy.api[0].policy).Statement : st.Sid] == ["FindBucket", "ReadWriteOwnPrefixes"]
+    error_message = "A files-only system's API may find its bucket and use its prefixes; IAM refuses statements without resources, so the queue ones are gone."
+  }
+}

@@ -208,3 +208,25 @@ run "example_plans" {
     source = "./examples/complete"
   }
 }
+
+run "a_bucket_named_outright" {
+  command = plan
+  variables {
+    instance_name = "snsd"
+    environment   = "production"
+    bucket_suffix = "file-uploads"
+    bucket_name   = "snsd-file-uploads-production"
+  }
+  assert {
+    condition     = aws_s3_bucket.this.bucket == "snsd-file-uploads-production" && aws_s3_bucket.logs[0].bucket == "snsd-file-uploads-production-logs"
+    error_message = "SnSD's names: the bucket as given, its logs bucket beside it."
+  }
+}
+
+run "a_bucket_name_s3_would_refuse" {
+  command = plan
+  variables {
+    bucket_name = "Uploads_Bucket"
+  }
+  expect_failures = [var.bucket_name]
+}

@@ -2,6 +2,10 @@
 # Deploy one environment: terraform apply of infra/environments/ENV with the image tag, then
 # wait for the ECS services to settle, then scripts/validate-environment.sh. ECS's circuit
 # breaker rolls back a deployment whose tasks never become healthy; this script then fails.
+# Where the API deploys blue/green (production: blue_green_enabled), Terraform only registers
+# the new task definition and this script hands it to CodeDeploy, which starts it on the idle
+# target group, moves the listener, rolls back by itself on failure, and keeps the old tasks
+# for the rollback window (infra/scripts/codedeploy_request.py builds the request).
 #
 #   scripts/deploy-environment.sh staging|production [--image-tag TAG] [--auto-approve] [-- TERRAFORM ARGS…]
 #
@@ -63,6 +67,19 @@ workers refuse to start without their handlers' credentials. Set them:
                       "app_store_connect_key":"<the .p8 file's text>"}'
 MSG
 fi
+
+terraform -chdir="$dir" output -json >"$dir/.deploy-outputs.json"
+if python3 -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))["codedeploy"]["value"] else 1)' "$dir/.deploy-outputs.json"; then
+    request="$(python3 infra/scripts/codedeploy_request.py "$dir/.deploy-outputs.json")"
+    echo "== $env: blue/green deployment of the API through CodeDeploy"
+    deployment="$(aws deploy create-deployment --cli-input-json "$request" --query deploymentId --output text)"
+    echo "   $deployment (aws deploy get-deployment --deployment-id $deployment)"
+    aws deploy wait deployment-successful --deployment-id "$deployment" || {
+        echo "error: deployment $deployment did not succeed; CodeDeploy rolled the API back to the previous tasks: aws deploy get-deployment --deployment-id $deployment" >&2
+        exit 1
+    }
+fi
+rm -f "$dir/.deploy-outputs.json"
 
 echo "== $env: waiting for ${services[*]} in $cluster to settle"
 aws ecs wait services-stable --cluster "$cluster" --services "${services[@]}" || {

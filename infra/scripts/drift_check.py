@@ -30,12 +30,19 @@ def main() -> int:
         if actions in (["no-op"], ["read"]):
             continue
         address = rc["address"]
-        if actions != ["update"]:
+        # A replacement that only an accepted attribute forces is compared like an update.
+        forced_by = [f"{address}.{path[0]}" for path in rc["change"].get("replace_paths") or []]
+        accepted_replacement = bool(forced_by) and all(
+            any(fnmatch.fnmatchcase(what, p) for p in ignore) for what in forced_by
+        )
+        if actions != ["update"] and not accepted_replacement:
             drift.append(f"{address}: {'/'.join(actions)}")
             continue
         before, after = rc["change"]["before"] or {}, rc["change"]["after"] or {}
         unknown = rc["change"].get("after_unknown") or {}
         for key in sorted(before.keys() | after.keys()):
+            if accepted_replacement and (unknown.get(key) is True or after.get(key) is None):
+                continue  # computed or defaulted anew by any creation, not a setting that drifted
             if unknown.get(key) is True or not same(before.get(key), after.get(key)):
                 what = f"{address}.{key}"
                 line = f"{what}: {before.get(key)!r} -> {after.get(key)!r}"

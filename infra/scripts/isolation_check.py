@@ -22,14 +22,15 @@ SCOPED = {
 
 # The settings the seeds have staging and production differ in (multi-environment plan):
 # names, network blocks, queue retention/visibility/receive counts, retention of logs and
-# objects, sizes, alarm targets, DNS names, the NAT layout, deletion protection, CORS origins.
+# objects, sizes, alarm targets, DNS names, the NAT layout, deletion protection, CORS origins,
+# and how the API is deployed (blue/green in production).
 ALLOWED_DIFFERENCES = {
     "environment", "omit_environment_in_names",
     "vpc_cidr", "public_subnet_cidrs", "private_subnet_cidrs", "single_nat_gateway",
     "queues", "sqs_alarm_actions",
     "s3_lifecycle_transitions", "s3_log_retention_days", "log_retention_days",
     "s3_record_expiration_days",
-    "services", "alb_deletion_protection",
+    "services", "alb_deletion_protection", "blue_green_enabled",
     "api_dns_names", "cors_origins",
 }
 

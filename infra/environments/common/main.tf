@@ -116,6 +116,8 @@ module "alb" {
   create_https_listener = var.enable_https
   certificate_arn       = module.dns.certificate_arn
   deletion_protection   = var.alb_deletion_protection
+
+  create_green_target_group = var.blue_green_enabled
 }
 
 module "ecs" {
@@ -133,6 +135,13 @@ module "ecs" {
   services              = var.services
   create_autoscaling    = var.enable_autoscaling
   log_retention_days    = var.log_retention_days
+
+  # Production deploys its API blue/green (the seed's blue_green_enabled), staging rolls it.
+  blue_green = var.blue_green_enabled ? {
+    listener_arns           = [var.enable_https ? module.alb.https_listener_arn : module.alb.http_listener_arn]
+    target_group_names      = [module.alb.target_group_names["blue"], module.alb.target_group_names["green"]]
+    rollback_window_minutes = var.rollback_timeout_minutes
+  } : null
 
   # What Conveyor needs to find this environment's queues and bucket (config/conveyor.toml has
   # the rest); the secrets come from Secrets Manager at task start.

@@ -67,3 +67,13 @@ output "vpc_cidr" {
   description = "The VPC block."
   value       = module.network.vpc_cidr
 }
+
+output "codedeploy" {
+  description = "With blue_green_enabled: the CodeDeploy application and group that deploy the API (infra/scripts/codedeploy_request.py builds the request); null otherwise."
+  value       = module.ecs.codedeploy
+}
+
+output "task_definition_arns" {
+  description = "The task definitions this apply registered: api and worker."
+  value       = module.ecs.task_definition_arns
+}

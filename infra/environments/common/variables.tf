@@ -233,6 +233,18 @@ variable "ecr_keep_tagged_images" {
   default     = 10
 }
 
+variable "blue_green_enabled" {
+  description = "Deploy the API blue/green through CodeDeploy (a second target group; scripts/deploy-environment.sh starts the deployment) rather than letting ECS roll it."
+  type        = bool
+  default     = false
+}
+
+variable "rollback_timeout_minutes" {
+  description = "With blue_green_enabled: how long the previous tasks stay after traffic moves, so a rollback is instant (CodeDeploy rolls a failed deployment back by itself)."
+  type        = number
+  default     = 5
+}
+
 variable "alb_deletion_protection" {
   description = "Refuse to delete the load balancer."
   type        = bool

@@ -37,7 +37,9 @@ services = {
   api    = { cpu = 512, memory = 1024, desired_count = 3, min_count = 3, max_count = 6 }
   worker = { cpu = 512, memory = 1024, desired_count = 2, min_count = 2, max_count = 4 }
 }
-alb_deletion_protection = true
+alb_deletion_protection  = true
+blue_green_enabled       = true # the seed: production deploys blue/green, with a 5-minute rollback window
+rollback_timeout_minutes = 5
 
 hosted_zone_name   = "amygdalas.com"
 route53_zone_id    = "Z0286437KXYMILBB4R1F"

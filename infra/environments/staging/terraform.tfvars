@@ -40,6 +40,7 @@ services = {
   worker = { cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 2 }
 }
 alb_deletion_protection = false
+blue_green_enabled      = false # ECS rolls staging, its circuit breaker rolling back a failed deployment
 
 hosted_zone_name   = "amygdalas.com"
 route53_zone_id    = "Z0286437KXYMILBB4R1F"

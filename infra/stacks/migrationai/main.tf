@@ -70,6 +70,8 @@ module "sqs" {
   environment   = var.environment
   use_case      = "workers"
   queue_prefix  = local.prefix
+
+  create_redrive_allow_policy = var.enable_sqs_redrive_allow_policy
   # The seed's 120 s visibility cannot trigger its 300 s functions (Lambda refuses it): six
   # times the timeout, as AWS recommends. Conveyor keeps 120 s (it extends a running batch).
   queues = { for q in local.queues : q => {
@@ -82,9 +84,11 @@ module "sqs" {
 module "ecr" {
   source       = "../../modules/ecr"
   repositories = local.repositories
+  force_delete = var.force_destroy
 }
 
 module "lambda" {
+  count  = var.create_functions ? 1 : 0
   source = "../../modules/lambda"
 
   name_prefix         = local.name
@@ -103,6 +107,7 @@ module "lambda" {
 }
 
 module "ec2" {
+  count  = var.create_app_servers ? 1 : 0
   source = "../../modules/ec2"
 
   name_prefix         = local.name
@@ -116,6 +121,7 @@ module "ec2" {
 }
 
 module "apprunner" {
+  count  = var.create_front_ends ? 1 : 0
   source = "../../modules/apprunner"
 
   name_prefix         = local.name
@@ -127,6 +133,7 @@ module "apprunner" {
 }
 
 module "memorydb" {
+  count  = var.create_cache ? 1 : 0
   source = "../../modules/memorydb"
 
   name                      = "migrationai-redis-cache"
@@ -138,11 +145,14 @@ module "memorydb" {
 module "s3" {
   source = "../../modules/s3"
 
-  instance_name           = local.name
-  environment             = var.environment
-  bucket_suffix           = "files"
-  versioning_enabled      = true
-  create_lifecycle_policy = true
+  instance_name              = local.name
+  environment                = var.environment
+  bucket_suffix              = "files"
+  require_tls                = var.s3_require_tls
+  create_intelligent_tiering = var.enable_s3_intelligent_tiering
+  force_destroy              = var.force_destroy
+  versioning_enabled         = true
+  create_lifecycle_policy    = true
   lifecycle_transitions = [
     { days = 30, storage_class = "STANDARD_IA" },
     { days = 90, storage_class = "GLACIER" },
@@ -151,6 +161,7 @@ module "s3" {
 }
 
 module "pipeline" {
+  count  = var.create_pipeline ? 1 : 0
   source = "../../modules/pipeline"
 
   name       = local.name
@@ -171,10 +182,11 @@ module "pipeline" {
   )
   lambda_functions = { for q in local.queues : "${local.name}-${q}" => local.function_image[q] }
   apprunner_services = {
-    "migrationai-frontend"       = { arn = module.apprunner.service_arns["migrationai-frontend"], image = "frontend", port = 3000 }
-    "migrationai-admin-frontend" = { arn = module.apprunner.service_arns["migrationai-admin-frontend"], image = "admin_frontend", port = 3000 }
+    "migrationai-frontend"       = { arn = module.apprunner[0].service_arns["migrationai-frontend"], image = "frontend", port = 3000 }
+    "migrationai-admin-frontend" = { arn = module.apprunner[0].service_arns["migrationai-admin-frontend"], image = "admin_frontend", port = 3000 }
   }
-  apprunner_access_role_arn = module.apprunner.access_role_arn
+  apprunner_access_role_arn = module.apprunner[0].access_role_arn
   ec2_deployment            = { instance_names = ["migrationai-backend", "migrationai-tfp"] }
   require_approval          = true
+  force_destroy             = var.force_destroy
 }

@@ -28,7 +28,7 @@ run "the_seeds_whole_system" {
     error_message = "13 standard queues with DLQs, named as the seed names them."
   }
   assert {
-    condition     = length(module.lambda.function_names) == 13 && module.lambda.function_names["deals"] == "migrationai-deals"
+    condition     = length(module.lambda[0].function_names) == 13 && module.lambda[0].function_names["deals"] == "migrationai-deals"
     error_message = "A function per queue."
   }
   assert {
@@ -40,7 +40,7 @@ run "the_seeds_whole_system" {
     error_message = "10.0.0.0/16 over two zones."
   }
   assert {
-    condition     = length(module.ec2.instance_ids) == 2 && length(module.apprunner.service_urls) == 2
+    condition     = length(module.ec2[0].instance_ids) == 2 && length(module.apprunner[0].service_urls) == 2
     error_message = "Two app servers and two front ends."
   }
 }

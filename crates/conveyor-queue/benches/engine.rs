@@ -1,7 +1,7 @@
 //! Engine throughput, memory and restart benchmark (issue 2's targets).
 //!
 //! `cargo bench -p conveyor-queue --bench engine` runs everything; pass scenario names after
-//! `--` to run some (`standard fifo single naive million`). Each throughput figure is the median
+//! `--` to run some (`standard fifo single naive million million-fifo`). Each throughput figure is the median
 //! of three runs. The peer, measured in the same run, is the naive durable design: SQLite with
 //! one fsynced transaction per message, which is what group commit replaces.
 
@@ -20,6 +20,7 @@ const RUNS: usize = 3;
 const PRODUCERS: usize = 16;
 const CONSUMERS: usize = 16;
 const CHILD_ENV: &str = "CONVEYOR_BENCH_RESTART_DB";
+const CHILD_QUEUE_ENV: &str = "CONVEYOR_BENCH_RESTART_QUEUE";
 
 fn body(i: usize) -> String {
     let prefix = format!("{i:012}-");
@@ -182,13 +183,22 @@ fn naive_sqlite(seconds: f64) -> f64 {
 
 /// Fill a queue with one million messages, then measure, in a fresh process, the time from
 /// open to the first successful receive and the resident memory with them queued.
-async fn million() {
+/// `fifo_groups`: a FIFO queue with that many message groups, whose group index is built at
+/// the first receive.
+async fn million(fifo_groups: Option<usize>) {
     let dir = tempfile::tempdir().expect("temp dir");
     let total = 1_000_000;
+    let (name, attrs) = match fifo_groups {
+        Some(_) => (
+            "million.fifo",
+            BTreeMap::from([("FifoQueue".to_string(), "true".to_string())]),
+        ),
+        None => ("million", BTreeMap::new()),
+    };
     {
         let engine = open(dir.path());
         engine
-            .create_queue("million", &BTreeMap::new(), &BTreeMap::new())
+            .create_queue(name, &attrs, &BTreeMap::new())
             .await
             .expect("create");
         let started = Instant::now();
@@ -200,12 +210,19 @@ async fn million() {
                 tokio::spawn(async move {
                     for chunk in 0..per / 10 {
                         let entries = (0..10)
-                            .map(|k| BatchEntry {
-                                id: k.to_string(),
-                                entry: SendMessage::new(body(p * per + chunk * 10 + k)),
+                            .map(|k| {
+                                let i = p * per + chunk * 10 + k;
+                                let mut m = SendMessage::new(body(i));
+                                if let Some(groups) = fifo_groups {
+                                    m = m.group(format!("g{}", i % groups)).dedup(i.to_string());
+                                }
+                                BatchEntry {
+                                    id: k.to_string(),
+                                    entry: m,
+                                }
                             })
                             .collect();
-                        engine.send_batch("million", entries).await.expect("send");
+                        engine.send_batch(name, entries).await.expect("send");
                     }
                 })
             })
@@ -213,8 +230,9 @@ async fn million() {
         for t in tasks {
             t.await.expect("task");
         }
+        let groups = fifo_groups.map_or(String::new(), |g| format!(" in {g} groups"));
         println!(
-            "fill: 1,000,000 x 1 KiB sent in batches of 10 at {:.0} msg/s",
+            "fill: 1,000,000 x 1 KiB{groups} sent in batches of 10 at {:.0} msg/s",
             total as f64 / started.elapsed().as_secs_f64()
         );
     }
@@ -225,6 +243,7 @@ async fn million() {
     for _ in 0..RUNS {
         let out = std::process::Command::new(std::env::current_exe().expect("bench binary"))
             .env(CHILD_ENV, &db)
+            .env(CHILD_QUEUE_ENV, name)
             .output()
             .expect("run restart child");
         let text = String::from_utf8_lossy(&out.stdout);
@@ -235,14 +254,14 @@ async fn million() {
     }
     if !restarts.is_empty() {
         println!(
-            "open -> first receive with 1,000,000 queued: median {:.0} ms (target < 2000 ms)",
+            "open -> first receive with 1,000,000 queued in {name}: median {:.0} ms (target < 2000 ms)",
             median(restarts)
         );
     }
 }
 
 /// Child of `million`: open the filled database, receive once, report time and memory.
-fn restart_child(db: &str) {
+fn restart_child(db: &str, queue: &str) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -253,12 +272,12 @@ fn restart_child(db: &str) {
         let engine =
             EmbeddedEngine::open(EngineOptions::new(db), Arc::new(SystemClock)).expect("open");
         let got = engine
-            .receive("million", ReceiveRequest::up_to(10).visibility(0))
+            .receive(queue, ReceiveRequest::up_to(10).visibility(0))
             .await
             .expect("receive");
         let elapsed = started.elapsed();
         assert_eq!(got.len(), 10);
-        let counts = engine.counts("million").await.expect("counts");
+        let counts = engine.counts(queue).await.expect("counts");
         println!("restart_ms {}", elapsed.as_millis());
         println!(
             "  rss with {} queued: {:.0} MiB (target < 150 MB)",
@@ -270,7 +289,8 @@ fn restart_child(db: &str) {
 
 fn main() {
     if let Ok(db) = std::env::var(CHILD_ENV) {
-        restart_child(&db);
+        let queue = std::env::var(CHILD_QUEUE_ENV).unwrap_or_else(|_| "million".into());
+        restart_child(&db, &queue);
         return;
     }
     let wanted: Vec<String> = std::env::args()
@@ -331,7 +351,10 @@ fn main() {
         report("single sends from 64 concurrent producers", 20_000.0, runs);
     }
     if run("million") {
-        rt.block_on(million());
+        rt.block_on(million(None));
+    }
+    if run("million-fifo") {
+        rt.block_on(million(Some(10_000)));
     }
     let _ = Duration::ZERO;
 }

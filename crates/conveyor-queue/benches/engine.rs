@@ -27,6 +27,23 @@ fn body(i: usize) -> String {
     format!("{prefix}{}", "x".repeat(BODY_BYTES - prefix.len()))
 }
 
+/// Messages `first..first + 10`; on a FIFO queue spread over `groups`, each deduplicated by number.
+fn batch_of_ten(first: usize, fifo_groups: Option<usize>) -> Vec<BatchEntry<SendMessage>> {
+    (0..10)
+        .map(|k| {
+            let i = first + k;
+            let mut m = SendMessage::new(body(i));
+            if let Some(groups) = fifo_groups {
+                m = m.group(format!("g{}", i % groups)).dedup(i.to_string());
+            }
+            BatchEntry {
+                id: k.to_string(),
+                entry: m,
+            }
+        })
+        .collect()
+}
+
 fn open(dir: &std::path::Path) -> EmbeddedEngine {
     EmbeddedEngine::open(
         EngineOptions::new(dir.join("bench.db")),
@@ -78,19 +95,7 @@ async fn full_cycle(
         let engine = engine.clone();
         tasks.push(tokio::spawn(async move {
             for chunk in 0..per_producer / 10 {
-                let entries = (0..10)
-                    .map(|k| {
-                        let i = p * per_producer + chunk * 10 + k;
-                        let mut m = SendMessage::new(body(i));
-                        if let Some(groups) = fifo_groups {
-                            m = m.group(format!("g{}", i % groups)).dedup(i.to_string());
-                        }
-                        BatchEntry {
-                            id: k.to_string(),
-                            entry: m,
-                        }
-                    })
-                    .collect();
+                let entries = batch_of_ten(p * per_producer + chunk * 10, fifo_groups);
                 let out = engine.send_batch(name, entries).await.expect("send batch");
                 assert_eq!(out.successful.len(), 10);
             }
@@ -209,19 +214,7 @@ async fn million(fifo_groups: Option<usize>) {
                 let engine = engine.clone();
                 tokio::spawn(async move {
                     for chunk in 0..per / 10 {
-                        let entries = (0..10)
-                            .map(|k| {
-                                let i = p * per + chunk * 10 + k;
-                                let mut m = SendMessage::new(body(i));
-                                if let Some(groups) = fifo_groups {
-                                    m = m.group(format!("g{}", i % groups)).dedup(i.to_string());
-                                }
-                                BatchEntry {
-                                    id: k.to_string(),
-                                    entry: m,
-                                }
-                            })
-                            .collect();
+                        let entries = batch_of_ten(p * per + chunk * 10, fifo_groups);
                         engine.send_batch(name, entries).await.expect("send");
                     }
                 })

@@ -5,9 +5,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod common;
 
 use conveyor_queue::{EmbeddedEngine, EngineOptions, Queue, SendMessage, SystemClock};
 
@@ -16,11 +17,7 @@ const PRODUCERS: usize = 32;
 
 /// Child mode: send from many tasks until killed, printing each acknowledged body.
 fn run_child(db: &str) -> ! {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = common::runtime();
     rt.block_on(async {
         let engine =
             EmbeddedEngine::open(EngineOptions::new(db), Arc::new(SystemClock)).expect("open");
@@ -58,16 +55,8 @@ fn acknowledged_sends_survive_sigkill() {
     }
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("crash.db");
-    let mut child = Command::new(std::env::current_exe().expect("test binary"))
-        .args([
-            "acknowledged_sends_survive_sigkill",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+    let mut child = common::child("acknowledged_sends_survive_sigkill")
         .env(CHILD_DB, &db)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn child");
     let stdout = child.stdout.take().expect("child stdout");
@@ -78,7 +67,7 @@ fn acknowledged_sends_survive_sigkill() {
     while acked.len() < 3_000 && started.elapsed() < Duration::from_secs(20) {
         match lines.next() {
             Some(Ok(line)) => {
-                if let Some(body) = line.strip_prefix("ACK ") {
+                if let Some(body) = common::child_line(&line).strip_prefix("ACK ") {
                     acked.push(body.to_string());
                 }
             }
@@ -88,7 +77,7 @@ fn acknowledged_sends_survive_sigkill() {
     child.kill().expect("SIGKILL the child");
     // Whatever it printed before dying was acknowledged too.
     for line in lines.map_while(Result::ok) {
-        if let Some(body) = line.strip_prefix("ACK ") {
+        if let Some(body) = common::child_line(&line).strip_prefix("ACK ") {
             acked.push(body.to_string());
         }
     }
@@ -99,11 +88,7 @@ fn acknowledged_sends_survive_sigkill() {
         acked.len()
     );
 
-    let conn = rusqlite::Connection::open(&db).expect("reopen");
-    let integrity: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .expect("integrity_check");
-    assert_eq!(integrity, "ok");
+    let conn = common::checked(&db);
     let mut stored: HashMap<String, i64> = HashMap::new();
     let mut stmt = conn
         .prepare("SELECT p.body, count(*) FROM messages m JOIN payloads p ON p.id = m.payload_id GROUP BY p.body")

@@ -10,9 +10,10 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod common;
 
 use conveyor_queue::{
     BatchEntry, EmbeddedEngine, EngineOptions, Queue, ReceiveRequest, SendMessage, SystemClock,
@@ -43,11 +44,7 @@ fn fate(id: &str, count: u32) -> u8 {
 
 /// Child mode: (fill, then) consume until killed.
 fn run_child(db: &str, fill: bool) -> ! {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = common::runtime();
     rt.block_on(async {
         let engine =
             EmbeddedEngine::open(EngineOptions::new(db), Arc::new(SystemClock)).expect("open");
@@ -152,8 +149,7 @@ struct Seen {
 
 impl Seen {
     fn read(&mut self, line: &str) -> bool {
-        // The child's first line follows the test harness's "test … ... " on the same line.
-        let line = line.rsplit_once(" ... ").map_or(line, |(_, l)| l);
+        let line = common::child_line(line);
         let mut parts = line.split(' ');
         let (kind, id, count) = (parts.next(), parts.next(), parts.next());
         let count = count.and_then(|c| c.parse::<u32>().ok()).unwrap_or(0);
@@ -180,11 +176,7 @@ impl Seen {
 
 /// The stored messages: message id → receive count, read straight from the file.
 fn stored(db: &std::path::Path) -> HashMap<String, u32> {
-    let conn = rusqlite::Connection::open(db).expect("reopen");
-    let integrity: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .expect("integrity_check");
-    assert_eq!(integrity, "ok");
+    let conn = common::checked(db);
     let mut stmt = conn
         .prepare("SELECT p.message_id, m.receive_count FROM messages m JOIN payloads p ON p.id = m.payload_id")
         .expect("query");
@@ -204,17 +196,8 @@ fn receives_deletes_and_visibility_changes_survive_sigkill() {
     let mut seen = Seen::default();
     let mut remaining = MESSAGES;
     for round in 0..ROUNDS {
-        let mut command = Command::new(std::env::current_exe().expect("test binary"));
-        command
-            .args([
-                "receives_deletes_and_visibility_changes_survive_sigkill",
-                "--exact",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_DB, &db)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+        let mut command = common::child("receives_deletes_and_visibility_changes_survive_sigkill");
+        command.env(CHILD_DB, &db);
         if round == 0 {
             command.env(CHILD_FILL, "1");
         }

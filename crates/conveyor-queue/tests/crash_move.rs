@@ -6,9 +6,10 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod common;
 
 use conveyor_queue::{
     BatchEntry, EmbeddedEngine, EngineOptions, MoveTaskStatus, Queue, SendMessage, SystemClock,
@@ -28,11 +29,7 @@ fn open(db: &str) -> EmbeddedEngine {
 /// Child mode: with `start`, create the queues, fill the dead-letter queue and start the move;
 /// either way, keep the engine open (its writer moves the messages) until killed.
 fn run_child(db: &str, start: bool) -> ! {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = common::runtime();
     rt.block_on(async {
         let engine = open(db);
         if start {
@@ -96,11 +93,7 @@ fn moved_so_far(db: &std::path::Path) -> usize {
 
 /// Each stored message id, with the queue holding it and how many rows carry it.
 fn where_they_are(db: &std::path::Path) -> HashMap<String, (String, usize)> {
-    let conn = rusqlite::Connection::open(db).expect("reopen");
-    let integrity: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .expect("integrity_check");
-    assert_eq!(integrity, "ok");
+    let conn = common::checked(db);
     let mut stmt = conn
         .prepare(
             "SELECT p.message_id, q.name, count(*) OVER (PARTITION BY p.message_id) \
@@ -129,25 +122,15 @@ fn a_move_task_killed_mid_move_resumes_and_loses_nothing() {
     let mut dlq_arn = String::new();
     let mut moved_before = 0;
     for kill in 0..KILLS {
-        let mut command = Command::new(std::env::current_exe().expect("test binary"));
-        command
-            .args([
-                "a_move_task_killed_mid_move_resumes_and_loses_nothing",
-                "--exact",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_DB, &db)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+        let mut command = common::child("a_move_task_killed_mid_move_resumes_and_loses_nothing");
+        command.env(CHILD_DB, &db);
         if kill == 0 {
             command.env(CHILD_START, "1");
         }
         let mut child = command.spawn().expect("spawn child");
         let lines = BufReader::new(child.stdout.take().expect("child stdout")).lines();
         for line in lines.map_while(Result::ok) {
-            // The child's first line follows the test harness's "test … ... " on the same line.
-            let line = line.rsplit_once(" ... ").map_or(line.as_str(), |(_, l)| l);
+            let line = common::child_line(&line);
             if let Some(id) = line.strip_prefix("SENT ") {
                 sent.insert(id.to_string());
             }
@@ -193,11 +176,7 @@ fn a_move_task_killed_mid_move_resumes_and_loses_nothing() {
     }
 
     // Opened once more, the engine finishes the task it was killed in.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = common::runtime();
     rt.block_on(async {
         let engine = open(db.to_str().expect("utf-8 path"));
         let deadline = Instant::now() + Duration::from_secs(30);

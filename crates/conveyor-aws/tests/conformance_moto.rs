@@ -62,6 +62,7 @@ impl Harness for OnMoto {
             "change_visibility_rules" => "moto 5.2.1 accepts a visibility timeout beyond 12 hours from the receive",
             "fifo_deduplication_scope_message_group" => "moto 5.2.1 ignores DeduplicationScope=messageGroup",
             "fifo_orders_within_a_group_and_blocks_it_while_in_flight" => "moto 5.2.1 redelivers only the last message of each FIFO group after their visibility timeouts expire",
+            "fair_queue_serves_quiet_groups_before_a_noisy_one" => "moto 5.2.1 does not implement fair queues: a standard queue serves a noisy message group's older backlog first",
             "list_queues_by_prefix_with_pages" => "moto 5.2.1 ignores MaxResults on ListQueues (no pages)",
             "message_limits" => "moto 5.2.1 does not enforce a queue's MaximumMessageSize and accepts U+0001 in a body",
             "message_move_task_redrives_back" | "message_move_task_to_named_queue_and_cancel" => "moto 5.2.1 does not implement StartMessageMoveTask",

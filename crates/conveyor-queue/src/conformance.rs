@@ -810,6 +810,53 @@ fn redrive(h: &dyn Harness, dlq: &str, count: u32) -> String {
     )
 }
 
+/// Fair queues (SQS, July 2025): on a standard queue, a message group holding a disproportionate
+/// share of the in-flight messages (at least 30 and over 10%) is served after the quiet groups,
+/// even though its backlog is older; once the quiet groups have nothing visible, it is served.
+pub async fn fair_queue_serves_quiet_groups_before_a_noisy_one(h: &dyn Harness) {
+    let q = h.queue();
+    let name = standard_queue(h, "fair", &[]).await;
+    for batch in 0..6 {
+        let entries = BatchEntry::numbered(
+            (0..10).map(|i| SendMessage::new(format!("noisy-{}", batch * 10 + i)).group("noisy")),
+        );
+        assert!(q
+            .send_batch(&name, entries)
+            .await
+            .unwrap()
+            .failed
+            .is_empty());
+    }
+    let quiet = BatchEntry::numbered(["a", "b", "c"].iter().flat_map(|tenant| {
+        (0..3).map(move |i| SendMessage::new(format!("{tenant}-{i}")).group(*tenant))
+    }));
+    assert!(q.send_batch(&name, quiet).await.unwrap().failed.is_empty());
+    let is_noisy = |body: &String| body.starts_with("noisy-");
+    // Nothing in flight, nobody noisy: the oldest messages come first, all the noisy group's.
+    for _ in 0..3 {
+        let got = bodies(&receive(h, &name, 10).await);
+        assert_eq!(got.len(), 10);
+        assert!(got.iter().all(is_noisy), "{got:?}");
+    }
+    // 30 in flight, all of one group: it is noisy, and the nine quiet messages come first.
+    let got = bodies(&receive(h, &name, 10).await);
+    let quiet_got: Vec<&String> = got.iter().filter(|b| !is_noisy(b)).collect();
+    assert_eq!(
+        quiet_got.len(),
+        9,
+        "the quiet groups are served first: {got:?}"
+    );
+    assert_eq!(
+        got.len(),
+        10,
+        "and the rest of the batch is filled from the noisy group: {got:?}"
+    );
+    // With no quiet message visible, the noisy group is still served, not starved.
+    let got = bodies(&receive(h, &name, 10).await);
+    assert_eq!(got.len(), 10);
+    assert!(got.iter().all(is_noisy), "{got:?}");
+}
+
 pub async fn redrive_moves_to_dead_letter_queue(h: &dyn Harness) {
     let q = h.queue();
     let dlq = standard_queue(h, "dlq", &[]).await;
@@ -1209,7 +1256,8 @@ macro_rules! conformance_suite {
             redrive_policy_rules, fifo_redrive_keeps_group_order, message_move_task_redrives_back,
             message_move_task_to_named_queue_and_cancel, retention_expires_messages,
             purge_empties_and_is_rate_limited, tags_round_trip, long_poll_returns_when_a_message_arrives,
-            peek_shows_without_taking, move_messages_moves_only_the_chosen);
+            peek_shows_without_taking, move_messages_moves_only_the_chosen,
+            fair_queue_serves_quiet_groups_before_a_noisy_one);
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
         $(

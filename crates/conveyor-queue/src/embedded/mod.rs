@@ -7,7 +7,9 @@
 
 mod attempts;
 mod catalog;
+mod fair;
 mod fifo;
+mod leases;
 mod receipt;
 mod schema;
 mod writer;

@@ -27,8 +27,8 @@ impl Writer {
                     .execute([payload_id])?;
             }
             let removed = payloads.len();
-            if removed > 0 && meta.config.fifo {
-                self.fifo.remove(&meta.id);
+            if removed > 0 {
+                self.forget_messages_of(meta.id);
             }
         }
         self.conn
@@ -186,6 +186,7 @@ impl Writer {
             self.move_row(
                 &destination,
                 Relocation {
+                    from_queue: source.id,
                     row_id,
                     payload_id,
                     group_id: group.as_deref(),
@@ -272,6 +273,7 @@ impl Writer {
                 };
                 let retain_from = if dest.config.fifo { now } else { retain_from };
                 let moving = Relocation {
+                    from_queue: source.id,
                     row_id,
                     payload_id,
                     group_id: group.as_deref(),

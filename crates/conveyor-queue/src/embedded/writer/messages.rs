@@ -72,6 +72,8 @@ impl Writer {
                 if let (Some(groups), Some(g)) = (self.fifo.get_mut(&meta.id), &m.group_id) {
                     groups.on_insert(g, id, visible_at);
                 }
+            } else if let (Some(tenants), Some(g)) = (self.tenants.get_mut(&meta.id), &m.group_id) {
+                tenants.added(g, now);
             }
             wake |= delay == 0;
             outcomes.push(SendOutcome {
@@ -111,6 +113,7 @@ impl Writer {
             Fate::Deliver => Ok(false),
             Fate::Expired => {
                 self.delete_row(row.id, row.payload_id)?;
+                self.group_lost_message(meta.id, row.group_id.as_deref());
                 Ok(true)
             }
             Fate::DeadLetter(dlq) => {
@@ -122,6 +125,7 @@ impl Writer {
                 };
                 let source_arn = meta.arn.clone();
                 let moving = Relocation {
+                    from_queue: meta.id,
                     row_id: row.id,
                     payload_id: row.payload_id,
                     group_id: row.group_id.as_deref(),
@@ -187,8 +191,19 @@ impl Writer {
         if let (Some(groups), Some(g)) = (self.fifo.get_mut(&destination.id), moving.group_id) {
             groups.on_insert(g, new_id, now);
         }
+        if let (Some(tenants), Some(g)) = (self.tenants.get_mut(&destination.id), moving.group_id) {
+            tenants.added(g, now);
+        }
+        self.group_lost_message(moving.from_queue, moving.group_id);
         self.wake.push(destination.notify.clone());
         Ok(())
+    }
+
+    /// A message of `group` left standard queue `queue_id` (deleted, expired or moved away).
+    fn group_lost_message(&mut self, queue_id: i64, group: Option<&str>) {
+        if let (Some(tenants), Some(g)) = (self.tenants.get_mut(&queue_id), group) {
+            tenants.removed(g);
+        }
     }
 
     /// Remove one message and its payload.
@@ -229,6 +244,9 @@ impl Writer {
                  WHERE id = ?1",
             )?
             .execute(params![row.id, visible_at, now, token])?;
+        if let Some(leases) = self.leases.get_mut(&meta.id) {
+            leases.grant(row.id, visible_at, row.group_id.as_deref());
+        }
         let attributes = match row
             .attributes
             .as_deref()
@@ -274,13 +292,8 @@ impl Writer {
     ) -> rusqlite::Result<QueueResult<Vec<ReceivedMessage>>> {
         let meta = refuse!(self.current(queue));
         let visibility = visibility.unwrap_or(meta.config.visibility_timeout);
-        // Counting stops at the limit, so the check costs at most that many index entries.
-        let in_flight: u64 = self.conn.prepare_cached(
-            "SELECT count(*) FROM (SELECT 1 FROM messages WHERE queue_id = ?1 AND visible_at > ?2 \
-             AND receive_count > 0 LIMIT ?3)",
-        )?
-        .query_row(params![meta.id, now, self.max_in_flight as i64], |r| r.get::<_, i64>(0))?
-            as u64;
+        self.ensure_leases(&meta, now)?;
+        let in_flight = self.leases.get(&meta.id).map_or(0, Leases::count);
         let room = self.max_in_flight.saturating_sub(in_flight);
         if room == 0 {
             // SQS answers a standard queue with OverLimit and a FIFO queue with no messages.
@@ -309,10 +322,11 @@ impl Writer {
     ) -> rusqlite::Result<QueueResult<Vec<ReceivedMessage>>> {
         let mut out: Vec<ReceivedMessage> = Vec::with_capacity(max);
         let mut delivered: Vec<i64> = Vec::with_capacity(max);
+        refuse!(self.receive_quiet_first(meta, max, visibility, now, &mut out, &mut delivered)?);
         // Rows that expire or go to the dead-letter queue leave room: look again while that
         // happens. A row delivered with visibility 0 stays visible, so `delivered` keeps it out.
         let mut disposals = 0;
-        while disposals < MAX_DISPOSALS_PER_RECEIVE {
+        while disposals < MAX_DISPOSALS_PER_RECEIVE && out.len() < max {
             let limit = (max - out.len() + delivered.len()) as i64;
             let rows: Vec<StoredRow> = self
                 .conn
@@ -344,6 +358,92 @@ impl Writer {
             }
         }
         Ok(Ok(out))
+    }
+
+    /// Load a queue's leases (and a standard queue's tenants) if this writer has not got them
+    /// yet, and end the leases that ran out by `now`.
+    pub(super) fn ensure_leases(&mut self, meta: &QueueMeta, now: i64) -> rusqlite::Result<()> {
+        if !self.leases.contains_key(&meta.id) {
+            let mut leases = Leases::default();
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT id, visible_at, group_id FROM messages \
+                 WHERE queue_id = ?1 AND visible_at > ?2 AND receive_count > 0",
+            )?;
+            let rows = stmt.query_map(params![meta.id, now], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                ))
+            })?;
+            for row in rows {
+                let (id, until, group) = row?;
+                leases.grant(id, until, group.as_deref());
+            }
+            drop(stmt);
+            if !meta.config.fifo {
+                let counts: Vec<(String, u64)> = self
+                    .conn
+                    .prepare_cached(
+                        "SELECT group_id, count(*) FROM messages \
+                         WHERE queue_id = ?1 AND group_id IS NOT NULL GROUP BY group_id",
+                    )?
+                    .query_map([meta.id], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+                    .collect::<rusqlite::Result<_>>()?;
+                self.tenants.insert(meta.id, Tenants::from_counts(counts));
+            }
+            self.leases.insert(meta.id, leases);
+        }
+        if let Some(leases) = self.leases.get_mut(&meta.id) {
+            leases.expire(now);
+        }
+        Ok(())
+    }
+
+    /// Fair queues: while a group is noisy (see `fair`), take visible messages of the quiet
+    /// groups first, a share from each in turn so that none of them takes the whole batch and
+    /// turns noisy itself. The caller fills the rest oldest-first.
+    fn receive_quiet_first(
+        &mut self,
+        meta: &QueueMeta,
+        max: usize,
+        visibility: u32,
+        now: i64,
+        out: &mut Vec<ReceivedMessage>,
+        delivered: &mut Vec<i64>,
+    ) -> rusqlite::Result<QueueResult<()>> {
+        let turns = match (self.tenants.get_mut(&meta.id), self.leases.get(&meta.id)) {
+            (Some(tenants), Some(leases)) => {
+                tenants.update_noisy(leases, now);
+                tenants.quiet_turns(leases)
+            }
+            _ => return Ok(Ok(())),
+        };
+        let share = max.div_ceil(turns.len().max(1)).max(1);
+        for group in turns {
+            if out.len() >= max {
+                break;
+            }
+            let want = share.min(max - out.len()) as i64;
+            let rows: Vec<StoredRow> = self
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT {ROW_COLUMNS} FROM {ROW_SOURCE_BY_GROUP} WHERE m.queue_id = ?1 AND m.group_id = ?2 \
+                     AND m.visible_at <= ?3 ORDER BY m.id LIMIT ?4"
+                ))?
+                .query_map(params![meta.id, &*group, now, want], StoredRow::read)?
+                .collect::<rusqlite::Result<_>>()?;
+            for row in rows {
+                let row_id = row.id;
+                if !refuse!(self.dispose_or_deliver(meta, row, visibility, now, out)?) {
+                    delivered.push(row_id);
+                }
+            }
+            if let Some(tenants) = self.tenants.get_mut(&meta.id) {
+                tenants.served(group);
+            }
+        }
+        Ok(Ok(()))
     }
 
     /// Load a FIFO queue's group index if this writer has not got it yet.
@@ -462,6 +562,10 @@ impl Writer {
             self.conn
                 .prepare_cached("DELETE FROM payloads WHERE id = ?1")?
                 .execute([payload_id])?;
+            if let Some(leases) = self.leases.get_mut(&meta.id) {
+                leases.end(r.row_id);
+            }
+            self.group_lost_message(meta.id, group.as_deref());
             if let (true, Some(g)) = (meta.config.fifo, group) {
                 if !touched_groups.contains(&g) {
                     touched_groups.push(g);
@@ -515,6 +619,13 @@ impl Writer {
             self.conn
                 .prepare_cached("UPDATE messages SET visible_at = ?1 WHERE id = ?2")?
                 .execute(params![new_visible_at, r.row_id])?;
+            if let Some(leases) = self.leases.get_mut(&meta.id) {
+                if new_visible_at > now {
+                    leases.grant(r.row_id, new_visible_at, group.as_deref());
+                } else {
+                    leases.end(r.row_id);
+                }
+            }
             if let (true, Some(g)) = (meta.config.fifo, group) {
                 self.refresh_group(meta.id, &g)?;
             }

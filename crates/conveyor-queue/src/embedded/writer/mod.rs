@@ -34,7 +34,9 @@ use rusqlite::Connection;
 use tokio::sync::{oneshot, Notify};
 
 use super::catalog::{Catalog, QueueMeta};
+use super::fair::Tenants;
 use super::fifo::{state_from_window, QueueGroups, GROUP_WINDOW};
+use super::leases::Leases;
 use super::receipt::Receipt;
 use crate::arn::Location;
 use crate::attributes::{DeduplicationScope, QueueConfig};
@@ -170,6 +172,10 @@ const ROW_COLUMNS: &str = "m.id, p.message_id, p.body, p.attributes, m.group_id,
      m.retain_from, m.receive_count, m.first_received_at, p.dlq_source_arn, p.trace_header, m.visible_at, m.payload_id";
 /// The join `ROW_COLUMNS` reads from.
 const ROW_SOURCE: &str = "messages m JOIN payloads p ON p.id = m.payload_id";
+/// The same join, made to walk one group in order: given a visibility bound as well, SQLite
+/// otherwise prefers the visibility index and scans every group's visible messages.
+const ROW_SOURCE_BY_GROUP: &str =
+    "messages m INDEXED BY messages_by_group JOIN payloads p ON p.id = m.payload_id";
 
 struct StoredRow {
     id: i64,
@@ -211,6 +217,8 @@ impl StoredRow {
 
 /// A message leaving its queue for another: what the new row keeps and what it resets.
 struct Relocation<'a> {
+    /// The queue the message leaves.
+    from_queue: i64,
     row_id: i64,
     payload_id: i64,
     group_id: Option<&'a str>,
@@ -244,6 +252,10 @@ pub struct Writer {
     /// SQS's cap on received-but-not-deleted messages per queue.
     pub(super) max_in_flight: u64,
     fifo: HashMap<i64, QueueGroups>,
+    /// In-flight messages per queue, loaded on a queue's first receive (see `leases`).
+    leases: HashMap<i64, Leases>,
+    /// Stored messages per group of each standard queue, loaded with its leases (see `fair`).
+    tenants: HashMap<i64, Tenants>,
     next_id: i64,
     ids_used: bool,
     catalog_changed: bool,
@@ -265,6 +277,8 @@ impl Writer {
             location,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             fifo: HashMap::new(),
+            leases: HashMap::new(),
+            tenants: HashMap::new(),
             next_id: 1,
             ids_used: false,
             catalog_changed: false,
@@ -314,6 +328,8 @@ impl Writer {
         }
         self.catalog = catalog;
         self.fifo.clear();
+        self.leases.clear();
+        self.tenants.clear();
         let stored_next: i64 = self.conn.query_row(
             "SELECT value FROM meta WHERE key = 'next_message_id'",
             [],
@@ -509,6 +525,14 @@ impl Writer {
         self.next_id += 1;
         self.ids_used = true;
         id
+    }
+
+    /// Drop every in-memory view of a queue's messages (FIFO groups, leases, tenants) after a
+    /// change too broad to follow row by row; the next receive reloads them from the table.
+    fn forget_messages_of(&mut self, queue_id: i64) {
+        self.fifo.remove(&queue_id);
+        self.leases.remove(&queue_id);
+        self.tenants.remove(&queue_id);
     }
 
     fn replace_meta(&mut self, meta: QueueMeta) {

@@ -110,7 +110,7 @@ impl Writer {
             .execute("DELETE FROM queues WHERE id = ?1", [meta.id])?;
         self.catalog.remove(meta.id);
         self.catalog_changed = true;
-        self.fifo.remove(&meta.id);
+        self.forget_messages_of(meta.id);
         self.wake.push(meta.notify.clone());
         Ok(Ok(()))
     }
@@ -186,7 +186,7 @@ impl Writer {
             "UPDATE queues SET last_purge_at = ?1 WHERE id = ?2",
             params![now, meta.id],
         )?;
-        self.fifo.remove(&meta.id);
+        self.forget_messages_of(meta.id);
         let mut updated = (*meta).clone();
         updated.last_purge_at = Some(now);
         self.replace_meta(updated);

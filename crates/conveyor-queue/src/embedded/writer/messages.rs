@@ -69,12 +69,8 @@ impl Writer {
                         id,
                         now + DEDUP_WINDOW_MS
                     ])?;
-                if let (Some(groups), Some(g)) = (self.fifo.get_mut(&meta.id), &m.group_id) {
-                    groups.on_insert(g, id, visible_at);
-                }
-            } else if let (Some(tenants), Some(g)) = (self.tenants.get_mut(&meta.id), &m.group_id) {
-                tenants.added(g, now);
             }
+            self.group_gained_message(meta.id, m.group_id.as_deref(), id, visible_at, now);
             wake |= delay == 0;
             outcomes.push(SendOutcome {
                 message_id: m.message_id,
@@ -188,15 +184,29 @@ impl Writer {
         self.conn
             .prepare_cached("UPDATE payloads SET dlq_source_arn = ?1 WHERE id = ?2")?
             .execute(params![moving.dlq_source_arn, moving.payload_id])?;
-        if let (Some(groups), Some(g)) = (self.fifo.get_mut(&destination.id), moving.group_id) {
-            groups.on_insert(g, new_id, now);
-        }
-        if let (Some(tenants), Some(g)) = (self.tenants.get_mut(&destination.id), moving.group_id) {
-            tenants.added(g, now);
-        }
+        self.group_gained_message(destination.id, moving.group_id, new_id, now, now);
         self.group_lost_message(moving.from_queue, moving.group_id);
         self.wake.push(destination.notify.clone());
         Ok(())
+    }
+
+    /// Message `id` of `group` arrived in queue `queue_id` (sent or moved there): the FIFO group
+    /// index or the fair-queue tenant counts, whichever the queue has loaded, take it in.
+    fn group_gained_message(
+        &mut self,
+        queue_id: i64,
+        group: Option<&str>,
+        id: i64,
+        visible_at: i64,
+        now: i64,
+    ) {
+        let Some(g) = group else { return };
+        if let Some(groups) = self.fifo.get_mut(&queue_id) {
+            groups.on_insert(g, id, visible_at);
+        }
+        if let Some(tenants) = self.tenants.get_mut(&queue_id) {
+            tenants.added(g, now);
+        }
     }
 
     /// A message of `group` left standard queue `queue_id` (deleted, expired or moved away).

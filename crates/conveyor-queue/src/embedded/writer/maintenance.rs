@@ -197,9 +197,6 @@ impl Writer {
                 },
                 now,
             )?;
-            if let Some(g) = &group {
-                self.refresh_group(source.id, g)?;
-            }
             outcome.moved.push(id.clone());
         }
         Ok(Ok(outcome))
@@ -283,9 +280,6 @@ impl Writer {
                     dlq_source_arn: None,
                 };
                 self.move_row(&dest, moving, now)?;
-                if let Some(g) = &group {
-                    self.refresh_group(source.id, g)?;
-                }
                 moved += 1;
             }
             if let Some(reason) = failed {

@@ -109,7 +109,7 @@ impl Writer {
             Fate::Deliver => Ok(false),
             Fate::Expired => {
                 self.delete_row(row.id, row.payload_id)?;
-                self.group_lost_message(meta.id, row.group_id.as_deref());
+                self.group_lost_message(meta.id, row.group_id.as_deref(), row.id)?;
                 Ok(true)
             }
             Fate::DeadLetter(dlq) => {
@@ -185,7 +185,7 @@ impl Writer {
             .prepare_cached("UPDATE payloads SET dlq_source_arn = ?1 WHERE id = ?2")?
             .execute(params![moving.dlq_source_arn, moving.payload_id])?;
         self.group_gained_message(destination.id, moving.group_id, new_id, now, now);
-        self.group_lost_message(moving.from_queue, moving.group_id);
+        self.group_lost_message(moving.from_queue, moving.group_id, moving.row_id)?;
         self.wake.push(destination.notify.clone());
         Ok(())
     }
@@ -202,17 +202,49 @@ impl Writer {
     ) {
         let Some(g) = group else { return };
         if let Some(groups) = self.fifo.get_mut(&queue_id) {
-            groups.on_insert(g, id, visible_at);
+            groups.inserted(g, id, visible_at);
         }
         if let Some(tenants) = self.tenants.get_mut(&queue_id) {
             tenants.added(g, now);
         }
     }
 
-    /// A message of `group` left standard queue `queue_id` (deleted, expired or moved away).
-    fn group_lost_message(&mut self, queue_id: i64, group: Option<&str>) {
-        if let (Some(tenants), Some(g)) = (self.tenants.get_mut(&queue_id), group) {
+    /// Message `id` of `group` left queue `queue_id` (deleted, expired or moved away): the FIFO
+    /// group index (read again from the table if that ran its prefix short) or the fair-queue
+    /// tenant counts, whichever the queue has loaded, let it go.
+    fn group_lost_message(
+        &mut self,
+        queue_id: i64,
+        group: Option<&str>,
+        id: i64,
+    ) -> rusqlite::Result<()> {
+        let Some(g) = group else { return Ok(()) };
+        if let Some(groups) = self.fifo.get_mut(&queue_id) {
+            groups.removed(g, id);
+            self.refill_group(queue_id, g)?;
+        }
+        if let Some(tenants) = self.tenants.get_mut(&queue_id) {
             tenants.removed(g);
+        }
+        Ok(())
+    }
+
+    /// Row `id` of `group` is in flight (or visible again) until `visible_at`.
+    fn group_leased_message(
+        &mut self,
+        queue_id: i64,
+        group: Option<&str>,
+        id: i64,
+        visible_at: i64,
+    ) {
+        let (Some(groups), Some(g)) = (self.fifo.get_mut(&queue_id), group) else {
+            return;
+        };
+        if !groups.leased(g, id, visible_at) {
+            // Only a bug can get here (an in-flight row is always among a group's first ten):
+            // drop the index rather than deliver out of order; the next receive reads it again.
+            debug_assert!(false, "leased row {id} of group {g} is not in the index");
+            self.fifo.remove(&queue_id);
         }
     }
 
@@ -257,6 +289,7 @@ impl Writer {
         if let Some(leases) = self.leases.get_mut(&meta.id) {
             leases.grant(row.id, visible_at, row.group_id.as_deref());
         }
+        self.group_leased_message(meta.id, row.group_id.as_deref(), row.id, visible_at);
         let attributes = match row
             .attributes
             .as_deref()
@@ -461,33 +494,47 @@ impl Writer {
         if self.fifo.contains_key(&queue_id) {
             return Ok(());
         }
-        let groups: Vec<String> = self
+        let names: Vec<String> = self
             .conn
             .prepare_cached("SELECT DISTINCT group_id FROM messages WHERE queue_id = ?1 AND group_id IS NOT NULL")?
             .query_map([queue_id], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
-        self.fifo.insert(queue_id, QueueGroups::default());
-        for g in groups {
-            self.refresh_group(queue_id, &g)?;
+        let mut groups = QueueGroups::default();
+        for g in &names {
+            groups.add_unread(g);
+        }
+        self.fifo.insert(queue_id, groups);
+        for g in &names {
+            self.refill_group(queue_id, g)?;
         }
         Ok(())
     }
 
-    /// Recompute one group's entry from its first rows.
-    pub(super) fn refresh_group(&mut self, queue_id: i64, group: &str) -> rusqlite::Result<()> {
-        if !self.fifo.contains_key(&queue_id) {
+    /// Read the rows of `group` that follow its in-memory prefix, if the index asks for them.
+    fn refill_group(&mut self, queue_id: i64, group: &str) -> rusqlite::Result<()> {
+        let Some((after_id, limit)) = self
+            .fifo
+            .get(&queue_id)
+            .and_then(|g| g.refill_request(group))
+        else {
             return Ok(());
-        }
-        let window: Vec<(i64, i64, i64)> = self
+        };
+        let rows: Vec<QueuedRow> = self
             .conn
             .prepare_cached(
                 "SELECT id, visible_at, receive_count FROM messages WHERE queue_id = ?1 AND group_id = ?2 \
-                 ORDER BY id LIMIT ?3",
+                 AND id > ?3 ORDER BY id LIMIT ?4",
             )?
-            .query_map(params![queue_id, group, GROUP_WINDOW], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .query_map(params![queue_id, group, after_id, limit as i64], |r| {
+                Ok(QueuedRow {
+                    id: r.get(0)?,
+                    visible_at: r.get(1)?,
+                    received: r.get::<_, i64>(2)? > 0,
+                })
+            })?
             .collect::<rusqlite::Result<_>>()?;
         if let Some(groups) = self.fifo.get_mut(&queue_id) {
-            groups.set(group, state_from_window(&window));
+            groups.refilled(group, &rows, limit);
         }
         Ok(())
     }
@@ -541,7 +588,6 @@ impl Writer {
                     break;
                 }
             }
-            self.refresh_group(meta.id, &group)?;
         }
         Ok(Ok(out))
     }
@@ -552,7 +598,7 @@ impl Writer {
         receipts: &[Receipt],
     ) -> rusqlite::Result<QueueResult<()>> {
         let meta = refuse!(self.current(queue));
-        let mut touched_groups: Vec<String> = Vec::new();
+        let mut unblocked_a_group = false;
         for r in receipts {
             // A stale handle (the message was received again since) matches no row: as in SQS
             // the call succeeds, and the newer receive keeps its message.
@@ -575,18 +621,10 @@ impl Writer {
             if let Some(leases) = self.leases.get_mut(&meta.id) {
                 leases.end(r.row_id);
             }
-            self.group_lost_message(meta.id, group.as_deref());
-            if let (true, Some(g)) = (meta.config.fifo, group) {
-                if !touched_groups.contains(&g) {
-                    touched_groups.push(g);
-                }
-            }
+            self.group_lost_message(meta.id, group.as_deref(), r.row_id)?;
+            unblocked_a_group |= meta.config.fifo && group.is_some();
         }
-        // A batch usually deletes several messages of one group: refresh each group once.
-        for g in &touched_groups {
-            self.refresh_group(meta.id, g)?;
-        }
-        if !touched_groups.is_empty() {
+        if unblocked_a_group {
             self.wake.push(meta.notify.clone());
         }
         Ok(Ok(()))
@@ -636,9 +674,7 @@ impl Writer {
                     leases.end(r.row_id);
                 }
             }
-            if let (true, Some(g)) = (meta.config.fifo, group) {
-                self.refresh_group(meta.id, &g)?;
-            }
+            self.group_leased_message(meta.id, group.as_deref(), r.row_id, new_visible_at);
             if *timeout == 0 {
                 self.wake.push(meta.notify.clone());
             }

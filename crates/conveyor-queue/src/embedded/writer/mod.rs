@@ -35,7 +35,7 @@ use tokio::sync::{oneshot, Notify};
 
 use super::catalog::{Catalog, QueueMeta};
 use super::fair::Tenants;
-use super::fifo::{state_from_window, QueueGroups, GROUP_WINDOW};
+use super::fifo::{QueueGroups, QueuedRow};
 use super::leases::Leases;
 use super::receipt::Receipt;
 use crate::arn::Location;

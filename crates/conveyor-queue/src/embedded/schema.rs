@@ -159,8 +159,9 @@ pub fn open_writer(path: &Path, durability: Durability) -> Result<Connection, Op
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(|e| sqlite_error(path, e))?;
-    // Room for every statement the writer prepares, so none is parsed twice.
-    conn.set_prepared_statement_cache_capacity(64);
+    // Room for every statement the writer prepares (about 33, plus three per batch-delete size
+    // up to ten), so none is parsed twice.
+    conn.set_prepared_statement_cache_capacity(128);
     let synchronous = match durability {
         Durability::Full => "FULL",
         Durability::Relaxed => "NORMAL",

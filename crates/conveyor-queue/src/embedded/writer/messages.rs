@@ -599,35 +599,68 @@ impl Writer {
     ) -> rusqlite::Result<QueueResult<()>> {
         let meta = refuse!(self.current(queue));
         let mut unblocked_a_group = false;
-        for r in receipts {
-            // A stale handle (the message was received again since) matches no row: as in SQS
-            // the call succeeds, and the newer receive keeps its message.
-            let deleted: Option<(Option<String>, i64)> = self
-                .conn
-                .prepare_cached(
-                    "DELETE FROM messages WHERE id = ?1 AND queue_id = ?2 AND receipt_token = ?3 \
-                     RETURNING group_id, payload_id",
-                )?
-                .query_row(params![r.row_id, meta.id, r.token], |row| {
-                    Ok((row.get(0)?, row.get(1)?))
-                })
-                .optional()?;
-            let Some((group, payload_id)) = deleted else {
-                continue;
-            };
-            self.conn
-                .prepare_cached("DELETE FROM payloads WHERE id = ?1")?
-                .execute([payload_id])?;
-            if let Some(leases) = self.leases.get_mut(&meta.id) {
-                leases.end(r.row_id);
+        for chunk in receipts.chunks(DELETE_CHUNK) {
+            for (row_id, group) in self.delete_chunk(meta.id, chunk)? {
+                if let Some(leases) = self.leases.get_mut(&meta.id) {
+                    leases.end(row_id);
+                }
+                self.group_lost_message(meta.id, group.as_deref(), row_id)?;
+                unblocked_a_group |= meta.config.fifo && group.is_some();
             }
-            self.group_lost_message(meta.id, group.as_deref(), r.row_id)?;
-            unblocked_a_group |= meta.config.fifo && group.is_some();
         }
         if unblocked_a_group {
             self.wake.push(meta.notify.clone());
         }
         Ok(Ok(()))
+    }
+
+    /// Delete the messages of up to [`DELETE_CHUNK`] receipts with three statements, not two per
+    /// message; returns the rows deleted with their groups. A stale handle (the message was
+    /// received again since) matches no row: as in SQS the call succeeds, and the newer receive
+    /// keeps its message.
+    fn delete_chunk(
+        &mut self,
+        queue_id: i64,
+        receipts: &[Receipt],
+    ) -> rusqlite::Result<Vec<(i64, Option<String>)>> {
+        // `+queue_id` keeps the queue's indexes out of the plan: with it SQLite looks each id up
+        // by primary key; without it, it scans the queue's retention index.
+        let ids = placeholders(2, receipts.len());
+        let mut found: Vec<(i64, Option<i64>, Option<String>, i64)> =
+            Vec::with_capacity(receipts.len());
+        {
+            let mut stmt = self.conn.prepare_cached(&format!(
+                "SELECT id, receipt_token, group_id, payload_id FROM messages WHERE id IN ({ids}) AND +queue_id = ?1"
+            ))?;
+            let mut values: Vec<i64> = Vec::with_capacity(receipts.len() + 1);
+            values.push(queue_id);
+            values.extend(receipts.iter().map(|r| r.row_id));
+            let rows = stmt.query_map(rusqlite::params_from_iter(values), |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?;
+            for row in rows {
+                found.push(row?);
+            }
+        }
+        found.retain(|(id, token, _, _)| {
+            receipts
+                .iter()
+                .any(|r| r.row_id == *id && Some(r.token) == *token)
+        });
+        if found.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = placeholders(1, found.len());
+        self.conn
+            .prepare_cached(&format!("DELETE FROM messages WHERE id IN ({ids})"))?
+            .execute(rusqlite::params_from_iter(found.iter().map(|f| f.0)))?;
+        self.conn
+            .prepare_cached(&format!("DELETE FROM payloads WHERE id IN ({ids})"))?
+            .execute(rusqlite::params_from_iter(found.iter().map(|f| f.3)))?;
+        Ok(found
+            .into_iter()
+            .map(|(id, _, group, _)| (id, group))
+            .collect())
     }
 
     pub(super) fn change_visibility(
@@ -682,4 +715,12 @@ impl Writer {
         }
         Ok(Ok(results))
     }
+}
+
+/// `?first, ?first+1, …`: `count` numbered SQL parameters.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("?{n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -60,6 +60,9 @@ const MOVE_STEP_LIMIT: i64 = 1_000;
 const DEFAULT_MOVE_RATE: i64 = 500;
 /// Most rows one receive will expire or dead-letter before answering with what it has.
 const MAX_DISPOSALS_PER_RECEIVE: usize = 1_000;
+/// Receipts deleted by one set of statements (an SQS batch holds at most ten); each size up to
+/// it is one more cached statement.
+const DELETE_CHUNK: usize = 10;
 
 pub type Reply<T> = oneshot::Sender<QueueResult<T>>;
 

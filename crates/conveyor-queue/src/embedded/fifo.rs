@@ -96,49 +96,32 @@ impl QueueGroups {
 
     /// The rows read for a [`Self::refill_request`] of `limit` rows, in id order.
     pub fn refilled(&mut self, group: &str, rows: &[QueuedRow], limit: usize) {
-        let Some((key, g)) = self.groups.get_key_value(group) else {
-            return;
-        };
-        let key = key.clone();
-        let old_head = g.head_id();
-        let g = self.groups.get_mut(group).expect("looked up above");
-        g.prefix.extend(rows.iter().copied());
-        g.more_in_store = rows.len() == limit;
-        if let Some(last) = rows.last() {
-            g.read_up_to = Some(last.id);
-        }
-        self.settle(key, old_head);
+        self.change(group, |g| {
+            g.prefix.extend(rows.iter().copied());
+            g.more_in_store = rows.len() == limit;
+            if let Some(last) = rows.last() {
+                g.read_up_to = Some(last.id);
+            }
+        });
     }
 
     /// A new message arrived. Ids only grow, so it goes after every row of its group.
     pub fn inserted(&mut self, group: &str, id: i64, visible_at: i64) {
-        let row = QueuedRow {
-            id,
-            visible_at,
-            received: false,
-        };
-        let Some((key, g)) = self.groups.get_key_value(group) else {
-            let key: Arc<str> = Arc::from(group);
-            let mut g = Group {
-                read_up_to: Some(id),
-                ..Group::default()
-            };
-            g.prefix.push_back(row);
-            g.recompute();
-            self.by_head.insert(id, key.clone());
-            self.groups.insert(key, g);
-            return;
-        };
-        let key = key.clone();
-        let old_head = g.head_id();
-        let g = self.groups.get_mut(group).expect("looked up above");
-        if g.more_in_store || g.prefix.len() >= GROUP_PREFIX {
-            g.more_in_store = true;
-        } else {
-            g.prefix.push_back(row);
-            g.read_up_to = Some(id);
+        if !self.groups.contains_key(group) {
+            self.groups.insert(Arc::from(group), Group::default());
         }
-        self.settle(key, old_head);
+        self.change(group, |g| {
+            if g.more_in_store || g.prefix.len() >= GROUP_PREFIX {
+                g.more_in_store = true;
+            } else {
+                g.prefix.push_back(QueuedRow {
+                    id,
+                    visible_at,
+                    received: false,
+                });
+                g.read_up_to = Some(id);
+            }
+        });
     }
 
     /// Row `id` of `group` was received or had its visibility changed: it is in flight (or
@@ -160,15 +143,21 @@ impl QueueGroups {
     /// Row `id` of `group` left the queue (deleted, expired or moved away). A row after the
     /// prefix changes nothing held here.
     pub fn removed(&mut self, group: &str, id: i64) {
+        self.change(group, |g| {
+            if let Some(at) = g.prefix.iter().position(|r| r.id == id) {
+                g.prefix.remove(at);
+            }
+        });
+    }
+
+    /// Apply `edit` to a held group's prefix, then keep the head order and its state true.
+    fn change(&mut self, group: &str, edit: impl FnOnce(&mut Group)) {
         let Some((key, g)) = self.groups.get_key_value(group) else {
             return;
         };
         let key = key.clone();
         let old_head = g.head_id();
-        let g = self.groups.get_mut(group).expect("looked up above");
-        if let Some(at) = g.prefix.iter().position(|r| r.id == id) {
-            g.prefix.remove(at);
-        }
+        edit(self.groups.get_mut(group).expect("looked up above"));
         self.settle(key, old_head);
     }
 

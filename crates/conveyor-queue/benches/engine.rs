@@ -1,7 +1,7 @@
 //! Engine throughput, memory and restart benchmark (issue 2's targets).
 //!
 //! `cargo bench -p conveyor-queue --bench engine` runs everything; pass scenario names after
-//! `--` to run some (`standard fifo single naive million million-fifo`). Each throughput figure is the median
+//! `--` to run some (`standard fifo two-queues single naive million million-fifo`). Each throughput figure is the median
 //! of three runs. The peer, measured in the same run, is the naive durable design: SQLite with
 //! one fsynced transaction per message, which is what group commit replaces.
 
@@ -76,65 +76,113 @@ async fn full_cycle(
 ) -> f64 {
     let dir = tempfile::tempdir().expect("temp dir");
     let engine = open(dir.path());
+    let name = create_bench_queue(&engine, "bench", fifo_groups).await;
+    cycle_on(vec![(engine, name)], fifo_groups, total, producers, consumers).await
+}
+
+/// Two busy standard queues, `shards` engines (each its own database file and writer thread):
+/// with one engine both queues share a writer; with two, each has its own, which is the most a
+/// writer per shard of queues could give. Clients are split evenly between the queues.
+async fn two_queues(shards: usize, total: usize, producers: usize, consumers: usize) -> f64 {
+    let dirs: Vec<_> = (0..shards)
+        .map(|_| tempfile::tempdir().expect("temp dir"))
+        .collect();
+    let engines: Vec<_> = dirs.iter().map(|d| open(d.path())).collect();
+    let mut targets = Vec::new();
+    for q in 0..2 {
+        let engine = engines[q % shards].clone();
+        let name = create_bench_queue(&engine, &format!("bench-{q}"), None).await;
+        targets.push((engine, name));
+    }
+    cycle_on(targets, None, total, producers, consumers).await
+}
+
+async fn create_bench_queue(
+    engine: &EmbeddedEngine,
+    base: &str,
+    fifo_groups: Option<usize>,
+) -> String {
     let (name, attrs) = match fifo_groups {
         Some(_) => (
-            "bench.fifo",
+            format!("{base}.fifo"),
             BTreeMap::from([("FifoQueue".to_string(), "true".to_string())]),
         ),
-        None => ("bench", BTreeMap::new()),
+        None => (base.to_string(), BTreeMap::new()),
     };
     engine
-        .create_queue(name, &attrs, &BTreeMap::new())
+        .create_queue(&name, &attrs, &BTreeMap::new())
         .await
         .expect("create");
-    let processed = Arc::new(AtomicUsize::new(0));
+    name
+}
+
+/// The full cycle over every `(engine, queue)` target at once, `total` messages and the clients
+/// split evenly between them.
+async fn cycle_on(
+    targets: Vec<(EmbeddedEngine, String)>,
+    fifo_groups: Option<usize>,
+    total: usize,
+    producers: usize,
+    consumers: usize,
+) -> f64 {
+    let shares = targets.len();
+    let (producers, consumers) = (producers / shares, consumers / shares);
+    let per_producer = total / shares / producers;
     let started = Instant::now();
     let mut tasks = Vec::new();
-    let per_producer = total / producers;
-    for p in 0..producers {
-        let engine = engine.clone();
-        tasks.push(tokio::spawn(async move {
-            for chunk in 0..per_producer / 10 {
-                let entries = batch_of_ten(p * per_producer + chunk * 10, fifo_groups);
-                let out = engine.send_batch(name, entries).await.expect("send batch");
-                assert_eq!(out.successful.len(), 10);
-            }
-        }));
-    }
-    for _ in 0..consumers {
-        let engine = engine.clone();
-        let processed = processed.clone();
-        let goal = per_producer * producers;
-        tasks.push(tokio::spawn(async move {
-            while processed.load(Ordering::Relaxed) < goal {
-                let got = engine
-                    .receive(name, ReceiveRequest::up_to(10).wait(1))
-                    .await
-                    .expect("receive");
-                if got.is_empty() {
-                    continue;
+    let mut processed_counters = Vec::new();
+    for (t, (engine, name)) in targets.into_iter().enumerate() {
+        let name: Arc<str> = name.into();
+        let processed = Arc::new(AtomicUsize::new(0));
+        processed_counters.push(processed.clone());
+        for p in 0..producers {
+            let (engine, name) = (engine.clone(), name.clone());
+            let first = (t * producers + p) * per_producer;
+            tasks.push(tokio::spawn(async move {
+                for chunk in 0..per_producer / 10 {
+                    let entries = batch_of_ten(first + chunk * 10, fifo_groups);
+                    let out = engine.send_batch(&name, entries).await.expect("send batch");
+                    assert_eq!(out.successful.len(), 10);
                 }
-                let n = got.len();
-                let entries = got
-                    .into_iter()
-                    .enumerate()
-                    .map(|(k, m)| BatchEntry {
-                        id: k.to_string(),
-                        entry: m.receipt_handle,
-                    })
-                    .collect();
-                engine
-                    .delete_batch(name, entries)
-                    .await
-                    .expect("delete batch");
-                processed.fetch_add(n, Ordering::Relaxed);
-            }
-        }));
+            }));
+        }
+        for _ in 0..consumers {
+            let (engine, name, processed) = (engine.clone(), name.clone(), processed.clone());
+            let goal = per_producer * producers;
+            tasks.push(tokio::spawn(async move {
+                while processed.load(Ordering::Relaxed) < goal {
+                    let got = engine
+                        .receive(&name, ReceiveRequest::up_to(10).wait(1))
+                        .await
+                        .expect("receive");
+                    if got.is_empty() {
+                        continue;
+                    }
+                    let n = got.len();
+                    let entries = got
+                        .into_iter()
+                        .enumerate()
+                        .map(|(k, m)| BatchEntry {
+                            id: k.to_string(),
+                            entry: m.receipt_handle,
+                        })
+                        .collect();
+                    engine
+                        .delete_batch(&name, entries)
+                        .await
+                        .expect("delete batch");
+                    processed.fetch_add(n, Ordering::Relaxed);
+                }
+            }));
+        }
     }
     for t in tasks {
         t.await.expect("task");
     }
-    let done = processed.load(Ordering::Relaxed);
+    let done: usize = processed_counters
+        .iter()
+        .map(|c| c.load(Ordering::Relaxed))
+        .sum();
     done as f64 / started.elapsed().as_secs_f64()
 }
 
@@ -336,6 +384,16 @@ fn main() {
             30_000.0,
             runs,
         );
+    }
+    if run("two-queues") {
+        // Alternated in one run, so the machine's drift falls on both alike.
+        let (mut shared, mut sharded) = (Vec::new(), Vec::new());
+        for _ in 0..RUNS {
+            shared.push(rt.block_on(two_queues(1, 200_000, PRODUCERS, CONSUMERS)));
+            sharded.push(rt.block_on(two_queues(2, 200_000, PRODUCERS, CONSUMERS)));
+        }
+        report("two standard queues, one engine (one writer)", 50_000.0, shared);
+        report("two standard queues, two engines (a writer each)", 50_000.0, sharded);
     }
     if run("single") {
         let runs = (0..RUNS)

@@ -122,6 +122,14 @@ impl EmbeddedEngine {
         writer.max_in_flight = options.max_in_flight;
         let (commands, rx) = mpsc::channel();
         let mut threads = Vec::new();
+        if options.durability == Durability::Full {
+            threads.push(writer.sync_before_answering(&options.path).map_err(|e| {
+                OpenError::Sqlite {
+                    path: options.path.clone(),
+                    detail: format!("cannot start the sync thread: {e}"),
+                }
+            })?);
+        }
         threads.push(
             std::thread::Builder::new()
                 .name("conveyor-queue-writer".into())

@@ -120,10 +120,12 @@ pub enum OpenError {
 /// How hard a commit works to survive failures.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Durability {
-    /// `synchronous=FULL`: a commit is on disk (fsync) before it is acknowledged; survives power loss.
+    /// A commit is on disk (the WAL fsynced, by the engine's sync thread) before it is
+    /// acknowledged; survives power loss.
     #[default]
     Full,
-    /// `synchronous=NORMAL`: survives a process crash, but the last commits may be lost on power loss.
+    /// `synchronous=NORMAL` and no fsync before answering: survives a process crash, but the
+    /// last commits may be lost on power loss.
     Relaxed,
 }
 
@@ -162,9 +164,10 @@ pub fn open_writer(path: &Path, durability: Durability) -> Result<Connection, Op
     // Room for every statement the writer prepares (about 33, plus three per batch-delete size
     // up to ten), so none is parsed twice.
     conn.set_prepared_statement_cache_capacity(128);
+    // Full durability does not wait for the disk inside the commit: the engine's sync thread
+    // fsyncs the WAL before any caller is answered (`writer/sync.rs`), so the writer can go on.
     let synchronous = match durability {
-        Durability::Full => "FULL",
-        Durability::Relaxed => "NORMAL",
+        Durability::Full | Durability::Relaxed => "NORMAL",
     };
     // journal_mode reads page 1, so a file that is not a database fails here, not later.
     conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))

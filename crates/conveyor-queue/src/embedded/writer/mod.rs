@@ -1,9 +1,11 @@
 //! The writer thread: the only code that changes the database.
 //!
 //! Callers send commands over a channel; the thread takes every command waiting (up to
-//! `MAX_GROUP`), runs them in one transaction, commits (fsync under `synchronous=FULL`), and only
-//! then answers each caller. One fsync is thus shared by every caller that arrived while the
-//! previous one ran: that is the group commit that lets durable sends scale with concurrency.
+//! `MAX_GROUP`), runs them in one transaction and commits. Under `Durability::Full` the sync
+//! thread (`sync.rs`) then fsyncs the WAL and only then answers each caller, while this thread
+//! goes on with the next group. One fsync is thus shared by every caller whose group committed
+//! while the previous one ran: that is the group commit that lets durable sends scale with
+//! concurrency.
 //!
 //! Handlers return `rusqlite::Result<QueueResult<T>>`: the outer error is a storage failure that
 //! aborts the whole transaction (every caller in the group is told, nothing is half-applied and
@@ -25,6 +27,7 @@ mod keys;
 mod maintenance;
 mod messages;
 mod queues;
+mod sync;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::mpsc::Receiver;
@@ -263,6 +266,8 @@ pub struct Writer {
     ids_used: bool,
     catalog_changed: bool,
     wake: Vec<Arc<Notify>>,
+    /// Under `Durability::Full`, the thread that fsyncs and then answers (see `sync`).
+    syncer: Option<sync::Syncer>,
 }
 
 impl Writer {
@@ -286,6 +291,7 @@ impl Writer {
             ids_used: false,
             catalog_changed: false,
             wake: Vec::new(),
+            syncer: None,
         };
         writer.reload()?;
         Ok(writer)
@@ -357,9 +363,33 @@ impl Writer {
         self.catalog_changed = false;
     }
 
-    /// Serve commands until every sender is gone.
+    /// Answer through a sync thread that fsyncs the WAL of the database at `db` first (the
+    /// connection must commit with `synchronous=NORMAL`); returns that thread.
+    pub fn sync_before_answering(
+        &mut self,
+        db: &std::path::Path,
+    ) -> std::io::Result<std::thread::JoinHandle<()>> {
+        let (groups, rx) = std::sync::mpsc::channel();
+        let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = failed.clone();
+        let wal = sync::wal_path(db);
+        let thread = std::thread::Builder::new()
+            .name("conveyor-queue-sync".into())
+            .spawn(move || sync::run(wal, rx, &flag))?;
+        self.syncer = Some(sync::Syncer { groups, failed });
+        Ok(thread)
+    }
+
+    /// Serve commands until every sender is gone (or an fsync failed).
     pub fn run(mut self, commands: Receiver<Command>) {
         while let Ok(first) = commands.recv() {
+            if let Some(s) = &self.syncer {
+                if s.failed.load(std::sync::atomic::Ordering::Acquire) {
+                    // Dropping the channel answers every caller, now and later, that the
+                    // writer stopped; the sync thread said why.
+                    return;
+                }
+            }
             let mut group = Vec::with_capacity(16);
             group.push(first);
             while group.len() < MAX_GROUP {
@@ -407,11 +437,27 @@ impl Writer {
                 if self.catalog_changed {
                     self.publish();
                 }
-                for c in completions {
-                    c(None);
-                }
-                for n in self.wake.drain(..) {
-                    n.notify_waiters();
+                let wake = std::mem::take(&mut self.wake);
+                match &self.syncer {
+                    Some(s) => {
+                        if s.groups
+                            .send(sync::Committed { completions, wake })
+                            .is_err()
+                        {
+                            // The sync thread is gone: nothing can be answered as durable any
+                            // more; the dropped replies tell these callers the writer stopped.
+                            s.failed.store(true, std::sync::atomic::Ordering::Release);
+                        }
+                    }
+                    // Without a sync thread the commit itself was as durable as configured.
+                    None => {
+                        for c in completions {
+                            c(None);
+                        }
+                        for n in wake {
+                            n.notify_waiters();
+                        }
+                    }
                 }
             }
             Some(e) => {

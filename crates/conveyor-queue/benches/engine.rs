@@ -353,8 +353,13 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    let mode = if std::env::var("CONVEYOR_BENCH_DURABILITY").as_deref() == Ok("relaxed") {
+        "RELAXED (no fsync before answering; not the targets' mode)"
+    } else {
+        "durable (answered after an fsync)"
+    };
     println!(
-        "conveyor-queue engine benchmark: 1 KiB bodies, durable (answered after an fsync), {RUNS} runs, medians; \
+        "conveyor-queue engine benchmark: 1 KiB bodies, {mode}, {RUNS} runs, medians; \
          full cycles use {PRODUCERS} producers + {CONSUMERS} consumers"
     );
     let mut naive = f64::NAN;

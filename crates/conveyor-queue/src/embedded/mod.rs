@@ -106,7 +106,7 @@ impl EmbeddedEngine {
     /// Open (or create) the database at `options.path`.
     pub fn open(options: EngineOptions, clock: Arc<dyn Clock>) -> Result<Self, OpenError> {
         let lock = schema::lock_exclusively(&options.path)?;
-        let conn = schema::open_writer(&options.path, options.durability)?;
+        let conn = schema::open_writer(&options.path)?;
         let reader = schema::open_reader(&options.path)?;
         let catalog = Arc::new(RwLock::new(Arc::new(Catalog::default())));
         let mut writer = Writer::new(

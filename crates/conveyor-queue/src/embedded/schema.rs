@@ -149,7 +149,7 @@ fn sqlite_error(path: &Path, e: rusqlite::Error) -> OpenError {
 }
 
 /// Open (creating if needed) the database the writer uses, migrated to the current schema.
-pub fn open_writer(path: &Path, durability: Durability) -> Result<Connection, OpenError> {
+pub fn open_writer(path: &Path) -> Result<Connection, OpenError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|source| OpenError::CreateDir {
             path: dir.to_path_buf(),
@@ -164,21 +164,19 @@ pub fn open_writer(path: &Path, durability: Durability) -> Result<Connection, Op
     // Room for every statement the writer prepares (about 33, plus three per batch-delete size
     // up to ten), so none is parsed twice.
     conn.set_prepared_statement_cache_capacity(128);
-    // Full durability does not wait for the disk inside the commit: the engine's sync thread
-    // fsyncs the WAL before any caller is answered (`writer/sync.rs`), so the writer can go on.
-    let synchronous = match durability {
-        Durability::Full | Durability::Relaxed => "NORMAL",
-    };
     // journal_mode reads page 1, so a file that is not a database fails here, not later.
     conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
         .map_err(|e| sqlite_error(path, e))?;
     // The writer checkpoints itself (SQLite's default, every 1000 pages). A checkpointer on another
     // thread measured slower: under constant writes its passive checkpoints rarely finish before
     // the next transaction, so the WAL never restarts and keeps growing.
-    conn.execute_batch(&format!(
-        "PRAGMA synchronous={synchronous}; PRAGMA foreign_keys=OFF; PRAGMA cache_size=-16384; \
-         PRAGMA temp_store=MEMORY;"
-    ))
+    // `synchronous=NORMAL` in both durabilities: the commit does not wait for the disk; under
+    // `Durability::Full` the engine's sync thread fsyncs the WAL before any caller is answered
+    // (`writer/sync.rs`), so the writer can go on with the next group.
+    conn.execute_batch(
+        "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF; PRAGMA cache_size=-16384; \
+         PRAGMA temp_store=MEMORY;",
+    )
     .map_err(|e| sqlite_error(path, e))?;
     migrate(path, &conn)?;
     Ok(conn)
@@ -274,8 +272,8 @@ mod tests {
     fn fresh_database_gets_current_schema_and_reopens() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("q.db");
-        drop(open_writer(&path, Durability::Full).unwrap());
-        let conn = open_writer(&path, Durability::Full).unwrap();
+        drop(open_writer(&path).unwrap());
+        let conn = open_writer(&path).unwrap();
         let v: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
@@ -295,7 +293,7 @@ mod tests {
             ))
             .unwrap();
         }
-        let conn = open_writer(&path, Durability::Full).unwrap();
+        let conn = open_writer(&path).unwrap();
         let v: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
@@ -323,7 +321,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("q.db");
         std::fs::write(&path, vec![0x5a; 8192]).unwrap();
-        let err = open_writer(&path, Durability::Full).unwrap_err();
+        let err = open_writer(&path).unwrap_err();
         assert!(matches!(err, OpenError::Corrupt { .. }), "{err}");
         assert!(err.to_string().contains("backup"));
     }
@@ -333,7 +331,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("q.db");
         {
-            let conn = open_writer(&path, Durability::Full).unwrap();
+            let conn = open_writer(&path).unwrap();
             conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
                 .unwrap();
         }
@@ -341,7 +339,7 @@ mod tests {
         std::fs::write(&path, &bytes[..bytes.len() / 3]).unwrap();
         let _ = std::fs::remove_file(dir.path().join("q.db-wal"));
         // A truncated file opens or fails with a typed error; it never panics.
-        match open_writer(&path, Durability::Full) {
+        match open_writer(&path) {
             Ok(conn) => {
                 let check: Result<String, _> =
                     conn.query_row("PRAGMA integrity_check", [], |r| r.get(0));
@@ -358,12 +356,12 @@ mod tests {
     fn newer_schema_is_refused_with_both_versions() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("q.db");
-        drop(open_writer(&path, Durability::Full).unwrap());
+        drop(open_writer(&path).unwrap());
         Connection::open(&path)
             .unwrap()
             .execute_batch("PRAGMA user_version=99")
             .unwrap();
-        let err = open_writer(&path, Durability::Full).unwrap_err();
+        let err = open_writer(&path).unwrap_err();
         assert!(
             matches!(err, OpenError::NewerSchema { found: 99, .. }),
             "{err}"
@@ -379,9 +377,6 @@ mod tests {
             .unwrap()
             .execute_batch("CREATE TABLE t(x)")
             .unwrap();
-        assert!(matches!(
-            open_writer(&path, Durability::Full),
-            Err(OpenError::Foreign { .. })
-        ));
+        assert!(matches!(open_writer(&path), Err(OpenError::Foreign { .. })));
     }
 }

@@ -364,19 +364,13 @@ impl Writer {
     }
 
     /// Answer through a sync thread that fsyncs the WAL of the database at `db` first (the
-    /// connection must commit with `synchronous=NORMAL`); returns that thread.
+    /// connection commits with `synchronous=NORMAL`); returns that thread.
     pub fn sync_before_answering(
         &mut self,
         db: &std::path::Path,
     ) -> std::io::Result<std::thread::JoinHandle<()>> {
-        let (groups, rx) = std::sync::mpsc::channel();
-        let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = failed.clone();
-        let wal = sync::wal_path(db);
-        let thread = std::thread::Builder::new()
-            .name("conveyor-queue-sync".into())
-            .spawn(move || sync::run(wal, rx, &flag))?;
-        self.syncer = Some(sync::Syncer { groups, failed });
+        let (syncer, thread) = sync::start(db)?;
+        self.syncer = Some(syncer);
         Ok(thread)
     }
 
@@ -384,7 +378,7 @@ impl Writer {
     pub fn run(mut self, commands: Receiver<Command>) {
         while let Ok(first) = commands.recv() {
             if let Some(s) = &self.syncer {
-                if s.failed.load(std::sync::atomic::Ordering::Acquire) {
+                if s.has_failed() {
                     // Dropping the channel answers every caller, now and later, that the
                     // writer stopped; the sync thread said why.
                     return;
@@ -437,27 +431,14 @@ impl Writer {
                 if self.catalog_changed {
                     self.publish();
                 }
-                let wake = std::mem::take(&mut self.wake);
+                let group = sync::Committed {
+                    completions,
+                    wake: std::mem::take(&mut self.wake),
+                };
                 match &self.syncer {
-                    Some(s) => {
-                        if s.groups
-                            .send(sync::Committed { completions, wake })
-                            .is_err()
-                        {
-                            // The sync thread is gone: nothing can be answered as durable any
-                            // more; the dropped replies tell these callers the writer stopped.
-                            s.failed.store(true, std::sync::atomic::Ordering::Release);
-                        }
-                    }
+                    Some(s) => s.hand_over(group),
                     // Without a sync thread the commit itself was as durable as configured.
-                    None => {
-                        for c in completions {
-                            c(None);
-                        }
-                        for n in wake {
-                            n.notify_waiters();
-                        }
-                    }
+                    None => group.answer(),
                 }
             }
             Some(e) => {

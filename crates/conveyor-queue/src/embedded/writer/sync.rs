@@ -13,7 +13,7 @@
 //! a reader may see a transaction a little before its caller is answered, as with any group
 //! commit.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
@@ -29,19 +29,53 @@ pub(super) struct Committed {
     pub wake: Vec<Arc<Notify>>,
 }
 
-/// The writer's handle on the sync thread.
-pub(super) struct Syncer {
-    pub groups: Sender<Committed>,
-    /// Set when an fsync failed: what was committed may not be on disk, so the writer stops
-    /// rather than answer anything more.
-    pub failed: Arc<AtomicBool>,
+impl Committed {
+    /// Tell every caller of the group it succeeded, and wake its long polls.
+    pub fn answer(self) {
+        for c in self.completions {
+            c(None);
+        }
+        for n in self.wake {
+            n.notify_waiters();
+        }
+    }
 }
 
-/// The WAL file SQLite keeps beside the database at `db`.
-pub(super) fn wal_path(db: &std::path::Path) -> PathBuf {
-    let mut name = db.as_os_str().to_owned();
-    name.push("-wal");
-    PathBuf::from(name)
+/// The writer's handle on the sync thread.
+pub(super) struct Syncer {
+    groups: Sender<Committed>,
+    /// Set when an fsync failed: what was committed may not be on disk, so the writer stops
+    /// rather than answer anything more.
+    failed: Arc<AtomicBool>,
+}
+
+impl Syncer {
+    pub fn has_failed(&self) -> bool {
+        self.failed.load(Ordering::Acquire)
+    }
+
+    /// Answer `group` once the WAL holding it is on disk.
+    pub fn hand_over(&self, group: Committed) {
+        if self.groups.send(group).is_err() {
+            // The sync thread is gone: nothing can be answered as durable any more; the dropped
+            // replies tell these callers the writer stopped.
+            self.failed.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// Start the sync thread for the database at `db` (SQLite keeps its WAL at `<db>-wal`).
+pub(super) fn start(db: &Path) -> std::io::Result<(Syncer, std::thread::JoinHandle<()>)> {
+    let (groups, rx) = std::sync::mpsc::channel();
+    let failed = Arc::new(AtomicBool::new(false));
+    let flag = failed.clone();
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal = PathBuf::from(wal);
+    let thread = std::thread::Builder::new()
+        .name("conveyor-queue-sync".into())
+        .spawn(move || run(wal, rx, &flag))?;
+    Ok((Syncer { groups, failed }, thread))
 }
 
 /// Serve committed groups until the writer is gone: fsync, then answer every group that was
@@ -60,16 +94,7 @@ pub(super) fn run(wal: PathBuf, groups: Receiver<Committed>, failed: &AtomicBool
             }),
         };
         match synced {
-            Ok(()) => {
-                for group in batch {
-                    for c in group.completions {
-                        c(None);
-                    }
-                    for n in group.wake {
-                        n.notify_waiters();
-                    }
-                }
-            }
+            Ok(()) => batch.into_iter().for_each(Committed::answer),
             Err(e) => {
                 failed.store(true, Ordering::Release);
                 eprintln!(

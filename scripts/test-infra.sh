@@ -246,7 +246,7 @@ python3 infra/scripts/athena_check.py "$work/staging.state.json" "$work/staging.
 echo "== conveyor worker + scripts/validate-environment.sh staging (drift, names, conveyor smoke)"
 # Dry run: the handlers would call Zendesk, SendGrid and App Store Connect, which a test never
 # reaches; smoke's own probes are answered without them anyway.
-CONVEYOR_ENVIRONMENTS__STAGING__DRY_RUN=true CONVEYOR_LISTEN=127.0.0.1:0 CONVEYOR_SQS_LISTEN=off "$conveyor" worker >"$work/worker.log" 2>&1 &
+CONVEYOR_ENVIRONMENTS__STAGING__DRY_RUN=true CONVEYOR_LISTEN=127.0.0.1:0 CONVEYOR_SQS_LISTEN=off CONVEYOR_S3_LISTEN=off "$conveyor" worker >"$work/worker.log" 2>&1 &
 worker_pid=$!
 # No /health: moto runs no containers, so nothing answers behind the load balancer.
 # moto does not store these attributes, so a fresh plan always wants to set them again; any other
@@ -372,7 +372,7 @@ echo "== conveyor api --config config/snsd.toml on the applied bucket: a tenant'
 snsd_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 snsd_env=("CONVEYOR_AWS_ENDPOINT=$endpoint" CONVEYOR_ENVIRONMENT=production "CONVEYOR_BUCKET=$(cd "$snsd" && terraform output -state="$snsd_state" -raw bucket_name)"
     CONVEYOR_JWT_SECRET=ci-only-supabase-jwt-secret-0123456789abcdef CONVEYOR_API_KEYS=ci CONVEYOR_OPERATOR_KEYS=ci-operator
-    "CONVEYOR_DATA_DIR=$work/snsd-data" "CONVEYOR_LISTEN=127.0.0.1:$snsd_port" CONVEYOR_SQS_LISTEN=off)
+    "CONVEYOR_DATA_DIR=$work/snsd-data" "CONVEYOR_LISTEN=127.0.0.1:$snsd_port" CONVEYOR_SQS_LISTEN=off CONVEYOR_S3_LISTEN=off)
 env "${snsd_env[@]}" "$conveyor" api --config config/snsd.toml >"$work/snsd-api.log" 2>&1 &
 worker_pid=$!
 for _ in $(seq 100); do

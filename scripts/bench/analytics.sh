@@ -40,7 +40,7 @@ TOML
 }
 
 start() { # data dir, config
-    "$bin" --log-format text serve --listen 127.0.0.1:0 --sqs-listen 127.0.0.1:0 --data-dir "$1" --config "$2" \
+    "$bin" --log-format text serve --listen 127.0.0.1:0 --sqs-listen 127.0.0.1:0 --s3-listen off --data-dir "$1" --config "$2" \
         >"$1.out" 2>"$1.err" &
     pid=$!
     for _ in $(seq 100); do grep -q 'conveyor listening' "$1.out" 2>/dev/null && break; sleep 0.1; done

@@ -15,7 +15,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/conveyor-files-bench.XXXXXX")
 export CONVEYOR_JWT_SECRET="files-bench-secret-files-bench-secret-0123456789"
 export CONVEYOR_ENVIRONMENTS__LOCAL__FILES__MAX_FILE_BYTES=$((2 * 1024 * 1024 * 1024))
 export CONVEYOR_ENVIRONMENTS__LOCAL__FILES__MAX_REQUEST_BYTES=$((2 * 1024 * 1024 * 1024))
-"$bin" --log-format text serve --listen 127.0.0.1:0 --sqs-listen off --data-dir "$work/data" > "$work/out" 2> "$work/err" &
+"$bin" --log-format text serve --listen 127.0.0.1:0 --sqs-listen off --s3-listen off --data-dir "$work/data" > "$work/out" 2> "$work/err" &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 100); do grep -q listening "$work/out" 2>/dev/null && break; sleep 0.1; done

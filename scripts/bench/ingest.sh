@@ -18,7 +18,7 @@ duration=${DURATION:-10s}
 runs=${RUNS:-3}
 rate=${RATE:-5000}
 data=$(mktemp -d)
-"$bin" --log-format text serve ${CONFIG:+--config "$CONFIG"} --listen 127.0.0.1:0 --sqs-listen off --data-dir "$data" > "$data/out" 2> "$data/err" &
+"$bin" --log-format text serve ${CONFIG:+--config "$CONFIG"} --listen 127.0.0.1:0 --sqs-listen off --s3-listen off --data-dir "$data" > "$data/out" 2> "$data/err" &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 50); do grep -q listening "$data/out" 2>/dev/null && break; sleep 0.1; done

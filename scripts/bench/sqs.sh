@@ -36,7 +36,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$bin" --log-format text serve --listen 127.0.0.1:0 --sqs-listen 127.0.0.1:0 --data-dir "$work/conveyor" > "$work/out" 2> "$work/err" &
+"$bin" --log-format text serve --listen 127.0.0.1:0 --sqs-listen 127.0.0.1:0 --s3-listen off --data-dir "$work/conveyor" > "$work/out" 2> "$work/err" &
 pids+=($!)
 moto_port=$(free_port)
 moto_server -H 127.0.0.1 -p "$moto_port" > "$work/moto.log" 2>&1 &

@@ -15,6 +15,7 @@ mod duration;
 mod files;
 mod filter;
 mod handlers;
+mod s3;
 mod secret;
 mod services;
 mod sqs;
@@ -37,6 +38,7 @@ pub use handlers::{
     EmailTemplate, EmailTransport, FunctionConfig, HandlerConfig, HandlerSpec, HttpConfig,
     SlackConfig, SmtpSecurity, StepConfig, StepsConfig, TestflightConfig, ZendeskConfig,
 };
+pub use s3::{S3Settings, DEFAULT_S3_LISTEN};
 pub use secret::Secret;
 pub use services::check_template;
 pub use sqs::{AccessKey, SqsSettings, DEFAULT_SQS_LISTEN};
@@ -148,6 +150,8 @@ struct EnvironmentSpec {
     queues: BTreeMap<String, QueueOverride>,
     #[serde(default)]
     sqs: sqs::SqsSpec,
+    #[serde(default)]
+    s3: s3::S3Spec,
     #[serde(default = "default_region")]
     region: String,
     #[serde(default = "default_account_id")]
@@ -248,6 +252,8 @@ pub struct Settings {
     pub queues: Vec<QueueSettings>,
     /// The SQS wire-protocol endpoint.
     pub sqs: SqsSettings,
+    /// The S3 endpoint over the local store.
+    pub s3: S3Settings,
     /// The region and account id in queue URLs and ARNs (`arn:aws:sqs:{region}:{account_id}:…`).
     pub region: String,
     pub account_id: String,
@@ -339,6 +345,8 @@ const SHORTHANDS: &[(&str, &str)] = &[
     ("CONVEYOR_SQS_LISTEN", "sqs.listen"),
     ("CONVEYOR_SQS_ACCESS_KEYS", "sqs.access_keys"),
     ("CONVEYOR_SQS_PUBLIC_URL", "sqs.public_url"),
+    ("CONVEYOR_S3_LISTEN", "s3.listen"),
+    ("CONVEYOR_S3_ACCESS_KEYS", "s3.access_keys"),
     ("CONVEYOR_QUEUE_BACKEND", "backend.queue"),
     ("CONVEYOR_STORE_BACKEND", "backend.store"),
     ("CONVEYOR_AWS_ENDPOINT", "backend.endpoint"),
@@ -382,7 +390,10 @@ fn apply_variables(
         } else {
             continue;
         };
-        let parsed = if path.ends_with(&["sqs".to_string(), "access_keys".to_string()]) {
+        let endpoint_keys = path.len() >= 2
+            && path[path.len() - 1] == "access_keys"
+            && matches!(path[path.len() - 2].as_str(), "sqs" | "s3");
+        let parsed = if endpoint_keys {
             sqs::access_keys_variable(value).map_err(|detail| ConfigError::Variable {
                 name: name.clone(),
                 detail,
@@ -657,6 +668,7 @@ fn environment_settings(
     sqs::check_location(env, &spec.region, &spec.account_id)?;
     Ok(Settings {
         sqs: sqs::resolve(env, &spec.sqs)?,
+        s3: s3::resolve(env, &spec.s3)?,
         backend: backend::resolve(env, &spec.backend)?,
         files: files::resolve(env, &spec.files.clone().unwrap_or_default())?,
         connections: connections::resolve(env, &spec.connections)?,
@@ -917,13 +929,18 @@ fn check_isolation(environments: &BTreeMap<String, Settings>) -> Result<(), Conf
                 return Err(shared("the JWT secret in", "files.jwt_secret".to_string()));
             }
             let secrets = |s: &Settings| -> Vec<Secret> {
-                s.sqs.access_keys.iter().map(|k| k.secret.clone()).collect()
+                s.sqs
+                    .access_keys
+                    .iter()
+                    .chain(&s.s3.access_keys)
+                    .map(|k| k.secret.clone())
+                    .collect()
             };
             let b_secrets = secrets(b);
             if secrets(a).iter().any(|k| b_secrets.contains(k)) {
                 return Err(shared(
-                    "an SQS access key secret in",
-                    "sqs.access_keys".to_string(),
+                    "an SQS or S3 access key secret in",
+                    "sqs.access_keys / s3.access_keys".to_string(),
                 ));
             }
         }

@@ -59,22 +59,41 @@ pub struct SqsSettings {
     pub public_url: Option<String>,
 }
 
-pub(crate) fn resolve(env: &str, spec: &SqsSpec) -> Result<SqsSettings, ConfigError> {
-    let listen = match spec.listen.as_str() {
-        "off" | "" => None,
-        text => Some(text.parse().map_err(|_| {
+/// An endpoint's `listen` setting: an address, or `None` for `off`.
+pub(crate) fn listen_address(
+    env: &str,
+    section: &str,
+    text: &str,
+    example: &str,
+) -> Result<Option<SocketAddr>, ConfigError> {
+    match text {
+        "off" | "" => Ok(None),
+        text => text.parse().map(Some).map_err(|_| {
             ConfigError::Invalid(format!(
-                "environments.{env}.sqs.listen = {text:?} is not an address like {DEFAULT_SQS_LISTEN} (or \"off\")"
+                "environments.{env}.{section}.listen = {text:?} is not an address like {example} (or \"off\")"
             ))
-        })?),
-    };
-    for key in &spec.access_keys {
+        }),
+    }
+}
+
+pub(crate) fn check_access_keys(
+    env: &str,
+    section: &str,
+    keys: &[AccessKey],
+) -> Result<(), ConfigError> {
+    for key in keys {
         if key.id.is_empty() || key.secret.expose().is_empty() {
             return Err(ConfigError::Invalid(format!(
-                "environments.{env}.sqs.access_keys has an entry with an empty id or secret; give both"
+                "environments.{env}.{section}.access_keys has an entry with an empty id or secret; give both"
             )));
         }
     }
+    Ok(())
+}
+
+pub(crate) fn resolve(env: &str, spec: &SqsSpec) -> Result<SqsSettings, ConfigError> {
+    let listen = listen_address(env, "sqs", &spec.listen, DEFAULT_SQS_LISTEN)?;
+    check_access_keys(env, "sqs", &spec.access_keys)?;
     if let Some(url) = &spec.public_url {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(ConfigError::Invalid(format!(

@@ -71,15 +71,27 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Objects as files under `root`, created if missing.
     pub fn local(root: impl AsRef<Path>) -> Result<Store, StoreError> {
-        let root = root.as_ref();
+        Store::local_with(root.as_ref(), false)
+    }
+
+    /// The same files, but every write is on disk before it returns: the file and the
+    /// directory entry that names it are fsynced. For writers that acknowledge to a client
+    /// that the object is stored (the S3 endpoint).
+    pub fn local_durable(root: impl AsRef<Path>) -> Result<Store, StoreError> {
+        Store::local_with(root.as_ref(), true)
+    }
+
+    fn local_with(root: &Path, fsync: bool) -> Result<Store, StoreError> {
         std::fs::create_dir_all(root).map_err(|e| StoreError::Setup {
             path: root.to_path_buf(),
             detail: e.to_string(),
         })?;
-        let fs = LocalFileSystem::new_with_prefix(root).map_err(|e| StoreError::Setup {
-            path: root.to_path_buf(),
-            detail: e.to_string(),
-        })?;
+        let fs = LocalFileSystem::new_with_prefix(root)
+            .map_err(|e| StoreError::Setup {
+                path: root.to_path_buf(),
+                detail: e.to_string(),
+            })?
+            .with_fsync(fsync);
         Ok(Store {
             inner: Arc::new(fs),
             extras: None,

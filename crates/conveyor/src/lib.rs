@@ -113,8 +113,11 @@ pub struct ConfigArgs {
     #[arg(long, env = "CONVEYOR_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// Address of the SQS wire-protocol endpoint (default 127.0.0.1:9324), or `off`.
-    #[arg(long, env = "CONVEYOR_SQS_LISTEN", value_parser = sqs_address)]
+    #[arg(long, env = "CONVEYOR_SQS_LISTEN", value_parser = address_or_off)]
     pub sqs_listen: Option<String>,
+    /// Address of the S3 endpoint over the local store (default 127.0.0.1:9000), or `off`.
+    #[arg(long, env = "CONVEYOR_S3_LISTEN", value_parser = address_or_off)]
+    pub s3_listen: Option<String>,
 }
 
 impl ConfigArgs {
@@ -125,6 +128,7 @@ impl ConfigArgs {
             [
                 ("CONVEYOR_LISTEN", self.listen.clone()),
                 ("CONVEYOR_SQS_LISTEN", self.sqs_listen.clone()),
+                ("CONVEYOR_S3_LISTEN", self.s3_listen.clone()),
                 (
                     "CONVEYOR_DATA_DIR",
                     self.data_dir.as_ref().map(|d| d.display().to_string()),
@@ -143,7 +147,7 @@ fn socket_address(text: &str) -> Result<String, String> {
         })
 }
 
-fn sqs_address(text: &str) -> Result<String, String> {
+fn address_or_off(text: &str) -> Result<String, String> {
     if text == "off" {
         Ok(text.to_string())
     } else {

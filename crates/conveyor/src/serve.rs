@@ -85,6 +85,19 @@ pub async fn serve(args: ConfigArgs, parts: Parts) -> anyhow::Result<()> {
         ),
         _ => None,
     };
+    // The S3 endpoint serves the local store; on Amazon S3, clients talk to S3 itself.
+    let s3_server = match settings.s3.listen {
+        Some(address) if settings.backend.store == StoreBackend::Local && parts.api() => Some(
+            start_s3(
+                address,
+                s3_options(&settings),
+                settings.connections,
+                terminated.clone(),
+            )
+            .await?,
+        ),
+        _ => None,
+    };
     let mut workers = Vec::new();
     let mut worker_stats = std::collections::BTreeMap::new();
     if parts.workers() {
@@ -190,6 +203,12 @@ pub async fn serve(args: ConfigArgs, parts: Parts) -> anyhow::Result<()> {
             .context("the SQS endpoint task failed")?
             .context("the SQS endpoint failed")?;
     }
+    if let Some(server) = s3_server {
+        server
+            .await
+            .context("the S3 endpoint task failed")?
+            .context("the S3 endpoint failed")?;
+    }
 
     // The API (if any) has stopped taking requests, and each request it answered was enqueued
     // durably; now let the workers finish or release what they hold.
@@ -230,23 +249,40 @@ pub(crate) fn refusals(settings: &Settings, parts: Parts) -> Vec<String> {
             settings.environment, settings.listen
         ));
     }
-    let sqs = &settings.sqs;
     let embedded = settings.backend.queue == QueueBackend::Embedded;
-    match sqs.listen {
-        Some(address)
-            if embedded
-                && !address.ip().is_loopback()
-                && sqs.access_keys.is_empty()
-                && !sqs.allow_anonymous =>
-        {
-            found.push(format!(
-                "environment {} would serve SQS on {address} with no access keys, open to anyone who can reach it: \
-                 set sqs.access_keys (or CONVEYOR_SQS_ACCESS_KEYS=id:secret), set sqs.allow_anonymous = true, \
-                 or listen on 127.0.0.1",
-                settings.environment
-            ));
+    let local_store = settings.backend.store == StoreBackend::Local;
+    let endpoints = [
+        (
+            "SQS",
+            "sqs",
+            embedded,
+            settings.sqs.listen,
+            &settings.sqs.access_keys,
+            settings.sqs.allow_anonymous,
+        ),
+        (
+            "S3",
+            "s3",
+            local_store && parts.api(),
+            settings.s3.listen,
+            &settings.s3.access_keys,
+            settings.s3.allow_anonymous,
+        ),
+    ];
+    for (protocol, section, served, listen, keys, anonymous) in endpoints {
+        match listen {
+            Some(address)
+                if served && !address.ip().is_loopback() && keys.is_empty() && !anonymous =>
+            {
+                found.push(format!(
+                    "environment {} would serve {protocol} on {address} with no access keys, open to anyone who can reach it: \
+                     set {section}.access_keys (or CONVEYOR_{protocol}_ACCESS_KEYS=id:secret), set {section}.allow_anonymous = true, \
+                     or listen on 127.0.0.1",
+                    settings.environment
+                ));
+            }
+            _ => {}
         }
-        _ => {}
     }
     let alarms = &settings.alarms;
     if parts.api() && alarms.in_process && !settings.dry_run {
@@ -273,17 +309,9 @@ pub(crate) fn refusals(settings: &Settings, parts: Parts) -> Vec<String> {
 }
 
 fn sqs_options(settings: &Settings, location: Location) -> conveyor_sqs::SqsOptions {
-    let credentials = if settings.sqs.access_keys.is_empty() {
-        conveyor_sqs::Credentials::AcceptAny
-    } else {
-        conveyor_sqs::Credentials::Keys(
-            settings
-                .sqs
-                .access_keys
-                .iter()
-                .map(|k| (k.id.clone(), k.secret.expose().to_string()))
-                .collect(),
-        )
+    let credentials = match key_pairs(&settings.sqs.access_keys) {
+        None => conveyor_sqs::Credentials::AcceptAny,
+        Some(keys) => conveyor_sqs::Credentials::Keys(keys.into_iter().collect()),
     };
     conveyor_sqs::SqsOptions {
         location,
@@ -346,6 +374,55 @@ async fn start_sqs(
     tracing::info!(address = %bound, "conveyor serving the SQS protocol");
     println!("conveyor sqs listening on http://{bound}");
     let app = conveyor_sqs::router(queue, options);
+    Ok(tokio::spawn(crate::listener::serve(
+        listener, app, limits, terminated,
+    )))
+}
+
+/// An endpoint's access keys as (id, secret) pairs; `None` when it has none (any signature).
+fn key_pairs(keys: &[conveyor_config::AccessKey]) -> Option<Vec<(String, String)>> {
+    (!keys.is_empty()).then(|| {
+        keys.iter()
+            .map(|k| (k.id.clone(), k.secret.expose().to_string()))
+            .collect()
+    })
+}
+
+fn s3_options(settings: &Settings) -> conveyor_s3::S3Options {
+    let credentials = match key_pairs(&settings.s3.access_keys) {
+        None => conveyor_s3::Credentials::AcceptAny,
+        Some(keys) => conveyor_s3::Credentials::Keys(keys),
+    };
+    conveyor_s3::S3Options {
+        layout: conveyor_s3::BucketsLayout {
+            env_bucket: settings.bucket.clone(),
+            env_root: settings.data_dir.join("objects"),
+            created_root: settings.data_dir.join("buckets"),
+            sidecar: settings.data_dir.join("s3.db"),
+            uploads_root: settings.data_dir.join("s3-uploads"),
+        },
+        region: settings.region.clone(),
+        credentials,
+        domains: settings.s3.domains.clone(),
+    }
+}
+
+/// Bind the S3 endpoint and serve it until `terminated`.
+async fn start_s3(
+    address: std::net::SocketAddr,
+    options: conveyor_s3::S3Options,
+    limits: conveyor_config::ConnectionSettings,
+    terminated: watch::Receiver<bool>,
+) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
+    let app = conveyor_s3::router(options)?;
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| {
+            format!("cannot serve S3 on {address}; is another process (MinIO?) using it? Set --s3-listen to another address, or off")
+        })?;
+    let bound = listener.local_addr()?;
+    tracing::info!(address = %bound, "conveyor serving the S3 protocol");
+    println!("conveyor s3 listening on http://{bound}");
     Ok(tokio::spawn(crate::listener::serve(
         listener, app, limits, terminated,
     )))

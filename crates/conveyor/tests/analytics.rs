@@ -1,7 +1,7 @@
 //! The analytics pipeline in a real `conveyor serve`: requests of events to
 //! `POST /v1/analytics/events` become Parquet under Athena partitions in the local store, and
 //! DuckDB (from PyPI, installed by scripts/test-deps.sh) counts, per name and hour, exactly what
-//! was posted, every event_id once.
+//! was posted, every event_id once, from the files and through serve's S3 endpoint (httpfs).
 
 mod common;
 
@@ -90,6 +90,15 @@ async fn posted_events_are_counted_by_duckdb_per_name_and_hour_each_once() {
         })
         .collect();
     assert_eq!(rows, wanted);
+    // The same files through serve's S3 endpoint: DuckDB's httpfs lists the glob and reads the
+    // Parquet (ranged GETs) over S3, and counts the same.
+    let over_s3 = duckdb_on(
+        Some(&server.s3),
+        "SELECT name, hour, count(*), count(DISTINCT event_id), count(*) FILTER (WHERE plan = 'pro') \
+         FROM read_parquet('s3://acme-test-data/events/**/*.parquet', hive_partitioning = true) \
+         GROUP BY ALL ORDER BY name, hour",
+    );
+    assert_eq!(over_s3, wanted);
     // Each message still has its result record, without repeating the events it carried.
     let results = result_files(&data);
     assert_eq!(results.len(), 30);

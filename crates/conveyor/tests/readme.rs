@@ -1,7 +1,7 @@
 //! The README, run as a script: every shell block marked `<!-- README test: run -->` runs in
 //! bash against a real `conveyor serve`, in order, and each `# => …` line must match a line of
 //! what the commands before it printed (`…` matches anything). The README's addresses
-//! (`localhost:8080`, `127.0.0.1:9324`) are replaced by the test server's free ports.
+//! (`localhost:8080`, `127.0.0.1:9324`, `127.0.0.1:9000`) are replaced by the test server's free ports.
 
 mod common;
 
@@ -115,6 +115,7 @@ fn every_tested_readme_block_runs_and_prints_what_it_says() {
         None,
     );
     let sqs = server.sqs.trim_start_matches("http://").to_string();
+    let s3 = server.s3.trim_start_matches("http://").to_string();
     let bin_dir = Path::new(BIN).parent().unwrap();
     let user_bin = Command::new("python3")
         .args(["-m", "site", "--user-base"])
@@ -130,6 +131,7 @@ fn every_tested_readme_block_runs_and_prints_what_it_says() {
         text.replace("localhost:8080", &server.address)
             .replace("127.0.0.1:8080", &server.address)
             .replace("127.0.0.1:9324", &sqs)
+            .replace("127.0.0.1:9000", &s3)
     };
     for block in &blocks {
         let mut script = String::from("set -euo pipefail\n");

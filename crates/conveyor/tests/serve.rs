@@ -329,14 +329,22 @@ fn command_line_mistakes_name_the_flag_and_the_fix() {
     // A busy port suggests another.
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = busy.local_addr().unwrap().to_string();
-    let (ok, _, err) = run(&["serve", "--listen", &address, "--sqs-listen", "off"]);
+    let (ok, _, err) = run(&[
+        "serve",
+        "--listen",
+        &address,
+        "--sqs-listen",
+        "off",
+        "--s3-listen",
+        "off",
+    ]);
     assert!(!ok);
     assert!(err.contains("--listen 127.0.0.1:PORT"), "{err}");
     // Commands show only the options that apply to them, each with its unit.
     let (_, token_help, _) = run(&["token", "--help"]);
     let (_, queue_help, _) = run(&["queue", "receive", "--help"]);
     for help in [&token_help, &queue_help] {
-        for serve_only in ["--listen", "--data-dir", "--sqs-listen"] {
+        for serve_only in ["--listen", "--data-dir", "--sqs-listen", "--s3-listen"] {
             assert!(!help.contains(serve_only), "{serve_only} in:\n{help}");
         }
     }
@@ -581,6 +589,8 @@ fn a_malformed_handler_credential_stops_serve_with_one_clear_line() {
             "--listen",
             "127.0.0.1:0",
             "--sqs-listen",
+            "off",
+            "--s3-listen",
             "off",
             "--data-dir",
         ])

@@ -5,7 +5,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use common::*;
 use conveyor_aws::testing::start_moto;
@@ -18,38 +18,11 @@ fn script(name: &str) -> String {
         .to_string()
 }
 
-/// Run a client; a missing interpreter or package is a failure that says how to fix it.
-fn run(program: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .env("AWS_ACCESS_KEY_ID", "local")
-        .env("AWS_SECRET_ACCESS_KEY", "local")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_PAGER", "");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap_or_else(|e| {
-        panic!("cannot run {program}: {e}; run scripts/test-deps.sh to install the test clients")
-    })
-}
-
-fn assert_success(out: &Output, what: &str) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "{what} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
 #[test]
 fn boto3_scenarios_pass_against_the_endpoint() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), &[], None);
-    let out = run(
+    let out = run_client(
         "python3",
         &[&script("boto3_scenarios.py"), &server.sqs],
         &[],
@@ -66,7 +39,7 @@ fn boto3_scenarios_pass_against_the_endpoint() {
 fn query_protocol_requests_get_xml_answers() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), &[], None);
-    let out = run("python3", &[&script("query_protocol.py"), &server.sqs], &[]);
+    let out = run_client("python3", &[&script("query_protocol.py"), &server.sqs], &[]);
     assert_success(&out, "the query-protocol scenario");
 }
 
@@ -77,7 +50,7 @@ fn the_aws_cli_works_unchanged_and_shares_queues_with_conveyor() {
     let aws = |args: &[&str]| {
         let mut all = vec!["--endpoint-url", server.sqs.as_str(), "--output", "json"];
         all.extend_from_slice(args);
-        run("aws", &all, &[])
+        run_client("aws", &all, &[])
     };
     // Queues from the configuration are visible to SDKs.
     let listed = assert_success(&aws(&["sqs", "list-queues"]), "aws sqs list-queues");
@@ -215,10 +188,10 @@ for key, secret, region, code in [
         assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 403, e.response
 print("ok")
 "#;
-    let out = run("python3", &["-c", check, &server.sqs], &[]);
+    let out = run_client("python3", &["-c", check, &server.sqs], &[]);
     assert_success(&out, "the signature checks");
     // An unsigned request is refused too.
-    let unsigned = run(
+    let unsigned = run_client(
         "aws",
         &[
             "--endpoint-url",
@@ -266,7 +239,7 @@ fn conveyor_and_moto_agree_except_where_listed_and_explained() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), &[], None);
     let moto = start_moto();
-    let out = run(
+    let out = run_client(
         "python3",
         &[&script("differential.py"), &server.sqs, &moto.url],
         &[],

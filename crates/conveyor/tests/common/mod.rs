@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -17,6 +17,8 @@ pub struct Server {
     pub address: String,
     /// The SQS endpoint's `http://host:port`; empty when it is off.
     pub sqs: String,
+    /// The S3 endpoint's `http://host:port`; empty when it is off.
+    pub s3: String,
     pub data: PathBuf,
 }
 
@@ -59,6 +61,8 @@ pub fn start_command_in(
         "127.0.0.1:0",
         "--sqs-listen",
         "127.0.0.1:0",
+        "--s3-listen",
+        "127.0.0.1:0",
         "--data-dir",
     ])
     .arg(data);
@@ -72,8 +76,8 @@ pub fn start_command_in(
     cmd.stdout(Stdio::piped()).stderr(Stdio::null());
     let mut child = cmd.spawn().expect("start conveyor");
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut sqs = String::new();
-    // The SQS endpoint (if on) announces itself first, then the API or the workers.
+    let (mut sqs, mut s3) = (String::new(), String::new());
+    // The SQS and S3 endpoints (if on) announce themselves first, then the API or the workers.
     let address = loop {
         let mut line = String::new();
         stdout.read_line(&mut line).expect("read a line");
@@ -83,6 +87,8 @@ pub fn start_command_in(
             other => {
                 if let Some(url) = other.strip_prefix("conveyor sqs listening on ") {
                     sqs = url.to_string();
+                } else if let Some(url) = other.strip_prefix("conveyor s3 listening on ") {
+                    s3 = url.to_string();
                 } else {
                     break other
                         .strip_prefix("conveyor listening on http://")
@@ -96,6 +102,7 @@ pub fn start_command_in(
         child,
         address,
         sqs,
+        s3,
         data: data.to_path_buf(),
     }
 }
@@ -262,7 +269,7 @@ pub async fn until(what: &str, done: impl FnMut() -> bool) {
 }
 
 /// The rows DuckDB (from PyPI, installed by scripts/test-deps.sh) answers for `sql`, each as its
-/// columns joined by `|`. With `s3` (moto's `http://host:port`), its httpfs extension, installed
+/// columns joined by `|`. With `s3` (moto's or serve's S3 endpoint, `http://host:port`), its httpfs extension, installed
 /// from the `duckdb-ext-httpfs` wheel, reads `s3://` paths there.
 pub fn duckdb_on(s3: Option<&str>, sql: &str) -> Vec<String> {
     let setup = match s3 {
@@ -340,4 +347,31 @@ pub fn provision(config: &Path, env: &[(&str, &str)]) {
         "conveyor provision failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Run a client; a missing interpreter or package is a failure that says how to fix it.
+pub fn run_client(program: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_PAGER", "");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap_or_else(|e| {
+        panic!("cannot run {program}: {e}; run scripts/test-deps.sh to install the test clients")
+    })
+}
+
+pub fn assert_success(out: &Output, what: &str) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
 }

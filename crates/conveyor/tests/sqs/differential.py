@@ -7,12 +7,16 @@ Usage: python3 differential.py CONVEYOR_URL MOTO_URL
 """
 
 import json
+import os
 import sys
 import uuid
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from differential_report import report  # noqa: E402
 
 # step -> why Conveyor and moto answer differently, and who is right.
 KNOWN_DIVERGENCES = {
@@ -189,25 +193,7 @@ def scenario(sqs):
 
 
 def main():
-    conveyor = dict(scenario(client(sys.argv[1])))
-    moto = dict(scenario(client(sys.argv[2])))
-    assert conveyor.keys() == moto.keys()
-    problems = []
-    for step in conveyor:
-        same = conveyor[step] == moto[step]
-        known = step in KNOWN_DIVERGENCES
-        mark = "same" if same else ("known" if known else "DIFFERENT")
-        print(f"{mark:9} {step}")
-        if not same:
-            print(f"          conveyor: {conveyor[step]}")
-            print(f"          moto:     {moto[step]}")
-        if not same and not known:
-            problems.append(f"{step}: unexplained divergence")
-        if same and known:
-            problems.append(f"{step}: listed as a known divergence but both now agree; remove it")
-    for p in problems:
-        print("FAIL", p)
-    sys.exit(1 if problems else 0)
+    report(dict(scenario(client(sys.argv[1]))), dict(scenario(client(sys.argv[2]))), KNOWN_DIVERGENCES)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-//! `conveyor bench sqs`: a load generator for any SQS endpoint (Conveyor, moto, ElasticMQ, AWS).
+//! `conveyor bench sqs`: a load generator for any SQS endpoint (Conveyor, moto, ElasticMQ, AWS);
+//! and the other `conveyor bench` commands' dispatch.
 //!
 //! Producers send batches of up to 10 while consumers receive batches of up to 10 and delete
 //! them with one DeleteMessageBatch, all through the Rust AWS SDK, so what is measured is what an
@@ -33,6 +34,8 @@ pub enum BenchCommand {
     Dashboard(crate::bench_dashboard::DashboardBench),
     /// Analytics events from the API into Parquet, against the per-event JSON path.
     Analytics(crate::bench_analytics::AnalyticsBench),
+    /// PUT and GET throughput of one object size through the S3 protocol.
+    S3(crate::bench_s3::S3Bench),
 }
 
 #[derive(Debug, Args)]
@@ -72,6 +75,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Jobs(b) => crate::bench_jobs::run(b).await,
         BenchCommand::Dashboard(b) => crate::bench_dashboard::run(b).await,
         BenchCommand::Analytics(b) => crate::bench_analytics::run(b).await,
+        BenchCommand::S3(b) => crate::bench_s3::run(b).await,
     }
 }
 

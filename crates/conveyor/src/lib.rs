@@ -8,6 +8,7 @@ mod bench_analytics;
 mod bench_dashboard;
 mod bench_email;
 mod bench_jobs;
+mod bench_s3;
 mod bench_worker;
 mod listener;
 mod provision;

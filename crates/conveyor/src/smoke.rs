@@ -3,7 +3,8 @@
 //! running). One ✅/❌ line per check; exit status 1 on any ❌.
 //!
 //! On the embedded default it talks to the running `conveyor serve` through its SQS endpoint and
-//! reads the local store; on SQS and S3 it talks to them directly.
+//! checks the bucket twice: in the local store, and through serve's S3 endpoint (when it has
+//! one, as by default); on SQS and S3 it talks to them directly.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use conveyor_aws::{static_sqs_client, Aws, SqsQueue};
-use conveyor_config::{QueueBackend, QueueSettings, Settings};
+use conveyor_config::{QueueBackend, QueueSettings, Settings, StoreBackend};
 use conveyor_queue::{MessageAttributeValue, Queue, ReceiveRequest, SendMessage};
 use conveyor_store::Store;
 use conveyor_worker::{SMOKE_ATTRIBUTE, SMOKE_DEAD_LETTER, SMOKE_ROUND_TRIP};
@@ -75,32 +76,46 @@ pub async fn run(args: SmokeArgs) -> anyhow::Result<()> {
     let mut report = Report { failed: 0 };
     println!("smoke test {run} of environment {}", settings.environment);
 
-    let probe = format!("_conveyor/smoke/{run}.txt");
-    report.check(
-        &format!(
-            "bucket access: write, read and delete in {}",
-            store.description()
-        ),
-        async {
-            store.put(&probe, run.clone()).await?;
-            let back = store.get(&probe).await?;
-            store.delete(&probe).await?;
-            anyhow::ensure!(
-                back == run.as_bytes(),
-                "read back {} bytes that differ",
-                back.len()
-            );
-            Ok(())
-        }
-        .await,
-    );
+    // The bucket as the workers reach it, and, on the local store, as S3 clients do too.
+    let mut stores = vec![store];
+    stores.extend(s3_endpoint_store(&settings)?);
+    for store in &stores {
+        let probe = format!("_conveyor/smoke/{run}.txt");
+        report.check(
+            &format!(
+                "bucket access: write, read and delete in {}",
+                store.description()
+            ),
+            async {
+                store.put(&probe, run.clone()).await?;
+                let back = store.get(&probe).await?;
+                store.delete(&probe).await?;
+                anyhow::ensure!(
+                    back == run.as_bytes(),
+                    "read back {} bytes that differ",
+                    back.len()
+                );
+                Ok(())
+            }
+            .await,
+        );
+    }
 
     for q in queues {
         let expected = queue_checks(&mut report, &*queue, q, &run, args.count, deadline).await;
-        let found = report.check(
-            &format!("{}: {} result(s) in the bucket", q.key, expected.len()),
-            results(&store, &q.name, &expected, deadline).await,
-        );
+        let mut found = None;
+        for store in &stores {
+            let listed = report.check(
+                &format!(
+                    "{}: {} result(s) in {}",
+                    q.key,
+                    expected.len(),
+                    store.description()
+                ),
+                results(store, &q.name, &expected, deadline).await,
+            );
+            found = found.or(listed);
+        }
         if let Some(keys) = found {
             report.check(
                 &format!("{}: results under the Athena partition layout results/{}/year=YYYY/month=MM/day=DD/hour=HH/", q.key, q.name),
@@ -113,6 +128,28 @@ pub async fn run(args: SmokeArgs) -> anyhow::Result<()> {
     }
     println!("all checks passed");
     Ok(())
+}
+
+/// The local store as `conveyor serve`'s S3 endpoint serves it, when the environment has one.
+fn s3_endpoint_store(settings: &Settings) -> anyhow::Result<Option<Store>> {
+    let Some(address) = settings.s3.listen else {
+        return Ok(None);
+    };
+    if settings.backend.store != StoreBackend::Local {
+        return Ok(None);
+    }
+    let (key, secret) = match settings.s3.access_keys.first() {
+        Some(k) => (k.id.clone(), k.secret.expose().to_string()),
+        None => ("conveyor".to_string(), "conveyor".to_string()),
+    };
+    let endpoint = format!("http://{address}");
+    Ok(Some(conveyor_aws::static_s3_store(
+        &endpoint,
+        &settings.region,
+        &key,
+        &secret,
+        &settings.bucket,
+    )?))
 }
 
 /// The queue and the store the deployment uses, as a client sees them.

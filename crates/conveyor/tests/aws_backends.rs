@@ -222,6 +222,7 @@ async fn smoke_passes_against_the_embedded_default_and_fails_loudly_without_work
     let dir = tempfile::tempdir().unwrap();
     let mut server = start(dir.path(), &[], None);
     let sqs = server.sqs.trim_start_matches("http://").to_string();
+    let s3 = server.s3.trim_start_matches("http://").to_string();
     let smoke = |queue: &str, data: &Path| {
         Command::new(BIN)
             .args([
@@ -232,6 +233,8 @@ async fn smoke_passes_against_the_embedded_default_and_fails_loudly_without_work
                 "20",
                 "--sqs-listen",
                 &sqs,
+                "--s3-listen",
+                &s3,
                 "--data-dir",
             ])
             .arg(data)
@@ -242,7 +245,15 @@ async fn smoke_passes_against_the_embedded_default_and_fails_loudly_without_work
     let out = smoke("emails", dir.path());
     let report = stdout(&out);
     assert!(out.status.success(), "{report}{}", stderr(&out));
-    assert_eq!(report.matches('✅').count(), 8, "{report}");
+    // The bucket is checked twice: in the local store, and through serve's S3 endpoint.
+    assert_eq!(report.matches('✅').count(), 10, "{report}");
+    assert_eq!(report.matches("bucket access").count(), 2, "{report}");
+    assert!(
+        report.contains(&format!(
+            "in S3 bucket mht-api-local-data-collection at http://{s3}"
+        )),
+        "{report}"
+    );
     for check in [
         "bucket access",
         "redrive to",
@@ -261,6 +272,7 @@ async fn smoke_passes_against_the_embedded_default_and_fails_loudly_without_work
     let api_only = tempfile::tempdir().unwrap();
     let mut api = start_command("api", api_only.path(), &[], None);
     let sqs_api = api.sqs.trim_start_matches("http://").to_string();
+    let s3_api = api.s3.trim_start_matches("http://").to_string();
     let out = Command::new(BIN)
         .args([
             "smoke",
@@ -270,6 +282,8 @@ async fn smoke_passes_against_the_embedded_default_and_fails_loudly_without_work
             "3",
             "--sqs-listen",
             &sqs_api,
+            "--s3-listen",
+            &s3_api,
             "--data-dir",
         ])
         .arg(api_only.path())
@@ -278,7 +292,8 @@ async fn smoke_passes_against_the_embedded_default_and_fails_loudly_without_work
         .unwrap();
     assert!(!out.status.success());
     let report = stdout(&out);
-    assert_eq!(report.matches('❌').count(), 2, "{report}");
+    // The dead-letter check, and the results missing from both views of the bucket.
+    assert_eq!(report.matches('❌').count(), 3, "{report}");
     assert!(report.contains("are the workers running"), "{report}");
     assert!(terminate(&mut api).success());
 }

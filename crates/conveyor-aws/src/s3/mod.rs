@@ -79,6 +79,37 @@ fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// A store on `bucket` at an S3 endpoint with fixed keys (`conveyor bench s3`: Conveyor's own
+/// endpoint, moto, any S3), path-style.
+pub fn static_s3_store(
+    endpoint: &str,
+    region: &str,
+    key: &str,
+    secret: &str,
+    bucket: &str,
+) -> Result<Store, AwsError> {
+    install_tls_provider();
+    let s3 = AmazonS3Builder::new()
+        .with_bucket_name(bucket)
+        .with_region(region)
+        .with_access_key_id(key)
+        .with_secret_access_key(secret)
+        .with_endpoint(endpoint)
+        .with_allow_http(endpoint.starts_with("http://"))
+        .with_virtual_hosted_style_request(false)
+        .build()
+        .map_err(|e| AwsError::Service {
+            service: "S3",
+            endpoint: endpoint.to_string(),
+            resource: format!("the bucket {bucket}"),
+            detail: e.to_string(),
+        })?;
+    Ok(Store::from_backend(
+        Arc::new(s3),
+        format!("S3 bucket {bucket} at {endpoint}"),
+    ))
+}
+
 impl Aws {
     fn chain(&self) -> Result<Arc<ChainCredentials>, AwsError> {
         Ok(Arc::new(ChainCredentials {

@@ -92,7 +92,10 @@ pub fn router(options: S3Options) -> Result<Router, S3SetupError> {
             let request = if verifies {
                 request
             } else {
-                unsigned::strip_signature(request)
+                match unsigned::strip_signature(request, buckets::now_ms() / 1000) {
+                    Ok(request) => request,
+                    Err(unsigned::Expired) => return Ok(expired()),
+                }
             };
             let (request, body_read) = body::track_end(request);
             let request = request.map(s3s::Body::http_body_unsync);
@@ -120,6 +123,16 @@ pub fn router(options: S3Options) -> Result<Router, S3SetupError> {
         }
     });
     Ok(Router::new().fallback_service(endpoint))
+}
+
+/// S3's answer to a presigned URL past its expiry.
+fn expired() -> Response {
+    (
+        http::StatusCode::FORBIDDEN,
+        [(http::header::CONTENT_TYPE, "application/xml")],
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
+    )
+        .into_response()
 }
 
 /// Path-style on any host, virtual-hosted (`bucket.localhost:9000`) on the configured domains.

@@ -51,9 +51,61 @@ impl TrailerSlot {
     }
 }
 
-/// The request without its signature, its body unframed if it was sent `aws-chunked`.
-pub fn strip_signature(request: Request) -> Request {
+/// A presigned URL whose time is up: refused even when its signature is not checked, since its
+/// expiry is part of what the URL says.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Expired;
+
+/// Days from 1970-01-01 to the civil date `y-m-d` (proleptic Gregorian).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `YYYYMMDDTHHMMSSZ` (SigV4's `X-Amz-Date`) as seconds since 1970.
+fn amz_date_seconds(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+        return None;
+    }
+    let n = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
+    let days = days_from_civil(n(0..4)?, n(4..6)?, n(6..8)?);
+    Some(days * 86_400 + n(9..11)? * 3_600 + n(11..13)? * 60 + n(13..15)?)
+}
+
+/// When a presigned URL's query says it expires, in seconds since 1970 (SigV4: `X-Amz-Date` plus
+/// `X-Amz-Expires`; SigV2: `Expires`).
+fn presigned_expiry(query: &str) -> Option<i64> {
+    let value = |name: &str| {
+        query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+    };
+    if let (Some(date), Some(expires)) = (value("X-Amz-Date"), value("X-Amz-Expires")) {
+        return Some(amz_date_seconds(date)? + expires.parse::<i64>().ok()?);
+    }
+    if value("Signature").is_some() {
+        return value("Expires")?.parse().ok();
+    }
+    None
+}
+
+/// The request without its signature, its body unframed if it was sent `aws-chunked`; `Expired`
+/// for a presigned URL past its time (`now`, seconds since 1970).
+pub fn strip_signature(request: Request, now: i64) -> Result<Request, Expired> {
     let (mut parts, body) = request.into_parts();
+    if parts
+        .uri
+        .query()
+        .and_then(presigned_expiry)
+        .is_some_and(|expiry| now > expiry)
+    {
+        return Err(Expired);
+    }
     if let Some(query) = parts.uri.query() {
         let kept: Vec<&str> = query
             .split('&')
@@ -84,7 +136,7 @@ pub fn strip_signature(request: Request) -> Request {
         .is_some_and(|v| v.starts_with("STREAMING-"));
     headers.remove("x-amz-content-sha256");
     if !streaming {
-        return Request::from_parts(parts, body);
+        return Ok(Request::from_parts(parts, body));
     }
     if let Some(decoded) = headers.remove("x-amz-decoded-content-length") {
         headers.insert(CONTENT_LENGTH, decoded);
@@ -115,7 +167,7 @@ pub fn strip_signature(request: Request) -> Request {
         slot,
         ended: false,
     };
-    Request::from_parts(parts, Body::from_stream(decoded))
+    Ok(Request::from_parts(parts, Body::from_stream(decoded)))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -285,7 +337,7 @@ mod tests {
             .header("x-amz-decoded-content-length", "11")
             .body(body)
             .unwrap();
-        let request = strip_signature(request);
+        let request = strip_signature(request, 0).unwrap();
         assert_eq!(request.uri().query(), Some("partNumber=1"));
         assert!(request.headers().get("authorization").is_none());
         assert!(request.headers().get("content-encoding").is_none());
@@ -325,6 +377,31 @@ mod tests {
     }
 
     #[test]
+    fn presigned_urls_past_their_time_are_refused_unverified() {
+        // 2026-12-03T10:00:00Z, valid for 60 s.
+        let at = amz_date_seconds("20261203T100000Z").unwrap();
+        assert_eq!(at, 1_796_292_000);
+        let v4 = "/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20261203T100000Z&X-Amz-Expires=60&X-Amz-Signature=ab";
+        let v2 = "/b/k?AWSAccessKeyId=a&Signature=x&Expires=1796292060";
+        for uri in [v4, v2] {
+            let request = || Request::builder().uri(uri).body(Body::empty()).unwrap();
+            assert!(strip_signature(request(), at + 60).is_ok(), "{uri}");
+            assert_eq!(
+                strip_signature(request(), at + 61).err(),
+                Some(Expired),
+                "{uri}"
+            );
+        }
+        // A query parameter called Expires on an unsigned request is not an expiry.
+        let plain = Request::builder()
+            .uri("/b/k?Expires=1")
+            .body(Body::empty())
+            .unwrap();
+        assert!(strip_signature(plain, at).is_ok());
+        assert_eq!(amz_date_seconds("2026-12-03"), None);
+    }
+
+    #[test]
     fn plain_requests_only_lose_their_signature() {
         let request = Request::builder()
             .uri("/b/k?list-type=2&X-Amz-Credential=a%2Fb&prefix=x")
@@ -333,7 +410,7 @@ mod tests {
             .header("content-length", "3")
             .body(Body::from("abc"))
             .unwrap();
-        let request = strip_signature(request);
+        let request = strip_signature(request, 0).unwrap();
         assert_eq!(request.uri().query(), Some("list-type=2&prefix=x"));
         assert_eq!(request.headers()[CONTENT_LENGTH], "3");
         assert!(request.extensions().get::<TrailerSlot>().is_none());

@@ -146,6 +146,99 @@ fn the_aws_cli_copies_lists_syncs_and_removes_the_objects_workers_see() {
         ]),
         "aws s3api get-object-tagging",
     );
+    // Multipart by hand with s3api: two parts (the first at S3's 5 MiB minimum), listed, then
+    // completed from a parts file, as the seeds' scripts would.
+    let part_one = dir.path().join("part1");
+    std::fs::write(&part_one, vec![b'1'; 5 * 1024 * 1024]).unwrap();
+    let part_two = dir.path().join("part2");
+    std::fs::write(&part_two, b"the last part").unwrap();
+    let created = assert_success(
+        &aws(&[
+            "s3api",
+            "create-multipart-upload",
+            "--bucket",
+            &bucket,
+            "--key",
+            "by-hand.bin",
+            "--query",
+            "UploadId",
+            "--output",
+            "text",
+        ]),
+        "aws s3api create-multipart-upload",
+    );
+    let upload_id = created.trim().to_string();
+    let mut parts = Vec::new();
+    for (number, file) in [(1, &part_one), (2, &part_two)] {
+        let e_tag = assert_success(
+            &aws(&[
+                "s3api",
+                "upload-part",
+                "--bucket",
+                &bucket,
+                "--key",
+                "by-hand.bin",
+                "--upload-id",
+                &upload_id,
+                "--part-number",
+                &number.to_string(),
+                "--body",
+                &file.display().to_string(),
+                "--query",
+                "ETag",
+                "--output",
+                "text",
+            ]),
+            "aws s3api upload-part",
+        );
+        parts.push(format!(
+            r#"{{"PartNumber": {number}, "ETag": {}}}"#,
+            e_tag.trim()
+        ));
+    }
+    let listed_parts = assert_success(
+        &aws(&[
+            "s3api",
+            "list-parts",
+            "--bucket",
+            &bucket,
+            "--key",
+            "by-hand.bin",
+            "--upload-id",
+            &upload_id,
+            "--query",
+            "length(Parts)",
+        ]),
+        "aws s3api list-parts",
+    );
+    assert_eq!(listed_parts.trim(), "2");
+    let parts_file = dir.path().join("parts.json");
+    std::fs::write(
+        &parts_file,
+        format!(r#"{{"Parts": [{}]}}"#, parts.join(", ")),
+    )
+    .unwrap();
+    assert_success(
+        &aws(&[
+            "s3api",
+            "complete-multipart-upload",
+            "--bucket",
+            &bucket,
+            "--key",
+            "by-hand.bin",
+            "--upload-id",
+            &upload_id,
+            "--multipart-upload",
+            &format!("file://{}", parts_file.display()),
+        ]),
+        "aws s3api complete-multipart-upload",
+    );
+    assert_eq!(
+        std::fs::metadata(data.join("objects/by-hand.bin"))
+            .unwrap()
+            .len(),
+        5 * 1024 * 1024 + 13
+    );
     assert!(
         tags.contains("\"owner\"") && tags.contains("\"ada\""),
         "{tags}"

@@ -9,6 +9,8 @@ import hashlib
 import sys
 import http.client
 import urllib.parse
+import time
+import urllib.error
 import urllib.request
 
 import boto3
@@ -244,7 +246,20 @@ ok("keys that are not file paths inside the bucket are refused")
 url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "docs/hello.txt"}, ExpiresIn=60)
 with urllib.request.urlopen(url) as answer:
     assert answer.read() == body
-ok("a presigned GET")
+# Without access keys a signature is not checked, but a presigned URL's expiry still holds
+# (SigV2 URLs, boto3's default for S3, and SigV4 ones).
+v4 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="local",
+                  aws_secret_access_key="local", config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+short = [c.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "docs/hello.txt"}, ExpiresIn=1)
+         for c in (s3, v4)]
+time.sleep(2.1)
+for expired in short:
+    try:
+        urllib.request.urlopen(expired)
+        raise AssertionError(f"an expired presigned URL was served: {expired}")
+    except urllib.error.HTTPError as e:
+        assert e.code == 403 and b"Request has expired" in e.read(), e.code
+ok("a presigned GET; expired ones (SigV2 and SigV4) refused")
 
 # Virtual-hosted style: the bucket in the Host header. Sent to the loopback address with that
 # header, so the test does not depend on the resolver answering *.localhost.

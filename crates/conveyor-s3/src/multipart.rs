@@ -197,32 +197,30 @@ impl Uploads {
             }
             chosen.push((*number, part.clone()));
         }
-        let mut object = bucket
-            .store
-            .upload(&upload.key, None)
-            .map_err(store_error)?;
         let dir = self.dir(&upload.id);
-        for (number, _) in &chosen {
-            let copied = async {
-                let mut file = tokio::fs::File::open(dir.join(format!("{number}.part")))
-                    .await
-                    .map_err(internal)?;
-                loop {
-                    let mut block = BytesMut::with_capacity(READ_BLOCK);
-                    let read = file.read_buf(&mut block).await.map_err(internal)?;
-                    if read == 0 {
-                        return Ok::<(), S3Error>(());
-                    }
-                    object.write(block.freeze()).await.map_err(store_error)?;
-                }
+        let files: Vec<PathBuf> = chosen
+            .iter()
+            .map(|(number, _)| dir.join(format!("{number}.part")))
+            .collect();
+        let joined = match bucket.store.local_file(&upload.key).map_err(store_error)? {
+            Some(target) => join_in_place(files.clone(), dir.join("object.incoming"), target).await,
+            None => Err(JoinError::NotLocal),
+        };
+        match joined {
+            Ok(()) => {}
+            Err(JoinError::Clash(detail)) => {
+                return Err(s3_error!(
+                    InvalidArgument,
+                    "{} cannot be written: {detail} (the local store keeps keys as file paths, so an object cannot also be a folder of others)",
+                    upload.key
+                ))
             }
-            .await;
-            if let Err(e) = copied {
-                object.abort().await;
-                return Err(e);
+            // Another filesystem (or another backend): stream the parts through the store.
+            Err(JoinError::NotLocal | JoinError::OtherFilesystem) => {
+                stream_parts(bucket, &upload.key, &files).await?
             }
+            Err(JoinError::Io(e)) => return Err(internal(e)),
         }
-        object.finish().await.map_err(store_error)?;
         let md5s = chosen
             .iter()
             .map(|(number, p)| {
@@ -256,6 +254,99 @@ impl Uploads {
     pub async fn list(&self, bucket: &str) -> S3Result<Vec<UploadRow>> {
         self.sidecar.uploads(bucket).await.map_err(internal)
     }
+}
+
+enum JoinError {
+    NotLocal,
+    /// The parts' directory and the object's are on different filesystems: no rename.
+    OtherFilesystem,
+    /// A file where a folder of the key must be, or a folder where the object must be.
+    Clash(String),
+    Io(std::io::Error),
+}
+
+/// Concatenate `parts` into `staged` in the kernel (`std::io::copy` between files is
+/// `copy_file_range` on Linux), fsync it, and rename it to `target`, creating (and fsyncing)
+/// the folders it needs: the object appears whole, once, and stays after a crash.
+async fn join_in_place(
+    parts: Vec<PathBuf>,
+    staged: PathBuf,
+    target: PathBuf,
+) -> Result<(), JoinError> {
+    tokio::task::spawn_blocking(move || {
+        let io = JoinError::Io;
+        let mut out = std::fs::File::create(&staged).map_err(io)?;
+        for part in &parts {
+            let mut input = std::fs::File::open(part).map_err(io)?;
+            std::io::copy(&mut input, &mut out).map_err(io)?;
+        }
+        out.sync_all().map_err(io)?;
+        drop(out);
+        let parent = target
+            .parent()
+            .ok_or_else(|| JoinError::Clash("the key names no file".into()))?;
+        // The folders to create, outermost first, so each is made durable in its parent.
+        let missing: Vec<&Path> = parent.ancestors().take_while(|d| !d.exists()).collect();
+        for dir in missing.iter().rev() {
+            std::fs::create_dir(dir).or_else(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists if dir.is_dir() => Ok(()),
+                _ => Err(JoinError::Clash(format!(
+                    "{} is not a folder",
+                    dir.display()
+                ))),
+            })?;
+        }
+        if !parent.is_dir() {
+            return Err(JoinError::Clash(format!("{} is a file", parent.display())));
+        }
+        if target.is_dir() {
+            return Err(JoinError::Clash(format!(
+                "{} is a folder",
+                target.display()
+            )));
+        }
+        match std::fs::rename(&staged, &target) {
+            Ok(()) => {}
+            // EXDEV: the uploads directory is on another filesystem than the bucket.
+            Err(e) if e.raw_os_error() == Some(18) => return Err(JoinError::OtherFilesystem),
+            Err(e) => return Err(io(e)),
+        }
+        let mut synced: Vec<&Path> = vec![parent];
+        synced.extend(missing.iter().filter_map(|d| d.parent()));
+        for dir in synced {
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io)?;
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|e| JoinError::Io(std::io::Error::other(e)))?
+}
+
+/// The parts, in order, through the store as one upload (any backend, any filesystem).
+async fn stream_parts(bucket: &Bucket, key: &str, parts: &[PathBuf]) -> S3Result<()> {
+    let mut object = bucket.store.upload(key, None).map_err(store_error)?;
+    for part in parts {
+        let copied = async {
+            let mut file = tokio::fs::File::open(part).await.map_err(internal)?;
+            loop {
+                let mut block = BytesMut::with_capacity(READ_BLOCK);
+                let read = file.read_buf(&mut block).await.map_err(internal)?;
+                if read == 0 {
+                    return Ok::<(), S3Error>(());
+                }
+                object.write(block.freeze()).await.map_err(store_error)?;
+            }
+        }
+        .await;
+        if let Err(e) = copied {
+            object.abort().await;
+            return Err(e);
+        }
+    }
+    object.finish().await.map_err(store_error)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -58,6 +58,8 @@ pub struct Store {
     /// Whether objects keep a `Content-Type` (S3 does; the local filesystem keeps bytes only).
     keeps_attributes: bool,
     description: String,
+    /// The filesystem behind a local store, to name an object's file (`local_file`).
+    local: Option<Arc<LocalFileSystem>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -92,11 +94,13 @@ impl Store {
                 detail: e.to_string(),
             })?
             .with_fsync(fsync);
+        let fs = Arc::new(fs);
         Ok(Store {
-            inner: Arc::new(fs),
+            inner: fs.clone(),
             extras: None,
             keeps_attributes: false,
             description: format!("local directory {}", root.display()),
+            local: Some(fs),
         })
     }
 
@@ -107,6 +111,7 @@ impl Store {
             extras: None,
             keeps_attributes: false,
             description: description.into(),
+            local: None,
         }
     }
 
@@ -166,6 +171,19 @@ impl Store {
 
     pub fn description(&self) -> &str {
         &self.description
+    }
+
+    /// The file that holds (or would hold) the object at `key`, on a local store; `None` on
+    /// other backends. For writers that build an object's file themselves and rename it into
+    /// place (the S3 endpoint's multipart completion), so it lands where the store reads it.
+    pub fn local_file(&self, key: &str) -> Result<Option<PathBuf>, StoreError> {
+        let Some(fs) = &self.local else {
+            return Ok(None);
+        };
+        let path = Self::path(key)?;
+        fs.path_to_filesystem(&path)
+            .map(Some)
+            .map_err(|e| StoreError::InvalidKey(format!("{key:?} is not a valid object key: {e}")))
     }
 
     fn path(key: &str) -> Result<ObjectPath, StoreError> {

@@ -222,6 +222,13 @@ s3.complete_multipart_upload(Bucket=bucket, Key="parts/obj.bin", UploadId=upload
 whole = s3.get_object(Bucket=bucket, Key="parts/obj.bin")
 assert whole["Body"].read() == one + two and whole["ContentType"] == "application/x-test" and whole["Metadata"] == {"source": "parts"}
 refused("NoSuchUpload", s3.list_parts, Bucket=bucket, Key="parts/obj.bin", UploadId=upload)
+# A key below an object is a folder inside a file on the local store: refused at completion.
+inner = s3.create_multipart_upload(Bucket=bucket, Key="parts/obj.bin/inner.bin")["UploadId"]
+e_inner = s3.upload_part(Bucket=bucket, Key="parts/obj.bin/inner.bin", UploadId=inner, PartNumber=1, Body=b"x")["ETag"]
+refused("InvalidArgument", s3.complete_multipart_upload, Bucket=bucket, Key="parts/obj.bin/inner.bin", UploadId=inner,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e_inner}]})
+assert s3.get_object(Bucket=bucket, Key="parts/obj.bin")["Body"].read() == one + two
+s3.abort_multipart_upload(Bucket=bucket, Key="parts/obj.bin/inner.bin", UploadId=inner)
 small = s3.create_multipart_upload(Bucket=bucket, Key="parts/small.bin")["UploadId"]
 tags = [s3.upload_part(Bucket=bucket, Key="parts/small.bin", UploadId=small, PartNumber=n, Body=b"tiny")["ETag"] for n in (1, 2)]
 refused("EntityTooSmall", s3.complete_multipart_upload, Bucket=bucket, Key="parts/small.bin", UploadId=small,

@@ -44,6 +44,11 @@ pub struct Bucket {
     sidecar: Sidecar,
 }
 
+/// A file's modification time as records name it (ns since 1970).
+fn modified_ns(info: &ObjectInfo) -> i64 {
+    info.last_modified.timestamp_nanos_opt().unwrap_or(0)
+}
+
 pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -74,10 +79,6 @@ impl Buckets {
             root: self.layout.uploads_root.clone(),
             sidecar: self.sidecar.clone(),
         }
-    }
-
-    pub fn env_bucket(&self) -> &str {
-        &self.layout.env_bucket
     }
 
     /// Every bucket with its creation time (ms); the environment's bucket is dated by its
@@ -189,17 +190,47 @@ impl Bucket {
     /// The S3 attributes of the object `info` describes: its record when the record was
     /// written with this file, else the ETag computed from its bytes (kept for next time).
     pub async fn attributes(&self, info: &ObjectInfo) -> S3Result<ObjectRecord> {
-        let modified_ns = info.last_modified.timestamp_nanos_opt().unwrap_or(0);
-        if let Some(record) = self
+        let stored = self
             .sidecar
             .record(&self.name, &info.key)
             .await
-            .map_err(internal)?
-        {
-            if record.describes(info.size, modified_ns) {
-                return Ok(record);
-            }
+            .map_err(internal)?;
+        match stored.filter(|r| r.describes(info.size, modified_ns(info))) {
+            Some(record) => Ok(record),
+            None => self.computed(info).await,
         }
+    }
+
+    /// [`Bucket::attributes`] of a page of a listing (sorted by key), with one read of the
+    /// sidecar; `None` for an object deleted since it was listed.
+    pub async fn attributes_of(&self, infos: &[ObjectInfo]) -> S3Result<Vec<Option<ObjectRecord>>> {
+        let (Some(first), Some(last)) = (infos.first(), infos.last()) else {
+            return Ok(Vec::new());
+        };
+        let mut stored = self
+            .sidecar
+            .records_between(&self.name, &first.key, &last.key)
+            .await
+            .map_err(internal)?;
+        let mut records = Vec::with_capacity(infos.len());
+        for info in infos {
+            let record = match stored.remove(&info.key) {
+                Some(r) if r.describes(info.size, modified_ns(info)) => Some(r),
+                _ => match self.computed(info).await {
+                    Ok(r) => Some(r),
+                    Err(e) if e.code().as_str() == "NoSuchKey" => None,
+                    Err(e) => return Err(e),
+                },
+            };
+            records.push(record);
+        }
+        Ok(records)
+    }
+
+    /// The attributes of a file written without S3 (or rewritten since): its MD5, computed
+    /// from its bytes and kept for next time.
+    async fn computed(&self, info: &ObjectInfo) -> S3Result<ObjectRecord> {
+        let modified_ns = modified_ns(info);
         let download = self
             .store
             .download(&info.key, None)
@@ -245,7 +276,7 @@ impl Bucket {
     pub async fn keep(&self, key: &str, mut record: ObjectRecord) -> S3Result<ObjectRecord> {
         let info = self.store.head(key).await.map_err(store_error)?;
         record.size = info.size;
-        record.modified_ns = info.last_modified.timestamp_nanos_opt().unwrap_or(0);
+        record.modified_ns = modified_ns(&info);
         self.sidecar
             .set_record(&self.name, key, &record)
             .await

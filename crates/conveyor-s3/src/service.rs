@@ -67,19 +67,22 @@ macro_rules! set_checksums {
     }};
 }
 
-/// The `x-amz-checksum-*` values an upload's input carries (PUT, POST and UploadPart name them
+/// The digests an upload's body is checked against: its `Content-MD5`, the algorithm it
+/// announced and the `x-amz-checksum-*` values it sent (PUT, POST and UploadPart name them
 /// alike).
-macro_rules! sent_checksums {
-    ($input:expr) => {
-        digests::from_dto(&Checksum {
+macro_rules! upload_digests {
+    ($input:expr) => {{
+        let sent = digests::from_dto(&Checksum {
             checksum_crc32: $input.checksum_crc32,
             checksum_crc32c: $input.checksum_crc32c,
             checksum_crc64nvme: $input.checksum_crc64nvme,
             checksum_sha1: $input.checksum_sha1,
             checksum_sha256: $input.checksum_sha256,
             checksum_type: None,
-        })
-    };
+        });
+        let announced = $input.checksum_algorithm.as_ref().map(|a| a.as_str());
+        Digests::new($input.content_md5.as_deref(), announced, sent)
+    }};
 }
 
 /// GET and HEAD inputs name their conditional headers alike.
@@ -121,6 +124,11 @@ fn checked_key(key: &str) -> S3Result<()> {
         Some(problem) => Err(s3_error!(InvalidArgument, "{problem}")),
         None => Ok(()),
     }
+}
+
+/// `ms` milliseconds after 1970 as an S3 timestamp.
+fn timestamp_ms(ms: i64) -> Timestamp {
+    Timestamp::from(SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64))
 }
 
 fn timestamp(info: &ObjectInfo) -> Timestamp {
@@ -488,14 +496,11 @@ async fn list_page(
         .into_iter()
         .filter(|o| o.key.starts_with(request.prefix));
     let page = listing::page(under, |o| o.key.as_str(), request);
+    let records = bucket.attributes_of(&page.objects).await?;
     let mut contents = Vec::with_capacity(page.objects.len());
-    for info in page.objects {
-        let record = match bucket.attributes(&info).await {
-            Ok(record) => record,
-            // Deleted between the listing and now: S3 lists what it saw.
-            Err(e) if e.code().as_str() == "NoSuchKey" => continue,
-            Err(e) => return Err(e),
-        };
+    for (info, record) in page.objects.into_iter().zip(records) {
+        // None: deleted between the listing and now.
+        let Some(record) = record else { continue };
         contents.push(Object {
             key: Some(info.key.clone()),
             size: Some(info.size as i64),

@@ -184,6 +184,30 @@ impl Sidecar {
         Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
     }
 
+    /// The records of `bucket`'s keys from `first` to `last` (inclusive), by key.
+    pub async fn records_between(
+        &self,
+        bucket: &str,
+        first: &str,
+        last: &str,
+    ) -> Result<BTreeMap<String, ObjectRecord>, SidecarError> {
+        let (bucket, first, last) = (bucket.to_string(), first.to_string(), last.to_string());
+        let rows: Vec<(String, String)> = self
+            .with(move |c| {
+                let mut statement = c.prepare(
+                    "SELECT key, record FROM objects WHERE bucket = ?1 AND key >= ?2 AND key <= ?3",
+                )?;
+                let rows =
+                    statement.query_map([bucket, first, last], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                rows.collect()
+            })
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(key, text)| serde_json::from_str(&text).ok().map(|r| (key, r)))
+            .collect())
+    }
+
     pub async fn set_record(
         &self,
         bucket: &str,
@@ -368,6 +392,16 @@ mod tests {
         let read = sidecar.record("logs", "a/b.txt").await.unwrap().unwrap();
         assert_eq!(read, record);
         assert!(read.describes(3, 42) && !read.describes(3, 43) && !read.describes(4, 42));
+        sidecar
+            .set_record("logs", "a/c.txt", &record)
+            .await
+            .unwrap();
+        sidecar.set_record("logs", "b.txt", &record).await.unwrap();
+        let page = sidecar
+            .records_between("logs", "a/b.txt", "a/c.txt")
+            .await
+            .unwrap();
+        assert_eq!(page.keys().collect::<Vec<_>>(), ["a/b.txt", "a/c.txt"]);
         sidecar.remove_bucket("logs").await.unwrap();
         assert_eq!(sidecar.record("logs", "a/b.txt").await.unwrap(), None);
         assert_eq!(sidecar.bucket_created("logs").await.unwrap(), None);

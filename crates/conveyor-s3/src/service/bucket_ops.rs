@@ -11,9 +11,7 @@ pub(super) async fn list_buckets(
         .into_iter()
         .map(|(name, created_ms)| s3s::dto::Bucket {
             name: Some(name),
-            creation_date: Some(Timestamp::from(
-                SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(created_ms.max(0) as u64),
-            )),
+            creation_date: Some(timestamp_ms(created_ms)),
             bucket_region: Some(s3.region.clone()),
         })
         .collect();

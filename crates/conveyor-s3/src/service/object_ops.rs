@@ -38,12 +38,7 @@ pub(super) async fn put_object(
             ));
         }
     }
-    let sent = sent_checksums!(input);
-    let announced = input
-        .checksum_algorithm
-        .as_ref()
-        .map(|a| a.as_str().to_string());
-    let digests = Digests::new(input.content_md5.as_deref(), announced.as_deref(), sent)?;
+    let digests = upload_digests!(input)?;
     let record = new_record(input.content_type, input.metadata, input.tagging.as_deref())?;
     let record = s3
         .write(&bucket, &input.key, input.body, digests, trailer, record)
@@ -74,8 +69,7 @@ pub(super) async fn post_object(
     }
     checked_key(&input.key)?;
     let bucket = s3.buckets.get(&input.bucket).await?;
-    let sent = sent_checksums!(input);
-    let digests = Digests::new(input.content_md5.as_deref(), None, sent)?;
+    let digests = upload_digests!(input)?;
     let record = new_record(input.content_type, input.metadata, input.tagging.as_deref())?;
     let record = s3
         .write(
@@ -333,10 +327,7 @@ pub(super) async fn copy_object(
     Ok(S3Response::new(CopyObjectOutput {
         copy_object_result: Some(CopyObjectResult {
             e_tag: Some(quoted(&record.e_tag)),
-            last_modified: Some(Timestamp::from(
-                SystemTime::UNIX_EPOCH
-                    + std::time::Duration::from_nanos(record.modified_ns.max(0) as u64),
-            )),
+            last_modified: Some(timestamp_ms(record.modified_ns / 1_000_000)),
             ..Default::default()
         }),
         ..Default::default()

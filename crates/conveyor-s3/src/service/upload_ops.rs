@@ -37,12 +37,7 @@ pub(super) async fn upload_part(
     let upload = uploads
         .get(&input.bucket, &input.key, &input.upload_id)
         .await?;
-    let sent = sent_checksums!(input);
-    let announced = input
-        .checksum_algorithm
-        .as_ref()
-        .map(|a| a.as_str().to_string());
-    let digests = Digests::new(input.content_md5.as_deref(), announced.as_deref(), sent)?;
+    let digests = upload_digests!(input)?;
     let part = uploads
         .put_part(&upload, input.part_number, input.body, digests, || {
             trailer.take()
@@ -134,10 +129,7 @@ pub(super) async fn list_parts(
                 part_number: Some(number as i32),
                 e_tag: Some(quoted(&part.md5)),
                 size: Some(part.size as i64),
-                last_modified: Some(Timestamp::from(
-                    SystemTime::UNIX_EPOCH
-                        + std::time::Duration::from_millis(part.modified_ms.max(0) as u64),
-                )),
+                last_modified: Some(timestamp_ms(part.modified_ms)),
                 ..Default::default()
             };
             set_checksums!(out, digests::to_dto(&part.checksums));
@@ -191,10 +183,7 @@ pub(super) async fn list_multipart_uploads(
         .map(|u| MultipartUpload {
             key: Some(u.key),
             upload_id: Some(u.id),
-            initiated: Some(Timestamp::from(
-                SystemTime::UNIX_EPOCH
-                    + std::time::Duration::from_millis(u.created_ms.max(0) as u64),
-            )),
+            initiated: Some(timestamp_ms(u.created_ms)),
             ..Default::default()
         })
         .collect();

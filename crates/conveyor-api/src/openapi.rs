@@ -91,24 +91,6 @@ pub struct UploadManyForm {
     files: Vec<Vec<u8>>,
 }
 
-/// The fields `POST /files/presigned-upload` answered with, then the file last.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct SignedUploadForm {
-    #[schema(rename = "key")]
-    key: String,
-    #[schema(rename = "Content-Type")]
-    content_type: String,
-    #[schema(rename = "max_bytes")]
-    max_bytes: String,
-    #[schema(rename = "expires")]
-    expires: String,
-    #[schema(rename = "signature")]
-    signature: String,
-    #[schema(rename = "file", value_type = String, format = Binary)]
-    file: Vec<u8>,
-}
-
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -117,7 +99,7 @@ pub struct SignedUploadForm {
         license(name = "Apache-2.0")
     ),
     modifiers(&Security),
-    components(schemas(ErrorBody, ErrorDetail, AcceptedBody, UploadForm, UploadManyForm, SignedUploadForm)),
+    components(schemas(ErrorBody, ErrorDetail, AcceptedBody, UploadForm, UploadManyForm)),
     tags(
         (name = "ingest", description = "Hand work to the queues"),
         (name = "jobs", description = "Where each message's work stands"),

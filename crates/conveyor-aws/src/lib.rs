@@ -18,5 +18,5 @@ pub mod testing;
 
 pub use connect::{https_client, static_sqs_client, Aws};
 pub use error::AwsError;
-pub use s3::static_s3_store;
+pub use s3::{static_s3_signer, static_s3_store};
 pub use sqs::SqsQueue;

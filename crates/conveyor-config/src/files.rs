@@ -29,10 +29,6 @@ pub(crate) struct FilesSpec {
     url_expiry: Span,
     #[serde(default = "default_max_url_expiry")]
     max_url_expiry: Span,
-    /// Scheme and authority of the URLs Conveyor signs for itself (local store), when clients
-    /// reach it through another name than the request's `Host`.
-    #[serde(default)]
-    public_url: Option<String>,
     /// Browser origins allowed to call the API (`*` for any).
     #[serde(default)]
     cors_origins: Vec<String>,
@@ -49,7 +45,6 @@ impl Default for FilesSpec {
             max_request_bytes: default_max_request_bytes(),
             url_expiry: default_url_expiry(),
             max_url_expiry: default_max_url_expiry(),
-            public_url: None,
             cors_origins: Vec::new(),
         }
     }
@@ -88,7 +83,6 @@ pub struct FilesSettings {
     /// Presigned URLs live this long unless the caller asks for less (or more, up to the max).
     pub url_expiry: Span,
     pub max_url_expiry: Span,
-    pub public_url: Option<String>,
     pub cors_origins: Vec<String>,
 }
 
@@ -134,14 +128,6 @@ pub(crate) fn resolve(env: &str, spec: &FilesSpec) -> Result<FilesSettings, Conf
             "is longer than 7d, the longest S3 honours".into(),
         ));
     }
-    if let Some(url) = &spec.public_url {
-        if !(url.starts_with("http://") || url.starts_with("https://")) || url.ends_with('/') {
-            return Err(invalid(
-                "public_url",
-                format!("= {url:?} must be a scheme and authority like https://files.example.com"),
-            ));
-        }
-    }
     for origin in &spec.cors_origins {
         let ok = origin == "*"
             || ((origin.starts_with("http://") || origin.starts_with("https://"))
@@ -162,7 +148,6 @@ pub(crate) fn resolve(env: &str, spec: &FilesSpec) -> Result<FilesSettings, Conf
         max_request_bytes: spec.max_request_bytes,
         url_expiry: spec.url_expiry,
         max_url_expiry: spec.max_url_expiry,
-        public_url: spec.public_url.clone(),
         cors_origins: spec.cors_origins.clone(),
     })
 }

@@ -347,6 +347,7 @@ const SHORTHANDS: &[(&str, &str)] = &[
     ("CONVEYOR_SQS_PUBLIC_URL", "sqs.public_url"),
     ("CONVEYOR_S3_LISTEN", "s3.listen"),
     ("CONVEYOR_S3_ACCESS_KEYS", "s3.access_keys"),
+    ("CONVEYOR_S3_PUBLIC_URL", "s3.public_url"),
     ("CONVEYOR_QUEUE_BACKEND", "backend.queue"),
     ("CONVEYOR_STORE_BACKEND", "backend.store"),
     ("CONVEYOR_AWS_ENDPOINT", "backend.endpoint"),

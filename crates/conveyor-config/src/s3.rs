@@ -26,6 +26,10 @@ pub(crate) struct S3Spec {
     /// `localhost`.
     #[serde(default)]
     domains: Vec<String>,
+    /// Scheme and authority browsers reach the endpoint by, for the files API's presigned URLs
+    /// (`https://files.example.com`); `http://` and the listen address when unset.
+    #[serde(default)]
+    public_url: Option<String>,
 }
 
 impl Default for S3Spec {
@@ -35,6 +39,7 @@ impl Default for S3Spec {
             access_keys: Vec::new(),
             allow_anonymous: false,
             domains: Vec::new(),
+            public_url: None,
         }
     }
 }
@@ -51,6 +56,7 @@ pub struct S3Settings {
     pub access_keys: Vec<AccessKey>,
     pub allow_anonymous: bool,
     pub domains: Vec<String>,
+    pub public_url: Option<String>,
 }
 
 pub(crate) fn resolve(env: &str, spec: &S3Spec) -> Result<S3Settings, ConfigError> {
@@ -69,11 +75,23 @@ pub(crate) fn resolve(env: &str, spec: &S3Spec) -> Result<S3Settings, ConfigErro
             )));
         }
     }
+    if let Some(url) = &spec.public_url {
+        let authority = url
+            .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"))
+            .unwrap_or("");
+        if authority.is_empty() || authority.contains('/') {
+            return Err(ConfigError::Invalid(format!(
+                "environments.{env}.s3.public_url = {url:?} must be a scheme and authority like https://files.example.com (no path)"
+            )));
+        }
+    }
     Ok(S3Settings {
         listen,
         access_keys: spec.access_keys.clone(),
         allow_anonymous: spec.allow_anonymous,
         domains: spec.domains.clone(),
+        public_url: spec.public_url.clone(),
     })
 }
 
@@ -106,5 +124,20 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("s3.domains"));
+        for bad_url in ["files.example.com", "https://files.example.com/", "http://"] {
+            let spec = S3Spec {
+                public_url: Some(bad_url.into()),
+                ..S3Spec::default()
+            };
+            assert!(resolve("local", &spec)
+                .unwrap_err()
+                .to_string()
+                .contains("s3.public_url"));
+        }
+        let spec = S3Spec {
+            public_url: Some("https://files.example.com".into()),
+            ..S3Spec::default()
+        };
+        assert!(resolve("local", &spec).is_ok());
     }
 }

@@ -11,6 +11,7 @@
 pub mod body;
 pub mod buckets;
 pub mod digests;
+pub mod form_head;
 pub mod listing;
 pub mod multipart;
 pub mod names;
@@ -59,6 +60,9 @@ pub struct S3Options {
     pub credentials: Credentials,
     /// Host names whose subdomains are buckets (virtual-hosted style); `localhost` always is.
     pub domains: Vec<String>,
+    /// Browser origins that may call the endpoint (the files API's `cors_origins`, so a page
+    /// that may ask for a presigned form may also post it); `*` for any.
+    pub cors_origins: Vec<String>,
 }
 
 /// The S3 endpoint as a router, for the same listener the API and the SQS endpoint run on.
@@ -90,10 +94,10 @@ pub fn router(options: S3Options) -> Result<Router, S3SetupError> {
         let s3 = s3.clone();
         async move {
             let request = if verifies {
-                request
+                form_head::read_form_head(request, false).await
             } else {
                 match unsigned::strip_signature(request, buckets::now_ms() / 1000) {
-                    Ok(request) => request,
+                    Ok(request) => form_head::read_form_head(request, true).await,
                     Err(unsigned::Expired) => return Ok(expired()),
                 }
             };
@@ -122,7 +126,45 @@ pub fn router(options: S3Options) -> Result<Router, S3SetupError> {
             Ok::<Response, Infallible>(response)
         }
     });
-    Ok(Router::new().fallback_service(endpoint))
+    let router = Router::new().fallback_service(endpoint);
+    Ok(match cors(&options.cors_origins) {
+        Some(layer) => router.layer(layer),
+        None => router,
+    })
+}
+
+/// What a browser page on an allowed origin needs to GET, PUT and POST objects with presigned
+/// URLs and forms, and to read the answer's ETag.
+fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| o.parse().ok()))
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([
+                http::Method::GET,
+                http::Method::HEAD,
+                http::Method::PUT,
+                http::Method::POST,
+                http::Method::DELETE,
+            ])
+            // Presigned PUTs carry Content-Type and any x-amz-* header the signer named.
+            .allow_headers(AllowHeaders::mirror_request())
+            .expose_headers([
+                http::header::ETAG,
+                http::header::CONTENT_LENGTH,
+                http::header::CONTENT_RANGE,
+                http::HeaderName::from_static("x-amz-version-id"),
+            ])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
 }
 
 /// S3's answer to a presigned URL past its expiry.

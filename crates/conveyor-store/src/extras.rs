@@ -1,7 +1,7 @@
-//! What a cloud object store offers beyond `ObjectStore`: URLs that let someone without
-//! credentials read or write one object, browser upload forms with conditions the store itself
-//! enforces, and storage classes. The S3 backend (`conveyor-aws`) implements it; the local
-//! filesystem has none of it, and the files API signs its own URLs there instead.
+//! What an S3 endpoint offers beyond `ObjectStore`: URLs that let someone without credentials
+//! read or write one object, browser upload forms with conditions the endpoint itself
+//! enforces, and storage classes. `conveyor-aws` implements it for Amazon S3, and for
+//! Conveyor's own S3 endpoint in front of the local store (which has no storage classes).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -47,6 +47,7 @@ pub trait BackendExtras: Send + Sync {
 
     async fn upload_form(&self, policy: &UploadPolicy) -> Result<UploadForm, StoreError>;
 
-    /// The object's storage class (`STANDARD`, `STANDARD_IA`, `GLACIER`, …).
-    async fn storage_class(&self, key: &str) -> Result<String, StoreError>;
+    /// The object's storage class (`STANDARD`, `STANDARD_IA`, `GLACIER`, …); `None` where the
+    /// store has no storage classes.
+    async fn storage_class(&self, key: &str) -> Result<Option<String>, StoreError>;
 }

@@ -122,8 +122,16 @@ impl Store {
         self
     }
 
-    /// Whether this backend signs its own URLs and upload forms (S3); the files API signs
-    /// URLs it serves itself for stores that do not.
+    /// The same store, its URLs and upload forms signed by `signer` for the S3 endpoint that
+    /// serves it (Conveyor's own, in front of a local store), which keeps no content types of
+    /// its own through this store.
+    pub fn with_url_signer(mut self, signer: Arc<dyn BackendExtras>) -> Store {
+        self.extras = Some(signer);
+        self
+    }
+
+    /// Whether presigned URLs and upload forms can be made for this store (S3, or a local
+    /// store served by Conveyor's S3 endpoint).
     pub fn signs_urls(&self) -> bool {
         self.extras.is_some()
     }
@@ -154,7 +162,7 @@ impl Store {
     fn extras(&self) -> Result<&Arc<dyn BackendExtras>, StoreError> {
         self.extras.as_ref().ok_or_else(|| {
             StoreError::Unsupported(format!(
-                "the object store ({}) cannot presign URLs: use the s3 store backend",
+                "the object store ({}) cannot presign URLs: serve it over S3 (conveyor serve's S3 endpoint, s3.listen) or use the s3 store backend",
                 self.description
             ))
         })

@@ -255,7 +255,7 @@ impl Store {
     /// The object's storage class where the backend has them (`None` on the filesystem).
     pub async fn storage_class(&self, key: &str) -> Result<Option<String>, StoreError> {
         match &self.extras {
-            Some(extras) => extras.storage_class(key).await.map(Some),
+            Some(extras) => extras.storage_class(key).await,
             None => Ok(None),
         }
     }

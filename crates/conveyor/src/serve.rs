@@ -85,17 +85,23 @@ pub async fn serve(args: ConfigArgs, parts: Parts) -> anyhow::Result<()> {
         ),
         _ => None,
     };
-    // The S3 endpoint serves the local store; on Amazon S3, clients talk to S3 itself.
+    // The S3 endpoint serves the local store; on Amazon S3, clients talk to S3 itself. The
+    // files API's presigned URLs are then this endpoint's.
+    let mut api_store = store.clone();
     let s3_server = match settings.s3.listen {
-        Some(address) if settings.backend.store == StoreBackend::Local && parts.api() => Some(
-            start_s3(
+        Some(address) if settings.backend.store == StoreBackend::Local && parts.api() => {
+            let (server, bound) = start_s3(
                 address,
                 s3_options(&settings),
                 settings.connections,
                 terminated.clone(),
             )
-            .await?,
-        ),
+            .await?;
+            if let Some(signer) = presigning(&settings, bound)? {
+                api_store = api_store.with_url_signer(signer);
+            }
+            Some(server)
+        }
         _ => None,
     };
     let mut workers = Vec::new();
@@ -180,7 +186,7 @@ pub async fn serve(args: ConfigArgs, parts: Parts) -> anyhow::Result<()> {
         let metrics = conveyor_api::metrics::install().map_err(anyhow::Error::msg)?;
         let state = conveyor_api::ApiState {
             queue: queue.clone(),
-            store: store.clone(),
+            store: api_store,
             settings: settings.clone(),
             metrics: Some(metrics),
             idempotency,
@@ -284,6 +290,11 @@ pub(crate) fn refusals(settings: &Settings, parts: Parts) -> Vec<String> {
             _ => {}
         }
     }
+    if let (Some(address), true) = (settings.s3.listen, local_store && parts.api()) {
+        if settings.files.jwt_secret.is_some() {
+            found.extend(presigning_refusal(settings, address));
+        }
+    }
     let alarms = &settings.alarms;
     if parts.api() && alarms.in_process && !settings.dry_run {
         for (channel, name) in alarms.secrets() {
@@ -306,6 +317,24 @@ pub(crate) fn refusals(settings: &Settings, parts: Parts) -> Vec<String> {
         }
     }
     found
+}
+
+/// Why the files API could not sign URLs for the S3 endpoint on `address`, if it cannot.
+fn presigning_refusal(settings: &Settings, address: std::net::SocketAddr) -> Option<String> {
+    let files_key = conveyor_api::files::ENDPOINT_KEY_ID;
+    if settings.s3.access_keys.iter().any(|k| k.id == files_key) {
+        return Some(format!(
+            "environment {}: s3.access_keys has the id {files_key}, the files API's own key on the S3 endpoint: give that key another id",
+            settings.environment
+        ));
+    }
+    if address.ip().is_unspecified() && settings.s3.public_url.is_none() {
+        return Some(format!(
+            "environment {} serves S3 on {address}, which is no address a browser can be sent to, and the files API presigns URLs for it: set s3.public_url (or CONVEYOR_S3_PUBLIC_URL) to the address browsers reach it by, like http://files.example.com:9000",
+            settings.environment
+        ));
+    }
+    None
 }
 
 fn sqs_options(settings: &Settings, location: Location) -> conveyor_sqs::SqsOptions {
@@ -388,10 +417,22 @@ fn key_pairs(keys: &[conveyor_config::AccessKey]) -> Option<Vec<(String, String)
     })
 }
 
+/// The files API's key on the S3 endpoint, where the files API is on.
+fn files_endpoint_key(settings: &Settings) -> Option<(String, conveyor_config::Secret)> {
+    let jwt = settings.files.jwt_secret.as_ref()?;
+    Some(conveyor_api::files::endpoint_key(jwt.expose().as_bytes()))
+}
+
 fn s3_options(settings: &Settings) -> conveyor_s3::S3Options {
     let credentials = match key_pairs(&settings.s3.access_keys) {
         None => conveyor_s3::Credentials::AcceptAny,
-        Some(keys) => conveyor_s3::Credentials::Keys(keys),
+        Some(mut keys) => {
+            // The files API signs its presigned URLs and forms with its own key.
+            if let Some((id, secret)) = files_endpoint_key(settings) {
+                keys.push((id, secret.expose().to_string()));
+            }
+            conveyor_s3::Credentials::Keys(keys)
+        }
     };
     conveyor_s3::S3Options {
         layout: conveyor_s3::BucketsLayout {
@@ -404,16 +445,42 @@ fn s3_options(settings: &Settings) -> conveyor_s3::S3Options {
         region: settings.region.clone(),
         credentials,
         domains: settings.s3.domains.clone(),
+        cors_origins: settings.files.cors_origins.clone(),
     }
 }
 
-/// Bind the S3 endpoint and serve it until `terminated`.
+/// What signs the files API's presigned URLs and forms for the S3 endpoint bound at `bound`:
+/// they name it as browsers reach it (`s3.public_url`, else the bound address).
+fn presigning(
+    settings: &Settings,
+    bound: std::net::SocketAddr,
+) -> anyhow::Result<Option<Arc<dyn conveyor_store::BackendExtras>>> {
+    let Some((id, secret)) = files_endpoint_key(settings) else {
+        return Ok(None);
+    };
+    let endpoint = match &settings.s3.public_url {
+        Some(url) => url.clone(),
+        None => format!("http://{bound}"),
+    };
+    Ok(Some(conveyor_aws::static_s3_signer(
+        &endpoint,
+        &settings.region,
+        &id,
+        secret.expose(),
+        &settings.bucket,
+    )?))
+}
+
+/// Bind the S3 endpoint and serve it until `terminated`; answers the bound address too.
 async fn start_s3(
     address: std::net::SocketAddr,
     options: conveyor_s3::S3Options,
     limits: conveyor_config::ConnectionSettings,
     terminated: watch::Receiver<bool>,
-) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
+) -> anyhow::Result<(
+    tokio::task::JoinHandle<std::io::Result<()>>,
+    std::net::SocketAddr,
+)> {
     let app = conveyor_s3::router(options)?;
     let listener = tokio::net::TcpListener::bind(address)
         .await
@@ -423,9 +490,8 @@ async fn start_s3(
     let bound = listener.local_addr()?;
     tracing::info!(address = %bound, "conveyor serving the S3 protocol");
     println!("conveyor s3 listening on http://{bound}");
-    Ok(tokio::spawn(crate::listener::serve(
-        listener, app, limits, terminated,
-    )))
+    let server = tokio::spawn(crate::listener::serve(listener, app, limits, terminated));
+    Ok((server, bound))
 }
 
 /// Completes once the termination signal has been seen.
@@ -508,4 +574,50 @@ async fn termination() {
         () = term => {},
     }
     tracing::info!("termination requested: finishing requests in progress");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(variables: &[(&str, &str)]) -> Settings {
+        let mut all = vec![(
+            "CONVEYOR_JWT_SECRET".to_string(),
+            "serve-refusal-secret-serve-refusal-secret".to_string(),
+        )];
+        all.extend(
+            variables
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        conveyor_config::load(None, all).unwrap().selected
+    }
+
+    #[test]
+    fn presigning_for_the_s3_endpoint_needs_an_address_browsers_can_use_and_its_own_key_id() {
+        let keys = (
+            "CONVEYOR_S3_ACCESS_KEYS",
+            "AKIALOCAL:a-long-enough-secret-value",
+        );
+        let everywhere = settings(&[("CONVEYOR_S3_LISTEN", "0.0.0.0:9000"), keys]);
+        let found = refusals(&everywhere, Parts::Both);
+        assert!(
+            found.iter().any(|r| r.contains("s3.public_url")),
+            "{found:?}"
+        );
+        let named = settings(&[
+            ("CONVEYOR_S3_LISTEN", "0.0.0.0:9000"),
+            ("CONVEYOR_S3_PUBLIC_URL", "https://files.example.com"),
+            keys,
+        ]);
+        assert_eq!(refusals(&named, Parts::Both), Vec::<String>::new());
+        // Workers serve no S3 endpoint, so they presign nothing.
+        assert_eq!(refusals(&everywhere, Parts::Workers), Vec::<String>::new());
+        let taken = settings(&[(
+            "CONVEYOR_S3_ACCESS_KEYS",
+            "conveyor-files:a-long-enough-secret-value",
+        )]);
+        let found = refusals(&taken, Parts::Both);
+        assert!(found.iter().any(|r| r.contains("another id")), "{found:?}");
+    }
 }

@@ -44,7 +44,7 @@ fn boto3_scenarios_pass_against_the_s3_endpoint() {
     let report = assert_success(&out, "the boto3 S3 scenarios");
     assert_eq!(
         report.lines().filter(|l| l.starts_with("ok ")).count(),
-        16,
+        17,
         "every scenario ran: {report}"
     );
     // The refused keys wrote nothing, inside the data directory or beside it.

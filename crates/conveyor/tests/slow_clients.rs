@@ -66,7 +66,10 @@ async fn a_declared_body_over_the_limit_is_refused_before_it_is_sent() {
     )
     .unwrap();
     let token = token.trim();
-    for path in ["/files/upload?folder=docs", "/files/signed-upload"] {
+    for path in [
+        "/files/upload?folder=docs",
+        "/files/upload-multiple?folder=docs",
+    ] {
         let request = format!(
             "POST {path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {token}\r\ncontent-type: multipart/form-data; boundary=b\r\ncontent-length: 1099511627776\r\n\r\n"
         );

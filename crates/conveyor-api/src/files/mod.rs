@@ -2,13 +2,14 @@
 //! store: streamed uploads and ranged downloads, listings, folders, copies, moves and
 //! presigned URLs. Every object a tenant reaches lives under `tenants/{tenant_id}/`, where the
 //! tenant is read from the caller's verified JWT (`auth`) and every path is checked first
-//! (`path`). On the local store Conveyor signs and serves its own URLs (`signed`).
+//! (`path`). Presigned URLs are S3's (`presign`): Amazon S3's, or those of Conveyor's own S3
+//! endpoint in front of the local store, so a browser uploads and downloads the same way on
+//! both.
 
 pub mod auth;
 mod manage;
 pub mod path;
 mod presign;
-pub mod signed;
 mod transfer;
 
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use utoipa_axum::routes;
 
 use crate::ApiError;
 pub use auth::{sign_token, Tenant, TokenVerifier};
-use signed::UrlSigner;
+pub use presign::{endpoint_key, ENDPOINT_KEY_ID};
 
 /// What the files handlers share.
 #[derive(Clone)]
@@ -31,7 +32,6 @@ pub struct FilesState {
     pub(crate) settings: Arc<FilesSettings>,
     /// `None` until a JWT secret is configured; every route then answers 503 saying so.
     pub(crate) verifier: Option<Arc<TokenVerifier>>,
-    pub(crate) signer: Option<UrlSigner>,
 }
 
 impl FilesState {
@@ -40,17 +40,8 @@ impl FilesState {
         FilesState {
             store,
             verifier: secret.map(|s| Arc::new(TokenVerifier::new(s, settings))),
-            signer: secret.map(UrlSigner::new),
             settings: Arc::new(settings.clone()),
         }
-    }
-
-    fn url_signer(&self) -> Result<&UrlSigner, ApiError> {
-        self.signer.as_ref().ok_or_else(|| {
-            ApiError::Unavailable(
-                "the files API is off: set files.jwt_secret for this environment (or CONVEYOR_JWT_SECRET)".into(),
-            )
-        })
     }
 }
 
@@ -70,8 +61,6 @@ pub(crate) fn routes() -> OpenApiRouter<FilesState> {
         .routes(routes!(manage::move_file))
         .routes(routes!(presign::download_url))
         .routes(routes!(presign::upload_form))
-        .routes(routes!(transfer::signed_download))
-        .routes(routes!(transfer::signed_upload))
 }
 
 /// The `/files` routes with their state. Their bodies are limited by the files settings, not

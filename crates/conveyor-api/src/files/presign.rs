@@ -1,28 +1,41 @@
 //! Presigned URLs: a download link, and an upload form a browser posts straight to the store.
-//! On S3 the store signs them (and S3 enforces their conditions); on the local store Conveyor
-//! signs URLs to its own `/files/signed…` routes, which enforce the same conditions.
+//! Both are S3's, signed by the store: on Amazon S3 with its credentials, on the local store
+//! for Conveyor's own S3 endpoint with the key [`endpoint_key`] derives. The endpoint, like
+//! S3, enforces what they allow (one key, one content type, a size limit, an expiry).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap};
 use axum::Json;
+use conveyor_config::Secret;
 use conveyor_store::{Presign, UploadPolicy};
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
 
-use super::signed::{unix_now, UploadGrant};
 use super::{content_type, declared_content_type, key, path, store_error, FilesState, Tenant};
 use crate::openapi::{ErrorBody, FilesRefusals};
 use crate::ApiError;
 
-/// Characters a key segment keeps unescaped in Conveyor's own signed URLs.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
+/// The access key id the files API signs with on Conveyor's S3 endpoint.
+pub const ENDPOINT_KEY_ID: &str = "conveyor-files";
+
+/// The key pair the files API signs presigned URLs and forms with on Conveyor's own S3
+/// endpoint, which accepts it beside the configured keys. It is derived from the environment's
+/// JWT secret, so no extra secret is needed, links outlive a restart, and the token-signing key
+/// is never used directly.
+pub fn endpoint_key(jwt_secret: &[u8]) -> (String, Secret) {
+    let mut derive = Hmac::<Sha256>::new_from_slice(jwt_secret).expect("any key length");
+    derive.update(b"conveyor files s3 presigning key v1");
+    let secret: String = derive
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    (ENDPOINT_KEY_ID.to_string(), Secret::new(secret))
+}
 
 /// How long the caller wants the URL to live, checked against the environment's limit.
 fn expiry(state: &FilesState, asked: Option<u64>) -> Result<Duration, ApiError> {
@@ -36,29 +49,16 @@ fn expiry(state: &FilesState, asked: Option<u64>) -> Result<Duration, ApiError> 
     }
 }
 
-/// Scheme and authority of Conveyor's own URLs: configured, else the request's `Host`.
-fn base_url(state: &FilesState, headers: &HeaderMap) -> Result<String, ApiError> {
-    if let Some(url) = &state.settings.public_url {
-        return Ok(url.clone());
+/// Refuses, saying how to switch presigning on, when nothing signs for this store.
+fn signing(state: &FilesState) -> Result<(), ApiError> {
+    if state.store.signs_urls() {
+        Ok(())
+    } else {
+        Err(ApiError::Unavailable(format!(
+            "presigned URLs on {} are Conveyor's S3 endpoint's, which is off in this process: serve it (s3.listen, --s3-listen) from the process that serves the files API",
+            state.store.description()
+        )))
     }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
-        .ok_or_else(|| {
-            ApiError::BadRequest(
-                "the request has no Host header to build the URL from; set files.public_url".into(),
-            )
-        })?;
-    Ok(format!("http://{host}"))
-}
-
-fn encoded_key(object: &str) -> String {
-    object
-        .split('/')
-        .map(|s| utf8_percent_encode(s, SEGMENT).to_string())
-        .collect::<Vec<_>>()
-        .join("/")
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -83,31 +83,21 @@ pub async fn download_url(
     tenant: Tenant,
     Path(file): Path<String>,
     Query(query): Query<DownloadUrlQuery>,
-    headers: HeaderMap,
 ) -> Result<Json<DownloadUrl>, ApiError> {
     let file = path::file(&file)?;
     let expires_in = expiry(&state, query.expires_in)?;
+    signing(&state)?;
     let object = key(&tenant, &file);
     state
         .store
         .head(&object)
         .await
         .map_err(|e| store_error(e, &file))?;
-    let url = if state.store.signs_urls() {
-        state
-            .store
-            .presigned_url(Presign::Get, &object, expires_in)
-            .await
-            .map_err(|e| store_error(e, &file))?
-    } else {
-        let expires = unix_now() + expires_in.as_secs();
-        format!(
-            "{}/files/signed/{}?{}",
-            base_url(&state, &headers)?,
-            encoded_key(&object),
-            state.url_signer()?.download_query(&object, expires)
-        )
-    };
+    let url = state
+        .store
+        .presigned_url(Presign::Get, &object, expires_in)
+        .await
+        .map_err(|e| store_error(e, &file))?;
     Ok(Json(DownloadUrl {
         url,
         method: "GET",
@@ -146,10 +136,10 @@ pub async fn upload_form(
     State(state): State<FilesState>,
     tenant: Tenant,
     Query(query): Query<UploadFormQuery>,
-    headers: HeaderMap,
 ) -> Result<Json<UploadFormAnswer>, ApiError> {
     let file = path::file(&query.file_path)?;
     let expires_in = expiry(&state, query.expires_in)?;
+    signing(&state)?;
     let content_type = match &query.content_type {
         Some(declared) => declared_content_type(declared)?,
         None => content_type(&file, None),
@@ -162,36 +152,40 @@ pub async fn upload_form(
         )));
     }
     let object = key(&tenant, &file);
-    let (url, fields) = if state.store.signs_urls() {
-        let form = state
-            .store
-            .upload_form(&UploadPolicy {
-                key: object,
-                content_type: content_type.clone(),
-                max_bytes,
-                expires_in,
-            })
-            .await
-            .map_err(|e| store_error(e, &file))?;
-        (form.url, form.fields)
-    } else {
-        let grant = UploadGrant {
+    let form = state
+        .store
+        .upload_form(&UploadPolicy {
             key: object,
             content_type: content_type.clone(),
             max_bytes,
-            expires: unix_now() + expires_in.as_secs(),
-        };
-        (
-            format!("{}/files/signed-upload", base_url(&state, &headers)?),
-            state.url_signer()?.upload_fields(&grant),
-        )
-    };
+            expires_in,
+        })
+        .await
+        .map_err(|e| store_error(e, &file))?;
     Ok(Json(UploadFormAnswer {
-        url,
-        fields,
+        url: form.url,
+        fields: form.fields,
         path: file,
         content_type,
         max_bytes,
         expires_in: expires_in.as_secs(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_endpoint_key_is_stable_per_secret_and_never_the_secret_itself() {
+        let (id, secret) = endpoint_key(b"one jwt secret");
+        assert_eq!(id, ENDPOINT_KEY_ID);
+        assert_eq!(secret.expose(), endpoint_key(b"one jwt secret").1.expose());
+        assert_ne!(
+            secret.expose(),
+            endpoint_key(b"another jwt secret").1.expose()
+        );
+        assert_eq!(secret.expose().len(), 64);
+        assert!(!secret.expose().contains("one jwt secret"));
+    }
 }

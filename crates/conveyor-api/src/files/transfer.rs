@@ -1,8 +1,7 @@
 //! Bytes in and out: multipart uploads streamed into the store (a part at a time, never the
-//! whole file), downloads streamed out with `Range`, `Content-Type` and `Content-Disposition`,
-//! and the two routes that serve Conveyor's own signed URLs on the local store.
+//! whole file), and downloads streamed out with `Range`, `Content-Type` and
+//! `Content-Disposition`.
 
-use std::collections::BTreeMap;
 use std::ops::Range;
 
 use axum::body::Body;
@@ -15,11 +14,9 @@ use conveyor_store::Upload;
 use serde::{Deserialize, Serialize};
 
 use super::{content_type, declared_content_type, key, path, store_error, FilesState, Tenant};
-use crate::openapi::{ErrorBody, FilesRefusals, SignedUploadForm, UploadForm, UploadManyForm};
+use crate::openapi::{ErrorBody, FilesRefusals, UploadForm, UploadManyForm};
 use crate::ApiError;
 
-/// Form fields besides the file are small; anything larger is not a form we sent.
-const MAX_FIELD_BYTES: usize = 8 * 1024;
 /// Where a multi-file upload waits until every file of it has arrived.
 const STAGING: &str = "_conveyor/staging";
 
@@ -237,72 +234,6 @@ pub async fn download(
         query.disposition,
     )
     .await
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct SignedQuery {
-    expires: u64,
-    signature: String,
-    #[serde(default)]
-    disposition: Option<String>,
-}
-
-/// `GET /files/signed/{key}?expires=…&signature=…`: a download link Conveyor signed.
-#[utoipa::path(get, path = "/files/signed/{*key}", tag = "files",
-    params(("key" = String, Path, description = "The object key the link was signed for"), SignedQuery),
-    responses((status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>), (status = 400, description = "Invalid request", body = ErrorBody), (status = 403, description = "Altered or expired link", body = ErrorBody), (status = 404, description = "Not found", body = ErrorBody)))]
-pub async fn signed_download(
-    State(state): State<FilesState>,
-    Path(object): Path<String>,
-    Query(query): Query<SignedQuery>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    state
-        .url_signer()?
-        .check_download(&object, query.expires, &query.signature)?;
-    let name = object.rsplit('/').next().unwrap_or(&object).to_string();
-    serve(&state, &object, &name, &headers, query.disposition).await
-}
-
-/// `POST /files/signed-upload`: the target of a browser upload form Conveyor signed. Like S3,
-/// the fields come first and the file last; the answer is `204 No Content`.
-#[utoipa::path(post, path = "/files/signed-upload", tag = "files",
-    request_body(content = SignedUploadForm, content_type = "multipart/form-data"),
-    responses((status = 204, description = "Stored"), (status = 400, description = "Invalid request", body = ErrorBody), (status = 403, description = "Altered or expired form", body = ErrorBody), (status = 413, description = "Larger than the form allows", body = ErrorBody)))]
-pub async fn signed_upload(
-    State(state): State<FilesState>,
-    mut form: Multipart,
-) -> Result<StatusCode, ApiError> {
-    let signer = state.url_signer()?.clone();
-    let mut fields = BTreeMap::new();
-    while let Some(mut field) = form.next_field().await.map_err(multipart_error)? {
-        let name = field.name().unwrap_or_default().to_string();
-        if name == "file" {
-            let grant = signer.check_upload(&fields)?;
-            let upload = state
-                .store
-                .upload(&grant.key, Some(&grant.content_type))
-                .map_err(|e| store_error(e, &grant.key))?;
-            stream_into(field, upload, grant.max_bytes, "the file").await?;
-            return Ok(StatusCode::NO_CONTENT);
-        }
-        let mut value = Vec::new();
-        while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-            value.extend_from_slice(&chunk);
-            if value.len() > MAX_FIELD_BYTES {
-                return Err(ApiError::BadRequest(format!(
-                    "the form field {name} is too long"
-                )));
-            }
-        }
-        let value = String::from_utf8(value)
-            .map_err(|_| ApiError::BadRequest(format!("the form field {name} is not text")))?;
-        fields.insert(name, value);
-    }
-    Err(ApiError::BadRequest(
-        "the form has no file: send it last, in a field named file".into(),
-    ))
 }
 
 /// Stream the object at `object` (shown to the caller as `name`), honouring `Range`.

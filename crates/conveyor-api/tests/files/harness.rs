@@ -1,4 +1,5 @@
-//! A real Conveyor HTTP server on a free loopback port, on the local store or on S3 (a real
+//! A real Conveyor HTTP server on a free loopback port, on the local store (with Conveyor's S3
+//! endpoint beside it, as `conveyor serve` runs it, for presigned URLs) or on S3 (a real
 //! `moto_server`), and a client that talks to it as a tenant would.
 
 use std::sync::Arc;
@@ -17,6 +18,8 @@ pub struct App {
     pub store: Store,
     pub s3: bool,
     server: tokio::task::JoinHandle<()>,
+    /// Conveyor's S3 endpoint, on the local store.
+    s3_endpoint: Option<tokio::task::JoinHandle<()>>,
     _moto: Option<conveyor_aws::testing::Moto>,
     _dir: tempfile::TempDir,
 }
@@ -24,6 +27,9 @@ pub struct App {
 impl Drop for App {
     fn drop(&mut self) {
         self.server.abort();
+        if let Some(endpoint) = &self.s3_endpoint {
+            endpoint.abort();
+        }
     }
 }
 
@@ -50,6 +56,57 @@ fn variables(dir: &tempfile::TempDir, extra: &[(&str, &str)]) -> Vec<(String, St
     vars
 }
 
+/// The key a caller of the local S3 endpoint other than the files API would hold.
+pub const S3_KEY: (&str, &str) = ("test-key", "test-secret-test-secret");
+
+/// Conveyor's S3 endpoint on the local store under `dir`, verifying every signature (the
+/// files API's key and [`S3_KEY`]), and the store signing the files API's URLs for it.
+async fn serve_s3(
+    settings: &conveyor_config::Settings,
+    dir: &tempfile::TempDir,
+) -> (Store, tokio::task::JoinHandle<()>) {
+    let secret = settings.files.jwt_secret.as_ref().map(|s| s.expose());
+    let files_key = secret.map(|s| conveyor_api::files::endpoint_key(s.as_bytes()));
+    let mut keys = vec![(S3_KEY.0.to_string(), S3_KEY.1.to_string())];
+    keys.extend(
+        files_key
+            .iter()
+            .map(|(id, secret)| (id.clone(), secret.expose().to_string())),
+    );
+    let endpoint = conveyor_s3::router(conveyor_s3::S3Options {
+        layout: conveyor_s3::BucketsLayout {
+            env_bucket: settings.bucket.clone(),
+            env_root: dir.path().join("objects"),
+            created_root: dir.path().join("buckets"),
+            sidecar: dir.path().join("s3.db"),
+            uploads_root: dir.path().join("s3-uploads"),
+        },
+        region: settings.region.clone(),
+        credentials: conveyor_s3::Credentials::Keys(keys),
+        domains: Vec::new(),
+        cors_origins: settings.files.cors_origins.clone(),
+    })
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        axum::serve(listener, endpoint).await.unwrap();
+    });
+    let mut store = Store::local(dir.path().join("objects")).unwrap();
+    if let Some((id, secret)) = &files_key {
+        let signer = conveyor_aws::static_s3_signer(
+            &url,
+            &settings.region,
+            id,
+            secret.expose(),
+            &settings.bucket,
+        )
+        .unwrap();
+        store = store.with_url_signer(signer);
+    }
+    (store, server)
+}
+
 impl App {
     pub async fn local() -> App {
         App::local_with(&[]).await
@@ -61,8 +118,15 @@ impl App {
         let settings = conveyor_config::load(None, variables(&dir, extra))
             .unwrap()
             .selected;
-        let store = Store::local(dir.path().join("objects")).unwrap();
-        App::start(settings, store, None, dir).await
+        // As in `conveyor serve`, s3.listen = off serves no S3 endpoint, and nothing presigns.
+        if settings.s3.listen.is_none() {
+            let store = Store::local(dir.path().join("objects")).unwrap();
+            return App::start(settings, store, None, dir).await;
+        }
+        let (store, endpoint) = serve_s3(&settings, &dir).await;
+        let mut app = App::start(settings, store, None, dir).await;
+        app.s3_endpoint = Some(endpoint);
+        app
     }
 
     /// On a bucket of a fresh moto_server.
@@ -118,6 +182,7 @@ impl App {
             s3: moto.is_some(),
             store,
             server,
+            s3_endpoint: None,
             _moto: moto,
             _dir: dir,
         }

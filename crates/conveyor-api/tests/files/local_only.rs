@@ -1,6 +1,7 @@
-//! What only the local store has: Conveyor's own signed URLs, which must refuse altered and
-//! expired links as S3 does (moto does not check presignatures, so S3's side of this is S3's),
-//! and the settings that switch the API off or open it to browsers.
+//! What is checked on the local store only: that Conveyor's S3 endpoint, which serves the files
+//! API's presigned URLs and forms there, refuses altered and expired ones as S3 does (moto does
+//! not check presignatures, so S3's side of this is S3's); and the settings that switch the API
+//! off or open it to browsers.
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -37,7 +38,8 @@ async fn altered_or_expired_signed_links_are_refused() {
         "acme's"
     );
 
-    let signature = url.rsplit("signature=").next().unwrap();
+    assert!(!url.contains("/files/"), "an S3 URL, not the API's: {url}");
+    let signature = url.rsplit("X-Amz-Signature=").next().unwrap();
     let flipped = format!(
         "{}{}",
         &signature[..signature.len() - 1],
@@ -46,8 +48,8 @@ async fn altered_or_expired_signed_links_are_refused() {
     for altered in [
         url.replace("tenants/acme/docs/a.txt", "tenants/bravo/docs/b.txt"),
         url.replace(signature, &flipped),
-        url.replace("expires=", "expires=9"),
-        url.split("&signature").next().unwrap().to_string(),
+        url.replace("X-Amz-Expires=", "X-Amz-Expires=9"),
+        url.split("&X-Amz-Signature").next().unwrap().to_string(),
     ] {
         let response = app.http.get(&altered).send().await.unwrap();
         assert!(
@@ -75,12 +77,11 @@ async fn altered_or_expired_signed_links_are_refused() {
         .await
         .unwrap();
     assert_eq!(expired.status(), StatusCode::FORBIDDEN);
-    assert!(json(expired).await["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("expired"));
+    let answer = expired.text().await.unwrap();
+    assert!(answer.contains("<Code>AccessDenied</Code>"), "{answer}");
+    assert!(answer.contains("expired"), "{answer}");
 
-    // Upload forms: a changed key, content type or limit, or an old form, writes nothing.
+    // Upload forms: a changed key, content type or policy, or an old form, writes nothing.
     let form = json(
         app.post(
             "/files/presigned-upload?file_path=docs/new.txt&content_type=text/plain&max_bytes=100",
@@ -91,15 +92,32 @@ async fn altered_or_expired_signed_links_are_refused() {
         .unwrap(),
     )
     .await;
+    let widened = {
+        use base64::Engine;
+        let engine = base64::engine::general_purpose::STANDARD;
+        let policy = engine
+            .decode(form["fields"]["policy"].as_str().unwrap())
+            .unwrap();
+        let policy = String::from_utf8(policy)
+            .unwrap()
+            .replace("100]", "100000]");
+        engine.encode(policy)
+    };
     for (field, value) in [
         ("key", "tenants/bravo/docs/b.txt"),
         ("Content-Type", "text/html"),
-        ("max_bytes", "100000"),
+        ("policy", widened.as_str()),
     ] {
         let mut changed = form.clone();
         changed["fields"][field] = json!(value);
         let response = post_form(&app, &changed, b"payload".to_vec()).await;
-        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{field}");
+        let status = response.status();
+        let answer = response.text().await.unwrap();
+        assert!(
+            matches!(status, StatusCode::FORBIDDEN | StatusCode::BAD_REQUEST),
+            "{field}: {status} {answer}"
+        );
+        assert!(answer.contains("<Error>"), "{field}: {answer}");
     }
     let short = json(
         app.post(
@@ -137,6 +155,30 @@ async fn without_a_jwt_secret_the_files_api_says_how_to_switch_it_on() {
 }
 
 #[tokio::test]
+async fn without_the_s3_endpoint_presigning_says_how_to_switch_it_on() {
+    let app = App::local_with(&[("CONVEYOR_S3_LISTEN", "off")]).await;
+    let t = token("acme");
+    app.upload(&t, "docs", "a.txt", b"a", "text/plain").await;
+    for response in [
+        app.get("/files/presigned-url/docs/a.txt", &t)
+            .send()
+            .await
+            .unwrap(),
+        app.post("/files/presigned-upload?file_path=docs/b.txt", &t)
+            .send()
+            .await
+            .unwrap(),
+    ] {
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let message = json(response).await["error"]["message"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(message.contains("s3.listen"), "{message}");
+    }
+}
+
+#[tokio::test]
 async fn browsers_from_configured_origins_may_call() {
     let app = App::local_with(&[("CONVEYOR_CORS_ORIGINS", "https://app.example.com")]).await;
     let preflight = app
@@ -162,6 +204,30 @@ async fn browsers_from_configured_origins_may_call() {
         .await
         .unwrap();
     assert!(other.headers().get("access-control-allow-origin").is_none());
+    // The page may post the presigned form to the S3 endpoint too.
+    let form = json(
+        app.post(
+            "/files/presigned-upload?file_path=docs/cors.txt",
+            &token("acme"),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    let s3_preflight = app
+        .http
+        .request(reqwest::Method::OPTIONS, form["url"].as_str().unwrap())
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(s3_preflight.status().is_success());
+    assert_eq!(
+        s3_preflight.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
     let download = app
         .get("/files/list", &token("acme"))
         .header("origin", "https://app.example.com")

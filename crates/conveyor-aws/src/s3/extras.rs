@@ -1,6 +1,7 @@
 //! What S3 offers beyond `ObjectStore`: presigned URLs (object_store's signer), browser upload
 //! forms with a signed POST policy (S3 enforces the key, content type and size), and an
-//! object's storage class (a signed HEAD, since object_store does not report it).
+//! object's storage class (a signed HEAD, since object_store does not report it). The same
+//! code signs for Amazon S3 and for Conveyor's own S3 endpoint in front of a local store.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -29,17 +30,36 @@ const KEY_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 const MAX_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
 
 pub(super) struct S3Extras {
-    aws: Aws,
+    /// Signs URLs, and holds the credentials upload forms are signed with.
     s3: Arc<AmazonS3>,
     bucket: String,
+    bucket_url: String,
+    region: String,
+    /// Amazon S3 (or a peer), asked for storage classes; `None` for Conveyor's endpoint, whose
+    /// local store has none.
+    classes: Option<Aws>,
 }
 
 impl S3Extras {
+    /// On Amazon S3 (or the configured S3 endpoint).
     pub(super) fn new(aws: Aws, s3: Arc<AmazonS3>, bucket: &str) -> S3Extras {
         S3Extras {
-            aws,
             s3,
             bucket: bucket.to_string(),
+            bucket_url: aws.bucket_url(bucket),
+            region: aws.region.clone(),
+            classes: Some(aws),
+        }
+    }
+
+    /// For Conveyor's S3 endpoint at `endpoint`, path-style, with fixed keys.
+    pub(super) fn fixed(s3: Arc<AmazonS3>, endpoint: &str, region: &str, bucket: &str) -> S3Extras {
+        S3Extras {
+            s3,
+            bucket: bucket.to_string(),
+            bucket_url: format!("{}/{bucket}", endpoint.trim_end_matches('/')),
+            region: region.to_string(),
+            classes: None,
         }
     }
 
@@ -56,11 +76,7 @@ impl S3Extras {
             .split('/')
             .map(|segment| utf8_percent_encode(segment, KEY_SEGMENT).to_string())
             .collect();
-        format!(
-            "{}/{}",
-            self.aws.bucket_url(&self.bucket),
-            encoded.join("/")
-        )
+        format!("{}/{}", self.bucket_url, encoded.join("/"))
     }
 }
 
@@ -86,8 +102,9 @@ impl BackendExtras for S3Extras {
 
     async fn upload_form(&self, policy: &UploadPolicy) -> Result<UploadForm, StoreError> {
         let credential = self
-            .aws
-            .object_store_credential()
+            .s3
+            .credentials()
+            .get_credential()
             .await
             .map_err(|e| self.failure(&policy.key, e))?;
         let now = Utc::now();
@@ -96,7 +113,7 @@ impl BackendExtras for S3Extras {
                 .unwrap_or(chrono::Duration::hours(1));
         let date = now.format("%Y%m%d").to_string();
         let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
-        let scope = format!("{date}/{}/s3/aws4_request", self.aws.region);
+        let scope = format!("{date}/{}/s3/aws4_request", self.region);
         let mut fields = BTreeMap::from([
             ("key".to_string(), policy.key.clone()),
             ("Content-Type".to_string(), policy.content_type.clone()),
@@ -127,18 +144,20 @@ impl BackendExtras for S3Extras {
             "conditions": conditions,
         });
         let encoded = base64::engine::general_purpose::STANDARD.encode(document.to_string());
-        let signature = sign_policy(&credential.secret_key, &date, &self.aws.region, &encoded);
+        let signature = sign_policy(&credential.secret_key, &date, &self.region, &encoded);
         fields.insert("policy".to_string(), encoded);
         fields.insert("x-amz-signature".to_string(), signature);
         Ok(UploadForm {
-            url: self.aws.bucket_url(&self.bucket),
+            url: self.bucket_url.clone(),
             fields,
         })
     }
 
-    async fn storage_class(&self, key: &str) -> Result<String, StoreError> {
-        let response = self
-            .aws
+    async fn storage_class(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let Some(aws) = &self.classes else {
+            return Ok(None);
+        };
+        let response = aws
             .signed_request(
                 http::Method::HEAD,
                 &self.object_url(key),
@@ -147,13 +166,15 @@ impl BackendExtras for S3Extras {
             .await
             .map_err(|e| self.failure(key, e))?;
         match response.status().as_u16() {
-            200..=299 => Ok(response
-                .headers()
-                .get("x-amz-storage-class")
-                .and_then(|v| v.to_str().ok())
-                // S3 leaves the header out for the default class.
-                .unwrap_or("STANDARD")
-                .to_string()),
+            200..=299 => Ok(Some(
+                response
+                    .headers()
+                    .get("x-amz-storage-class")
+                    .and_then(|v| v.to_str().ok())
+                    // S3 leaves the header out for the default class.
+                    .unwrap_or("STANDARD")
+                    .to_string(),
+            )),
             404 => Err(StoreError::NotFound(key.to_string())),
             status => Err(self.failure(key, format!("HEAD answered HTTP {status}"))),
         }

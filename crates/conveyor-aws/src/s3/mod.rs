@@ -10,8 +10,8 @@ use std::time::{Duration, SystemTime};
 
 use aws_credential_types::provider::ProvideCredentials;
 use bytes::Bytes;
-use conveyor_store::Store;
-use object_store::aws::{AmazonS3Builder, AwsAuthorizer, AwsCredential};
+use conveyor_store::{BackendExtras, Store};
+use object_store::aws::{AmazonS3, AmazonS3Builder, AwsAuthorizer, AwsCredential};
 use object_store::client::HttpRequest;
 use object_store::CredentialProvider;
 
@@ -79,17 +79,16 @@ fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// A store on `bucket` at an S3 endpoint with fixed keys (`conveyor bench s3`: Conveyor's own
-/// endpoint, moto, any S3), path-style.
-pub fn static_s3_store(
+/// object_store's S3 client on `bucket` at `endpoint` with fixed keys, path-style.
+fn fixed_key_client(
     endpoint: &str,
     region: &str,
     key: &str,
     secret: &str,
     bucket: &str,
-) -> Result<Store, AwsError> {
+) -> Result<AmazonS3, AwsError> {
     install_tls_provider();
-    let s3 = AmazonS3Builder::new()
+    AmazonS3Builder::new()
         .with_bucket_name(bucket)
         .with_region(region)
         .with_access_key_id(key)
@@ -103,11 +102,42 @@ pub fn static_s3_store(
             endpoint: endpoint.to_string(),
             resource: format!("the bucket {bucket}"),
             detail: e.to_string(),
-        })?;
+        })
+}
+
+/// A store on `bucket` at an S3 endpoint with fixed keys (`conveyor bench s3`: Conveyor's own
+/// endpoint, moto, any S3), path-style.
+pub fn static_s3_store(
+    endpoint: &str,
+    region: &str,
+    key: &str,
+    secret: &str,
+    bucket: &str,
+) -> Result<Store, AwsError> {
+    let s3 = fixed_key_client(endpoint, region, key, secret, bucket)?;
     Ok(Store::from_backend(
         Arc::new(s3),
         format!("S3 bucket {bucket} at {endpoint}"),
     ))
+}
+
+/// Presigned URLs and upload forms for `bucket` on Conveyor's own S3 endpoint at `endpoint`
+/// (as browsers reach it), signed with one of the keys that endpoint accepts: the files API's
+/// browser flow is then the same code on the local store as on Amazon S3.
+pub fn static_s3_signer(
+    endpoint: &str,
+    region: &str,
+    key: &str,
+    secret: &str,
+    bucket: &str,
+) -> Result<Arc<dyn BackendExtras>, AwsError> {
+    let s3 = fixed_key_client(endpoint, region, key, secret, bucket)?;
+    Ok(Arc::new(extras::S3Extras::fixed(
+        Arc::new(s3),
+        endpoint,
+        region,
+        bucket,
+    )))
 }
 
 impl Aws {

@@ -1,4 +1,5 @@
 use super::*;
+use crate::form_head::FormFileName;
 
 pub(super) async fn put_object(
     s3: &LocalS3,
@@ -58,14 +59,17 @@ pub(super) async fn post_object(
 ) -> S3Result<S3Response<PostObjectOutput>> {
     // A browser form: s3s has checked its policy (and signature, with keys); what is left is
     // a PUT of the form's file.
-    let input = req.input;
+    let mut input = req.input;
     if input.key.contains("${filename}") {
-        // s3s does not hand the form's file name to the operation, so the placeholder
-        // cannot be filled in; storing it literally would put every upload at one key.
-        return Err(s3_error!(
-            NotImplemented,
-            "a key with ${{filename}} is not supported here; put the file's name in the key field"
-        ));
+        // S3 fills the placeholder with the name the browser gave the file (after the policy
+        // was checked against the key as written).
+        let Some(FormFileName(name)) = req.extensions.get::<FormFileName>() else {
+            return Err(s3_error!(
+                InvalidArgument,
+                "the key has ${{filename}} but the form's file has no file name: send one, or put the name in the key field"
+            ));
+        };
+        input.key = input.key.replace("${filename}", name);
     }
     checked_key(&input.key)?;
     let bucket = s3.buckets.get(&input.bucket).await?;

@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 
 import boto3
+import forms
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -267,6 +268,25 @@ for expired in short:
     except urllib.error.HTTPError as e:
         assert e.code == 403 and b"Request has expired" in e.read(), e.code
 ok("a presigned GET; expired ones (SigV2 and SigV4) refused")
+
+# A browser POST: without access keys its signature is not checked, but its policy still is.
+post = v4.generate_presigned_post(bucket, "posted/note.txt", Conditions=[["content-length-range", 1, 100]],
+                                  ExpiresIn=60)
+
+
+def post_form(fields, content):
+    return forms.post_form(post["url"], fields, "note.txt", content)
+
+
+status, text = post_form(post["fields"], b"posted without keys")
+assert status == 204, (status, text)
+assert s3.get_object(Bucket=bucket, Key="posted/note.txt")["Body"].read() == b"posted without keys"
+status, text = post_form(post["fields"], b"x" * 101)
+assert status == 400 and b"EntityTooLarge" in text, (status, text)
+status, text = post_form(dict(post["fields"], key="posted/elsewhere.txt"), b"moved")
+assert status == 400 and b"InvalidPolicyDocument" in text, (status, text)
+refused("NoSuchKey", s3.get_object, Bucket=bucket, Key="posted/elsewhere.txt")
+ok("a browser POST without keys: its policy holds (size range, key)")
 
 # Virtual-hosted style: the bucket in the Host header. Sent to the loopback address with that
 # header, so the test does not depend on the resolver answering *.localhost.

@@ -13,9 +13,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 
 import boto3
+import forms
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -148,25 +148,10 @@ ok("a signed aws-chunked upload is verified chunk by chunk; a tampered chunk wri
 
 post = s3.generate_presigned_post(bucket, "signed/posted-note.txt", Conditions=[["content-length-range", 1, 1000]],
                                   ExpiresIn=60)
-boundary = uuid.uuid4().hex
-
-
-def form(fields, filename, content):
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-             for k, v in fields.items()]
-    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
-                 f"Content-Type: text/plain\r\n\r\n".encode() + content + b"\r\n")
-    return b"".join(parts) + f"--{boundary}--\r\n".encode()
 
 
 def post_form(fields, filename, content):
-    request = urllib.request.Request(post["url"], data=form(fields, filename, content), method="POST",
-                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
-    try:
-        with urllib.request.urlopen(request) as answer:
-            return answer.status, answer.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
+    return forms.post_form(post["url"], fields, filename, content)
 
 
 status, _ = post_form(post["fields"], "note.txt", b"posted from a browser")
@@ -174,13 +159,17 @@ assert status == 204, status
 assert s3.get_object(Bucket=bucket, Key="signed/posted-note.txt")["Body"].read() == b"posted from a browser"
 status, text = post_form(post["fields"], "big.txt", b"x" * 2000)
 assert status == 400 and b"EntityTooLarge" in text, (status, text)
+# ${filename} in the key is the name the browser gave the file, as on S3.
 with_placeholder = s3.generate_presigned_post(bucket, "signed/${filename}", ExpiresIn=60)
-status, text = post_form(with_placeholder["fields"], "note.txt", b"x")
-assert status == 501 and b"${filename}" in text, (status, text)
+status, text = post_form(with_placeholder["fields"], "Named Note.txt", b"named by the browser")
+assert status == 204, (status, text)
+assert s3.get_object(Bucket=bucket, Key="signed/Named Note.txt")["Body"].read() == b"named by the browser"
+status, text = post_form(with_placeholder["fields"], "../escape.txt", b"x")
+assert status == 400 and b"InvalidArgument" in text, (status, text)
 forged = dict(post["fields"], key="elsewhere/note.txt")
 status, text = post_form(forged, "note.txt", b"forged")
 # s3s answers a failed policy condition with 400 InvalidPolicyDocument (S3 itself says 403
 # AccessDenied); either way nothing is written.
 assert status == 400 and b"InvalidPolicyDocument" in text, (status, text)
 refused("NoSuchKey", s3.get_object, Bucket=bucket, Key="elsewhere/note.txt")
-ok("a browser POST with a signed policy; too large or a changed key is refused")
+ok("a browser POST with a signed policy, ${filename} filled in; too large, a changed key or a bad file name is refused")

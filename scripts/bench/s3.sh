@@ -4,12 +4,13 @@
 # endpoint on the local store and against moto_server in the same run, alternated; and the
 # server's memory before and after (flat = no whole-object buffering).
 # Needs moto_server (scripts/test-deps.sh), the AWS CLI (to create moto's bucket) and a release
-# build (cargo build --release -p conveyor). Environment: RUNS (3), SMALL (objects of 1 MiB per
+# build (cargo build --release -p conveyor). Environment: CONVEYOR_BIN (the binary, by default
+# target/release/conveyor), RUNS (3), SMALL (objects of 1 MiB per
 # run, 200), LARGE (objects of 100 MiB per run, 4), CLIENTS (8).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PATH="$PATH:$(python3 -m site --user-base)/bin"
-bin=target/release/conveyor
+bin=${CONVEYOR_BIN:-target/release/conveyor}
 [ -x "$bin" ] || { echo "build first: cargo build --release -p conveyor" >&2; exit 1; }
 command -v moto_server >/dev/null || { echo "moto_server is missing: bash scripts/test-deps.sh" >&2; exit 1; }
 runs=${RUNS:-3}

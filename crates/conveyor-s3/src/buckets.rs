@@ -34,6 +34,7 @@ pub struct Buckets {
     layout: Arc<BucketsLayout>,
     sidecar: Sidecar,
     stores: Arc<Mutex<HashMap<String, Store>>>,
+    regions: crate::multipart::Regions,
 }
 
 /// One bucket's objects.
@@ -71,6 +72,7 @@ impl Buckets {
             layout: Arc::new(layout),
             sidecar,
             stores: Arc::new(Mutex::new(stores)),
+            regions: Default::default(),
         })
     }
 
@@ -78,6 +80,7 @@ impl Buckets {
         crate::multipart::Uploads {
             root: self.layout.uploads_root.clone(),
             sidecar: self.sidecar.clone(),
+            regions: self.regions.clone(),
         }
     }
 

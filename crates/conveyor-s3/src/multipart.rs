@@ -1,7 +1,10 @@
-//! Multipart uploads: parts are files under `{data_dir}/s3-uploads/{upload id}/`, fsynced and
-//! renamed into place as they arrive, recorded in the sidecar; completion streams them, in the
-//! order asked, into one object of the bucket, which appears whole (the store stages it) with
-//! S3's ETag for such objects, `md5-of-part-md5s-N`.
+//! Multipart uploads: each upload is a directory `{data_dir}/s3-uploads/{upload id}/` whose
+//! parts land in one assembly file at their offsets, or in files of their own
+//! ([`assembly`] says which and why), fsynced before they are recorded in the sidecar;
+//! completion makes the parts asked, in order, one object of the bucket, which appears whole
+//! (staged, then renamed) with S3's ETag for such objects, `md5-of-part-md5s-N`.
+
+mod assembly;
 
 use std::path::{Path, PathBuf};
 
@@ -9,11 +12,14 @@ use bytes::BytesMut;
 use futures_util::StreamExt;
 use s3s::dto::StreamingBlob;
 use s3s::{s3_error, S3Error, S3Result};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use crate::buckets::{multipart_e_tag, now_ms, store_error, Bucket};
 use crate::digests::Digests;
 use crate::sidecar::{ObjectRecord, PartRecord, Sidecar, UploadRow};
+
+pub use assembly::Regions;
+use assembly::{Plan, ASSEMBLY_FILE};
 
 /// S3's limits: part numbers 1 to 10,000; every part but the last at least 5 MiB, none over 5 GiB.
 pub const MAX_PART_NUMBER: i32 = 10_000;
@@ -25,6 +31,7 @@ const READ_BLOCK: usize = 1024 * 1024;
 pub struct Uploads {
     pub(crate) root: PathBuf,
     pub(crate) sidecar: Sidecar,
+    pub(crate) regions: Regions,
 }
 
 fn internal(detail: impl std::fmt::Display) -> S3Error {
@@ -74,9 +81,13 @@ impl Uploads {
         record: ObjectRecord,
     ) -> S3Result<String> {
         let id = uuid::Uuid::new_v4().simple().to_string();
-        tokio::fs::create_dir_all(self.dir(&id))
+        let dir = self.dir(&id);
+        tokio::fs::create_dir_all(&dir).await.map_err(internal)?;
+        tokio::fs::File::create(dir.join(ASSEMBLY_FILE))
             .await
             .map_err(internal)?;
+        sync_dir(&dir).await.map_err(internal)?;
+        sync_dir(&self.root).await.map_err(internal)?;
         let row = UploadRow {
             id: id.clone(),
             bucket: bucket.name.clone(),
@@ -85,15 +96,17 @@ impl Uploads {
             record,
         };
         self.sidecar.add_upload(&row).await.map_err(internal)?;
+        self.regions.open(&id);
         Ok(id)
     }
 
-    /// Store part `number` of `upload` from `body`, checked against `digests`; a part sent
-    /// again replaces the earlier one.
+    /// Store part `number` of `upload` from `body` (`declared` bytes long, if the request
+    /// said), checked against `digests`; a part sent again replaces the earlier one.
     pub async fn put_part(
         &self,
         upload: &UploadRow,
         number: i32,
+        declared: Option<u64>,
         body: Option<StreamingBlob>,
         mut digests: Digests,
         trailer: impl FnOnce() -> Option<http::HeaderMap>,
@@ -105,48 +118,72 @@ impl Uploads {
             ));
         }
         let dir = self.dir(&upload.id);
-        let staged = dir.join(format!(
-            "{number}.part.incoming-{}",
-            uuid::Uuid::new_v4().simple()
-        ));
-        let mut file = tokio::fs::File::create(&staged).await.map_err(internal)?;
+        let claim = self.regions.claim(&upload.id, number as u32, declared);
+        let own_file = claim
+            .is_none()
+            .then(|| format!("{number}.part-{}", uuid::Uuid::new_v4().simple()));
+        let (path, offset, limit) = match (&claim, &own_file) {
+            (Some(claim), _) => (dir.join(ASSEMBLY_FILE), claim.offset, claim.limit),
+            (None, Some(name)) => (dir.join(name), 0, u64::MAX),
+            (None, None) => unreachable!("a part without a region has a file of its own"),
+        };
         let mut size = 0u64;
         let written: S3Result<()> = async {
+            let mut file = match claim {
+                Some(_) => tokio::fs::OpenOptions::new().write(true).open(&path).await,
+                None => tokio::fs::File::create(&path).await,
+            }
+            .map_err(internal)?;
+            file.seek(std::io::SeekFrom::Start(offset))
+                .await
+                .map_err(internal)?;
             if let Some(mut body) = body {
                 while let Some(chunk) = body.next().await {
                     let chunk = chunk.map_err(|e| crate::service::body_error(&*e))?;
+                    if size + chunk.len() as u64 > limit {
+                        return Err(s3_error!(
+                            IncompleteBody,
+                            "The part's body is longer than the {} bytes its request declared",
+                            declared.unwrap_or(limit)
+                        ));
+                    }
                     digests.update(&chunk);
                     size += chunk.len() as u64;
                     file.write_all(&chunk).await.map_err(internal)?;
                 }
             }
-            file.sync_all().await.map_err(internal)
+            file.sync_all().await.map_err(internal)?;
+            if own_file.is_some() {
+                sync_dir(&dir).await.map_err(internal)?;
+            }
+            Ok(())
         }
         .await;
         let checked = written.and_then(|()| digests.finish(trailer().as_ref()));
         let (md5, checksums) = match checked {
             Ok(done) => done,
             Err(e) => {
-                drop(file);
-                let _ = tokio::fs::remove_file(&staged).await;
+                if own_file.is_some() {
+                    let _ = tokio::fs::remove_file(&path).await;
+                }
                 return Err(e);
             }
         };
-        drop(file);
-        tokio::fs::rename(&staged, dir.join(format!("{number}.part")))
-            .await
-            .map_err(internal)?;
-        sync_dir(&dir).await.map_err(internal)?;
         let part = PartRecord {
             size,
             md5,
             modified_ms: now_ms(),
             checksums,
+            offset: claim.as_ref().map(|c| c.offset),
+            file: own_file,
         };
         self.sidecar
             .set_part(&upload.id, number as u32, &part)
             .await
             .map_err(internal)?;
+        if let Some(claim) = claim {
+            claim.keep();
+        }
         Ok(part)
     }
 
@@ -197,29 +234,20 @@ impl Uploads {
             }
             chosen.push((*number, part.clone()));
         }
-        let dir = self.dir(&upload.id);
-        let files: Vec<PathBuf> = chosen
-            .iter()
-            .map(|(number, _)| dir.join(format!("{number}.part")))
-            .collect();
-        let joined = match bucket.store.local_file(&upload.key).map_err(store_error)? {
-            Some(target) => join_in_place(files.clone(), dir.join("object.incoming"), target).await,
-            None => Err(JoinError::NotLocal),
-        };
-        match joined {
-            Ok(()) => {}
-            Err(JoinError::Clash(detail)) => {
-                return Err(s3_error!(
-                    InvalidArgument,
-                    "{} cannot be written: {detail} (the local store keeps keys as file paths, so an object cannot also be a folder of others)",
-                    upload.key
-                ))
-            }
-            // Another filesystem (or another backend): stream the parts through the store.
-            Err(JoinError::NotLocal | JoinError::OtherFilesystem) => {
-                stream_parts(bucket, &upload.key, &files).await?
-            }
-            Err(JoinError::Io(e)) => return Err(internal(e)),
+        let writers_active = self
+            .regions
+            .begin_completion(&upload.id)
+            .map_err(|assembly::CompletionUnderWay| {
+                s3_error!(
+                    OperationAborted,
+                    "Another CompleteMultipartUpload of upload {} is under way; try again when it has answered",
+                    upload.id
+                )
+            })?;
+        let joined = self.join(bucket, upload, &chosen, writers_active).await;
+        if let Err(e) = joined {
+            self.regions.end_failed_completion(&upload.id);
+            return Err(e);
         }
         let md5s = chosen
             .iter()
@@ -238,9 +266,81 @@ impl Uploads {
         Ok(record)
     }
 
+    /// Make the parts `chosen` the object of `upload.key`: built in the upload's directory and
+    /// renamed into the bucket, or streamed through the store when that cannot be.
+    async fn join(
+        &self,
+        bucket: &Bucket,
+        upload: &UploadRow,
+        chosen: &[(i32, PartRecord)],
+        writers_active: bool,
+    ) -> S3Result<()> {
+        let dir = self.dir(&upload.id);
+        let target = bucket.store.local_file(&upload.key).map_err(store_error)?;
+        if let Some(target) = &target {
+            // Refused before the assembly file is touched, so the parts stay as they are.
+            clash(target).map_err(|detail| clash_error(&upload.key, &detail))?;
+        }
+        let plan = assembly::plan(&dir, chosen, writers_active);
+        let (plan, built) = tokio::task::spawn_blocking(move || {
+            let built = assembly::assemble(&dir, &plan);
+            (plan, built)
+        })
+        .await
+        .map_err(internal)?;
+        let staged = match built {
+            Ok(staged) => staged,
+            Err(e) => {
+                self.spoiled(upload, &plan).await;
+                return Err(internal(e));
+            }
+        };
+        let placed = match target {
+            Some(target) => place(staged.clone(), target).await,
+            None => Err(JoinError::OtherFilesystem),
+        };
+        let outcome = match placed {
+            Ok(()) => Ok(()),
+            Err(JoinError::Clash(detail)) => Err(clash_error(&upload.key, &detail)),
+            // Another filesystem (or another backend): stream the staged file through the store.
+            Err(JoinError::OtherFilesystem) => stream_file(bucket, &upload.key, &staged).await,
+            Err(JoinError::Io(e)) => Err(internal(e)),
+        };
+        if outcome.is_err() {
+            self.spoiled(upload, &plan).await;
+        }
+        outcome
+    }
+
+    /// A completion that failed after extending the assembly file may have written over the
+    /// regions of parts it did not keep: forget those parts (a retry names them as missing,
+    /// and the client sends them again) rather than serve other bytes under their ETags.
+    async fn spoiled(&self, upload: &UploadRow, plan: &Plan) {
+        let Some(from) = assembly::touched_from(plan) else {
+            return;
+        };
+        let forgotten = async {
+            let parts = self.parts(upload).await?;
+            let numbers = parts
+                .into_iter()
+                .filter(|(_, p)| p.offset.is_some_and(|o| o + p.size > from))
+                .map(|(n, _)| n)
+                .collect();
+            self.sidecar
+                .remove_parts(&upload.id, numbers)
+                .await
+                .map_err(internal)
+        }
+        .await;
+        if let Err(e) = forgotten {
+            tracing::warn!(upload = upload.id, error = %e, "a failed completion's parts could not be forgotten");
+        }
+    }
+
     /// Forget the upload and delete its parts.
     pub async fn remove(&self, id: &str) -> S3Result<()> {
         self.sidecar.remove_upload(id).await.map_err(internal)?;
+        self.regions.forget(id);
         match tokio::fs::remove_dir_all(self.dir(id)).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -257,31 +357,37 @@ impl Uploads {
 }
 
 enum JoinError {
-    NotLocal,
-    /// The parts' directory and the object's are on different filesystems: no rename.
+    /// The uploads directory and the object's are on different filesystems: no rename.
     OtherFilesystem,
     /// A file where a folder of the key must be, or a folder where the object must be.
     Clash(String),
     Io(std::io::Error),
 }
 
-/// Concatenate `parts` into `staged` in the kernel (`std::io::copy` between files is
-/// `copy_file_range` on Linux), fsync it, and rename it to `target`, creating (and fsyncing)
-/// the folders it needs: the object appears whole, once, and stays after a crash.
-async fn join_in_place(
-    parts: Vec<PathBuf>,
-    staged: PathBuf,
-    target: PathBuf,
-) -> Result<(), JoinError> {
+fn clash_error(key: &str, detail: &str) -> S3Error {
+    s3_error!(
+        InvalidArgument,
+        "{key} cannot be written: {detail} (the local store keeps keys as file paths, so an object cannot also be a folder of others)"
+    )
+}
+
+/// Why an object cannot be written at `target` (a file where one of its folders must be, or a
+/// folder where it must be), as far as the filesystem says now.
+fn clash(target: &Path) -> Result<(), String> {
+    if target.is_dir() {
+        return Err(format!("{} is a folder", target.display()));
+    }
+    match target.ancestors().skip(1).find(|d| d.exists()) {
+        Some(existing) if !existing.is_dir() => Err(format!("{} is a file", existing.display())),
+        _ => Ok(()),
+    }
+}
+
+/// Rename the fsynced file `staged` to `target`, creating (and fsyncing) the folders it
+/// needs: the object appears whole, once, and stays after a crash.
+async fn place(staged: PathBuf, target: PathBuf) -> Result<(), JoinError> {
     tokio::task::spawn_blocking(move || {
         let io = JoinError::Io;
-        let mut out = std::fs::File::create(&staged).map_err(io)?;
-        for part in &parts {
-            let mut input = std::fs::File::open(part).map_err(io)?;
-            std::io::copy(&mut input, &mut out).map_err(io)?;
-        }
-        out.sync_all().map_err(io)?;
-        drop(out);
         let parent = target
             .parent()
             .ok_or_else(|| JoinError::Clash("the key names no file".into()))?;
@@ -296,15 +402,7 @@ async fn join_in_place(
                 ))),
             })?;
         }
-        if !parent.is_dir() {
-            return Err(JoinError::Clash(format!("{} is a file", parent.display())));
-        }
-        if target.is_dir() {
-            return Err(JoinError::Clash(format!(
-                "{} is a folder",
-                target.display()
-            )));
-        }
+        clash(&target).map_err(JoinError::Clash)?;
         match std::fs::rename(&staged, &target) {
             Ok(()) => {}
             // EXDEV: the uploads directory is on another filesystem than the bucket.
@@ -324,40 +422,28 @@ async fn join_in_place(
     .map_err(|e| JoinError::Io(std::io::Error::other(e)))?
 }
 
-/// The parts, in order, through the store as one upload (any backend, any filesystem).
-async fn stream_parts(bucket: &Bucket, key: &str, parts: &[PathBuf]) -> S3Result<()> {
+/// The staged object through the store as one upload (any backend, any filesystem).
+async fn stream_file(bucket: &Bucket, key: &str, staged: &Path) -> S3Result<()> {
     let mut object = bucket.store.upload(key, None).map_err(store_error)?;
-    for part in parts {
-        let copied = async {
-            let mut file = tokio::fs::File::open(part).await.map_err(internal)?;
-            loop {
-                let mut block = BytesMut::with_capacity(READ_BLOCK);
-                let read = file.read_buf(&mut block).await.map_err(internal)?;
-                if read == 0 {
-                    return Ok::<(), S3Error>(());
-                }
-                object.write(block.freeze()).await.map_err(store_error)?;
+    let copied = async {
+        let mut file = tokio::fs::File::open(staged).await.map_err(internal)?;
+        loop {
+            let mut block = BytesMut::with_capacity(READ_BLOCK);
+            let read = file.read_buf(&mut block).await.map_err(internal)?;
+            if read == 0 {
+                return Ok::<(), S3Error>(());
             }
+            object.write(block.freeze()).await.map_err(store_error)?;
         }
-        .await;
-        if let Err(e) = copied {
-            object.abort().await;
-            return Err(e);
-        }
+    }
+    .await;
+    if let Err(e) = copied {
+        object.abort().await;
+        return Err(e);
     }
     object.finish().await.map_err(store_error)?;
     Ok(())
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_generated_ids_name_directories() {
-        assert!(valid_id(&uuid::Uuid::new_v4().simple().to_string()));
-        for bad in ["", "../../etc", "0123456789abcdef0123456789abcdeg", "short"] {
-            assert!(!valid_id(bad), "{bad}");
-        }
-    }
-}
+mod tests;

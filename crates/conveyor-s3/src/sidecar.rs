@@ -259,6 +259,12 @@ pub struct PartRecord {
     pub modified_ms: i64,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub checksums: BTreeMap<String, String>,
+    /// Where the bytes are: at this offset of the upload's assembly file, or else in `file`
+    /// (a name in the upload's directory); neither, in `{number}.part` (older uploads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
 }
 
 fn upload_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UploadRow> {
@@ -321,11 +327,26 @@ impl Sidecar {
         let upload = upload.to_string();
         let text = serde_json::to_string(part).expect("a part serializes");
         self.with(move |c| {
+            // Not for an upload completed or aborted meanwhile: its parts are gone.
             c.execute(
-                "INSERT OR REPLACE INTO parts (upload, number, part) VALUES (?1, ?2, ?3)",
+                "INSERT OR REPLACE INTO parts (upload, number, part) \
+                 SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM uploads WHERE id = ?1)",
                 params![upload, number, text],
             )
             .map(|_| ())
+        })
+        .await
+    }
+
+    /// Forget parts `numbers` of the upload.
+    pub async fn remove_parts(&self, upload: &str, numbers: Vec<u32>) -> Result<(), SidecarError> {
+        let upload = upload.to_string();
+        self.with(move |c| {
+            let mut statement = c.prepare("DELETE FROM parts WHERE upload = ?1 AND number = ?2")?;
+            for number in numbers {
+                statement.execute(params![upload, number])?;
+            }
+            Ok(())
         })
         .await
     }

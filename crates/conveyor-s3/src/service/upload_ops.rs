@@ -26,6 +26,12 @@ pub(super) async fn upload_part(
     req: S3Request<UploadPartInput>,
 ) -> S3Result<S3Response<UploadPartOutput>> {
     let trailer = Trailer::of(&req);
+    // The body's length once unframed (aws-chunked), or as sent.
+    let declared = req
+        .headers
+        .get("x-amz-decoded-content-length")
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        .or_else(|| req.input.content_length.and_then(|n| u64::try_from(n).ok()));
     let input = req.input;
     if input
         .content_length
@@ -39,9 +45,14 @@ pub(super) async fn upload_part(
         .await?;
     let digests = upload_digests!(input)?;
     let part = uploads
-        .put_part(&upload, input.part_number, input.body, digests, || {
-            trailer.take()
-        })
+        .put_part(
+            &upload,
+            input.part_number,
+            declared,
+            input.body,
+            digests,
+            || trailer.take(),
+        )
         .await?;
     let mut output = UploadPartOutput {
         e_tag: Some(quoted(&part.md5)),

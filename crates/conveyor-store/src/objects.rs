@@ -279,9 +279,17 @@ fn read_file(
             let want = READ_BLOCK.min((end - position) as usize);
             let read = tokio::task::spawn_blocking(move || {
                 use std::io::{Read, Seek, SeekFrom};
-                let mut block = vec![0u8; want];
+                // Read into spare capacity: zeroing a block only to overwrite it cost a tenth
+                // of a 1 MiB GET in memset and page faults.
+                let mut block = Vec::with_capacity(want);
                 file.seek(SeekFrom::Start(position))?;
-                file.read_exact(&mut block)?;
+                (&mut file).take(want as u64).read_to_end(&mut block)?;
+                if block.len() < want {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the file is shorter than its recorded length",
+                    ));
+                }
                 Ok::<_, std::io::Error>((file, block))
             })
             .await;

@@ -77,8 +77,9 @@ impl Store {
     }
 
     /// The same files, but every write is on disk before it returns: the file and the
-    /// directory entry that names it are fsynced. For writers that acknowledge to a client
-    /// that the object is stored (the S3 endpoint).
+    /// directory entry that names it are fsynced. For writers that acknowledge that the object
+    /// is stored or act on it being stored (the S3 endpoint, the files API, workers' results:
+    /// `conveyor serve` opens every local store this way).
     pub fn local_durable(root: impl AsRef<Path>) -> Result<Store, StoreError> {
         Store::local_with(root.as_ref(), true)
     }

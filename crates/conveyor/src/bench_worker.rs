@@ -69,7 +69,8 @@ pub(crate) async fn filled_round(
         Arc::new(SystemClock),
     )
     .context("opening the bench engine")?;
-    let store = Store::local(dir.path().join("objects"))?;
+    // Durable, as `conveyor serve` opens it: the bench measures what a worker pays.
+    let store = Store::local_durable(dir.path().join("objects"))?;
     engine
         .create_queue(queue, &Default::default(), &Default::default())
         .await?;
@@ -129,7 +130,7 @@ fn noop_function() -> anyhow::Result<Arc<dyn Handler>> {
         }))?);
     let dir = tempfile::tempdir()?;
     let env = conveyor_handlers::HandlerEnv {
-        store: Store::local(dir.path())?,
+        store: Store::local_durable(dir.path())?,
         queue: "bench".into(),
         queue_arn: "arn:aws:sqs:us-east-1:000000000000:bench".into(),
         region: "us-east-1".into(),

@@ -542,14 +542,16 @@ async fn open_backends(
 }
 
 /// The environment's object store: its S3 bucket (checked to exist) or the local store under
-/// the data directory.
+/// the data directory, durable like S3: a worker deletes a message once its result is written,
+/// and the files API answers an upload once it is stored, so neither write may sit only in the
+/// page cache, where a power cut would lose a result whose message is already gone.
 pub(crate) async fn open_store(settings: &Settings, aws: Option<&Aws>) -> anyhow::Result<Store> {
     Ok(match (settings.backend.store, aws) {
         (StoreBackend::S3, Some(aws)) => {
             aws.verify_bucket(&settings.bucket).await?;
             aws.s3_store(&settings.bucket)?
         }
-        _ => Store::local(settings.data_dir.join("objects"))?,
+        _ => Store::local_durable(settings.data_dir.join("objects"))?,
     })
 }
 

@@ -94,6 +94,18 @@ struct Progress {
 }
 
 impl Progress {
+    /// A connection just accepted: nothing in flight, idle from now.
+    fn idle() -> Progress {
+        Progress {
+            activity: Mutex::new(Activity {
+                in_flight: 0,
+                idle_since: Instant::now(),
+                request_started: None,
+            }),
+            changed: Notify::new(),
+        }
+    }
+
     fn update(&self, f: impl FnOnce(&mut Activity)) {
         f(&mut self.activity.lock().unwrap_or_else(|e| e.into_inner()));
         self.changed.notify_one();
@@ -134,14 +146,7 @@ async fn connection(
     mut stop: watch::Receiver<bool>,
 ) {
     let stream = Arc::new(stream);
-    let progress = Arc::new(Progress {
-        activity: Mutex::new(Activity {
-            in_flight: 0,
-            idle_since: Instant::now(),
-            request_started: None,
-        }),
-        changed: Notify::new(),
-    });
+    let progress = Arc::new(Progress::idle());
     let io = TokioIo::new(SharedStream {
         stream: stream.clone(),
         progress: progress.clone(),
@@ -449,14 +454,7 @@ mod tests {
             .unwrap();
         let mut shared = SharedStream {
             stream: Arc::new(stream),
-            progress: Arc::new(Progress {
-                activity: Mutex::new(Activity {
-                    in_flight: 0,
-                    idle_since: Instant::now(),
-                    request_started: None,
-                }),
-                changed: Notify::new(),
-            }),
+            progress: Arc::new(Progress::idle()),
         };
         assert!(shared.is_write_vectored());
         let head = b"HTTP/1.1 200 OK\r\n\r\n".to_vec();
